@@ -1,0 +1,5 @@
+"""Constants for the Microstar DLMS integration."""
+
+from typing import Final
+
+DOMAIN: Final = "microstar_dlms"
