@@ -1,0 +1,65 @@
+"""Microstar DLMS meter + ser2net gateway simulator for tests, the demo and the benchmark.
+
+Not shipped with the integration. Start one with ``async with Simulator() as sim:`` (tests:
+the ``simulator`` fixture of ``microstar_sim.pytest_plugin``) or ``scripts/simulator``.
+"""
+
+from .clock import Clock, FakeClock, FunctionClock, SystemClock
+from .config import (
+    ClientAccess,
+    GatewayConfig,
+    MeterConfig,
+    SimulatorConfig,
+    TimingConfig,
+)
+from .faults import (
+    Busy,
+    CorruptFcs,
+    DataAccessFailure,
+    DelayResponse,
+    DropMidResponse,
+    EnergyGlitch,
+    Fault,
+    NoiseBytes,
+    RejectAssociation,
+    ResponseKind,
+    Silent,
+    StuckAssociation,
+    TruncateFrame,
+    parse_fault,
+)
+from .record import CloseReason, Direction, SimulatorRecord
+from .simulator import Simulator
+
+FAST = TimingConfig(fast=True)
+
+__all__ = [
+    "FAST",
+    "Busy",
+    "ClientAccess",
+    "Clock",
+    "CloseReason",
+    "CorruptFcs",
+    "DataAccessFailure",
+    "DelayResponse",
+    "Direction",
+    "DropMidResponse",
+    "EnergyGlitch",
+    "FakeClock",
+    "Fault",
+    "FunctionClock",
+    "GatewayConfig",
+    "MeterConfig",
+    "NoiseBytes",
+    "RejectAssociation",
+    "ResponseKind",
+    "Silent",
+    "Simulator",
+    "SimulatorConfig",
+    "SimulatorRecord",
+    "StuckAssociation",
+    "SystemClock",
+    "TimingConfig",
+    "TruncateFrame",
+    "parse_fault",
+]
