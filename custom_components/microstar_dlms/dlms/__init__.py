@@ -5,6 +5,13 @@ No Home Assistant imports: this package can be published and tested on its own.
 
 from .apdu import AttributeRef, Conformance
 from .axdr import CosemDateTime, Data, DataType
+from .client import (
+    ConnectionSettings,
+    MeterClient,
+    MeterSession,
+    NegotiatedParameters,
+    ReadResult,
+)
 from .errors import (
     AssociationRejected,
     AuthenticationFailed,
@@ -24,6 +31,7 @@ from .errors import (
 )
 from .hdlc import HdlcParameters, ServerAddress
 from .obis import Obis, ScalerUnit, Unit
+from .trace import TraceRecord
 
 __all__ = [
     "AssociationRejected",
@@ -32,6 +40,7 @@ __all__ = [
     "ClientError",
     "Conformance",
     "ConnectionFailed",
+    "ConnectionSettings",
     "CosemDateTime",
     "Data",
     "DataAccessError",
@@ -44,11 +53,16 @@ __all__ = [
     "FrameError",
     "GatewayBusy",
     "HdlcParameters",
+    "MeterClient",
+    "MeterSession",
+    "NegotiatedParameters",
     "NoAnswer",
     "Obis",
     "ProtocolError",
+    "ReadResult",
     "ResponseTimeout",
     "ScalerUnit",
     "ServerAddress",
+    "TraceRecord",
     "Unit",
 ]

@@ -1,0 +1,534 @@
+"""The asyncio meter client: one guarded session per use, always released and closed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+import logging
+from typing import Final
+
+from .apdu import (
+    DEFAULT_CONFORMANCE,
+    Aare,
+    Aarq,
+    Apdu,
+    AttributeRef,
+    ConfirmedServiceError,
+    Conformance,
+    DatablockAssembler,
+    ExceptionResponse,
+    GetRequestNext,
+    GetRequestNormal,
+    GetRequestWithList,
+    GetResponseNormal,
+    GetResponseWithDatablock,
+    GetResponseWithList,
+    GetResult,
+    InitiateRequest,
+    Mechanism,
+    ReleaseRequest,
+    ReleaseResponse,
+    add_llc,
+    decode_apdu,
+    decode_list_payload,
+    invoke_id_and_priority,
+    strip_llc,
+)
+from .axdr import Data, PythonValue
+from .errors import (
+    AssociationRejected,
+    AuthenticationFailed,
+    ConnectionFailed,
+    DataAccessError,
+    DataAccessResult,
+    DlmsError,
+    EncodeError,
+    FrameError,
+    GatewayBusy,
+    NoAnswer,
+    ProtocolError,
+    ResponseTimeout,
+)
+from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
+from .hdlc_link import (
+    Connected,
+    Disconnected,
+    HdlcLink,
+    LinkEvent,
+    LinkState,
+    MessageReceived,
+    SendFrame,
+)
+from .trace import Direction, TraceHook, TraceRecord, mask_frame
+from .transport import MeterStream, endpoint_lock, open_stream
+
+_LOGGER = logging.getLogger(__name__)
+
+# Texts a ser2net-style gateway sends instead of HDLC (field notes §3).
+GATEWAY_BUSY_TEXTS: Final = (
+    b"Port already in use",
+    b"Port's device already in use",
+    b"Port disabled",
+    b"kicked off",
+)
+_NOISE_MEMORY = 512
+_DRAIN_QUIET = 0.05  # stale input is what arrives before the line is quiet this long
+_DRAIN_MAX = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Everything needed to reach one meter. ``password`` None means no authentication."""
+
+    endpoint: str
+    client_sap: int = 16
+    password: str | bytes | None = field(default=None, repr=False)
+    server: ServerAddress = field(default_factory=lambda: ServerAddress(1))
+    baudrate: int = 9600
+    response_timeout: float = 3.0
+    connect_timeout: float = 5.0
+    lock_timeout: float = 60.0
+    retries: int = 2  # HDLC retransmissions of one frame before giving up
+    close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout
+    max_pdu_size: int = 0xFFFF
+    conformance: Conformance = DEFAULT_CONFORMANCE
+    hdlc_parameters: HdlcParameters | None = None  # None: SNRM without parameter group
+
+    @property
+    def password_bytes(self) -> bytes | None:
+        """The password as sent in the AARQ."""
+        if self.password is None or isinstance(self.password, bytes):
+            return self.password
+        return self.password.encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiatedParameters:
+    """What SNRM/UA and AARQ/AARE settled on, from the client's point of view."""
+
+    max_info_tx: int
+    max_info_rx: int
+    window_tx: int
+    window_rx: int
+    conformance: Conformance
+    server_max_pdu: int
+    dlms_version: int
+
+    @property
+    def multiple_references(self) -> bool:
+        """Whether GET-with-list may be used."""
+        return Conformance.MULTIPLE_REFERENCES in self.conformance
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """One attribute's outcome: a value or a DataAccessError."""
+
+    ref: AttributeRef
+    data: Data | None = None
+    error: DataAccessError | None = None
+
+    @property
+    def value(self) -> PythonValue:
+        """The untagged value (None when the read failed)."""
+        return None if self.data is None else self.data.to_python()
+
+    @property
+    def ok(self) -> bool:
+        """True when a value came back."""
+        return self.error is None
+
+
+class MeterClient:
+    """Opens guarded sessions to one meter (see docs/architecture.md)."""
+
+    def __init__(self, settings: ConnectionSettings, trace: TraceHook | None = None) -> None:
+        self.settings = settings
+        self.trace = trace
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[MeterSession]:
+        """SNRM/UA and AARQ/AARE on entry; RLRQ, DISC and close on every exit."""
+        settings = self.settings
+        async with endpoint_lock(settings.endpoint, settings.lock_timeout):
+            stream = await open_stream(
+                settings.endpoint, settings.baudrate, settings.connect_timeout
+            )
+            session = MeterSession(stream, settings, self.trace)
+            try:
+                await session.open()
+                yield session
+            finally:
+                await session.close()
+
+
+class MeterSession:
+    """One association over one stream. Use through ``MeterClient.session()``."""
+
+    def __init__(
+        self, stream: MeterStream, settings: ConnectionSettings, trace: TraceHook | None
+    ) -> None:
+        self._stream = stream
+        self._settings = settings
+        self._trace = trace
+        self._secret = settings.password_bytes
+        self._link = HdlcLink(settings.server, settings.client_sap, settings.hdlc_parameters)
+        self._deframer = Deframer()
+        self._noise = bytearray()
+        self._associated = False
+        self._pending = False  # a request is out and its answer not yet (fully) in
+        self._invoke_id = 0
+        self._closed = False
+        self.negotiated: NegotiatedParameters | None = None
+
+    # -- public API -----------------------------------------------------------------------
+
+    async def read_attributes(self, refs: Sequence[AttributeRef]) -> list[ReadResult]:
+        """Read attributes; failures come back per item (DataAccessError), not raised."""
+        negotiated = self._require_open()
+        results: list[ReadResult] = []
+        if negotiated.multiple_references and len(refs) > 1:
+            for chunk in self._list_chunks(refs, negotiated.server_max_pdu):
+                if len(chunk) == 1:
+                    results.append(await self._read_one(chunk[0]))
+                else:
+                    results.extend(await self._read_list(chunk))
+            return results
+        return [await self._read_one(ref) for ref in refs]
+
+    async def get(self, ref: AttributeRef) -> PythonValue:
+        """Read one attribute's value; raise DataAccessError if the meter refuses it."""
+        return (await self.get_data(ref)).to_python()
+
+    async def get_data(self, ref: AttributeRef) -> Data:
+        """Read one attribute as tagged Data; raise DataAccessError if the meter refuses it."""
+        self._require_open()
+        result = await self._read_one(ref)
+        if result.error is not None:
+            raise result.error
+        assert result.data is not None
+        return result.data
+
+    # -- open / close -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Drain stale input, SNRM -> UA, AARQ -> AARE."""
+        await self._drain()
+        try:
+            event = await self._exchange(self._link.connect(), stage="SNRM")
+        except ResponseTimeout:
+            raise NoAnswer(
+                f"no HDLC answer to SNRM from {self._settings.endpoint} (server "
+                f"{self._settings.server}, client SAP {self._settings.client_sap}) after "
+                f"{self._settings.retries + 1} tries: meter silent, or wrong address or SAP"
+            ) from None
+        if isinstance(event, Disconnected):
+            raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
+        if not isinstance(event, Connected):
+            raise ProtocolError(f"unexpected answer to SNRM: {event}")
+        aare = await self._associate()
+        assert aare.initiate is not None
+        link = self._link.parameters
+        self.negotiated = NegotiatedParameters(
+            max_info_tx=link.max_info_tx,
+            max_info_rx=link.max_info_rx,
+            window_tx=link.window_tx,
+            window_rx=link.window_rx,
+            conformance=aare.initiate.conformance,
+            server_max_pdu=aare.initiate.max_pdu_size,
+            dlms_version=aare.initiate.dlms_version,
+        )
+        _LOGGER.debug("session open: %s", self.negotiated)
+
+    async def _associate(self) -> Aare:
+        settings = self._settings
+        secret = self._secret
+        aarq = Aarq(
+            Mechanism.LOW if secret is not None else None,
+            secret,
+            InitiateRequest(settings.conformance, settings.max_pdu_size),
+        )
+        apdu = await self._request(aarq.encode(), stage="AARQ")
+        if isinstance(apdu, Aare):
+            if apdu.accepted:
+                self._associated = True
+                return apdu
+            message = apdu.describe_rejection()
+            if apdu.authentication_failed:
+                raise AuthenticationFailed(
+                    f"{message} - check the password and client SAP {settings.client_sap}",
+                    apdu.diagnostic,
+                )
+            raise AssociationRejected(message, apdu.diagnostic)
+        if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
+            raise AssociationRejected(f"association refused: {apdu}")
+        raise ProtocolError(f"expected an AARE, got {type(apdu).__name__}")
+
+    async def close(self) -> None:
+        """RLRQ and DISC within a bounded time, then close the stream; never raises."""
+        if self._closed:
+            return
+        self._closed = True
+        settings = self._settings
+        budget = settings.close_timeout or 2 * settings.response_timeout
+        try:
+            async with asyncio.timeout(budget):
+                await self._release()
+        except (DlmsError, TimeoutError, OSError) as err:
+            _LOGGER.debug("closing the session: %s", err)
+        finally:
+            await self._stream.close()
+
+    async def _release(self) -> None:
+        stream_usable = not (self._stream.at_eof or self._stream.closed)
+        if not stream_usable:
+            return
+        if self._pending and self._link.state is LinkState.CONNECTED:
+            # An answer is still on its way (cancelled mid-read): take it before RLRQ.
+            try:
+                event = await self._receive_until_event(self._settings.response_timeout, "drain")
+            except DlmsError:
+                event = None
+            if event is None:
+                self._associated = False  # out of step: skip RLRQ, DISC ends it too
+            self._pending = False
+        if self._associated and self._link.state is LinkState.CONNECTED:
+            self._associated = False
+            try:
+                apdu = await self._request(ReleaseRequest().encode(), stage="RLRQ", retries=0)
+                if not isinstance(apdu, ReleaseResponse):
+                    _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+            except DlmsError as err:
+                _LOGGER.debug("no RLRE: %s", err)
+        if self._link.state is LinkState.CONNECTED:
+            try:
+                await self._exchange(self._link.disconnect(), stage="DISC", retries=0)
+            except DlmsError as err:
+                _LOGGER.debug("no answer to DISC: %s", err)
+        elif self._link.state is LinkState.CONNECTING:
+            # SNRM went unanswered: DISC anyway (a previous client may have left the link
+            # open, field notes §6) but do not wait for an answer from a silent meter.
+            await self._send(self._link.disconnect())
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def _require_open(self) -> NegotiatedParameters:
+        if self.negotiated is None or self._closed:
+            raise ProtocolError("the session is not open")
+        return self.negotiated
+
+    def _next_invoke(self) -> int:
+        self._invoke_id = self._invoke_id % 15 + 1
+        return invoke_id_and_priority(self._invoke_id)
+
+    @staticmethod
+    def _list_chunks(refs: Sequence[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
+        per_item = 10  # class(2) + OBIS(6) + attribute(1) + no selection(1)
+        fits = max(1, (max_pdu - 6) // per_item)
+        return [list(refs[i : i + fits]) for i in range(0, len(refs), fits)]
+
+    async def _read_one(self, ref: AttributeRef) -> ReadResult:
+        invoke = self._next_invoke()
+        apdu = await self._request(GetRequestNormal(invoke, ref).encode(), stage=f"GET {ref}")
+        if isinstance(apdu, GetResponseWithDatablock):
+            payload = await self._collect_blocks(apdu, invoke)
+            if isinstance(payload, DataAccessResult):
+                return ReadResult(ref, error=DataAccessError(payload, str(ref)))
+            try:
+                return ReadResult(ref, data=Data.decode(payload))
+            except DlmsError as err:
+                raise ProtocolError(f"bad data in the block transfer of {ref}: {err}") from None
+        if not isinstance(apdu, GetResponseNormal):
+            raise self._unexpected(apdu, f"GET {ref}")
+        self._check_invoke(apdu.invoke_id_and_priority, invoke)
+        return self._result(ref, apdu.result)
+
+    async def _read_list(self, refs: list[AttributeRef]) -> list[ReadResult]:
+        invoke = self._next_invoke()
+        request = GetRequestWithList(invoke, tuple(refs)).encode()
+        apdu = await self._request(request, stage=f"GET list of {len(refs)}")
+        results: tuple[GetResult, ...]
+        if isinstance(apdu, GetResponseWithDatablock):
+            payload = await self._collect_blocks(apdu, invoke)
+            if isinstance(payload, DataAccessResult):
+                return [ReadResult(r, error=DataAccessError(payload, str(r))) for r in refs]
+            try:
+                results = decode_list_payload(payload)
+            except DlmsError as err:
+                raise ProtocolError(f"bad GET-with-list block data: {err}") from None
+        elif isinstance(apdu, GetResponseWithList):
+            self._check_invoke(apdu.invoke_id_and_priority, invoke)
+            results = apdu.results
+        else:
+            raise self._unexpected(apdu, "GET-with-list")
+        if len(results) != len(refs):
+            raise ProtocolError(f"GET-with-list: {len(results)} results for {len(refs)} items")
+        return [self._result(ref, result) for ref, result in zip(refs, results, strict=True)]
+
+    async def _collect_blocks(
+        self, first: GetResponseWithDatablock, invoke: int
+    ) -> bytes | DataAccessResult:
+        assembler = DatablockAssembler()
+        block = first
+        while True:
+            self._check_invoke(block.invoke_id_and_priority, invoke)
+            if isinstance(block.raw_data, DataAccessResult):
+                return block.raw_data
+            try:
+                payload = assembler.add(block)
+            except DlmsError as err:
+                raise ProtocolError(f"block transfer: {err}") from None
+            if payload is not None:
+                return payload
+            request = GetRequestNext(invoke, assembler.block_number).encode()
+            apdu = await self._request(request, stage=f"GET next {assembler.block_number}")
+            if not isinstance(apdu, GetResponseWithDatablock):
+                raise self._unexpected(apdu, "GET-Request-Next")
+            block = apdu
+
+    @staticmethod
+    def _result(ref: AttributeRef, result: GetResult) -> ReadResult:
+        if isinstance(result, DataAccessResult):
+            return ReadResult(ref, error=DataAccessError(result, str(ref)))
+        return ReadResult(ref, data=result)
+
+    @staticmethod
+    def _check_invoke(received: int, sent: int) -> None:
+        # Compare the 4-bit invoke id only; meters differ in echoing the priority bits.
+        if received & 0x0F != sent & 0x0F:
+            raise ProtocolError(
+                f"response invoke id {received & 0x0F} does not match request {sent & 0x0F}"
+            )
+
+    @staticmethod
+    def _unexpected(apdu: Apdu, stage: str) -> ProtocolError:
+        if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
+            return ProtocolError(f"{stage}: the meter answered {apdu}")
+        return ProtocolError(f"{stage}: unexpected {type(apdu).__name__}")
+
+    # -- request / response over the link ----------------------------------------------------
+
+    async def _request(self, apdu: bytes, *, stage: str, retries: int | None = None) -> Apdu:
+        """Send one APDU, return the decoded answer APDU."""
+        negotiated = self.negotiated
+        if negotiated is not None and len(apdu) > negotiated.server_max_pdu:
+            raise EncodeError(f"{stage}: {len(apdu)} bytes exceed the meter's PDU size")
+        try:
+            first = self._link.send(add_llc(apdu))
+        except FrameError as err:
+            raise ProtocolError(f"{stage}: {err}") from None
+        event = await self._exchange(first, stage=stage, retries=retries)
+        if isinstance(event, Disconnected):
+            self._associated = False
+            raise ProtocolError(f"{stage}: the meter dropped the link ({event.kind.value})")
+        if not isinstance(event, MessageReceived):
+            raise ProtocolError(f"{stage}: unexpected link event {event}")
+        try:
+            return decode_apdu(strip_llc(event.information, response=True))
+        except DlmsError as err:
+            raise ProtocolError(f"{stage}: undecodable answer: {err}") from None
+
+    async def _exchange(self, frame: bytes, *, stage: str, retries: int | None = None) -> LinkEvent:
+        """Send a frame and wait for the link's answer, retransmitting a bounded number of times."""
+        attempts = (self._settings.retries if retries is None else retries) + 1
+        self._pending = True
+        bad_frames = 0
+        for attempt in range(attempts):
+            await self._send(frame if attempt == 0 else self._link.retransmit())
+            try:
+                event = await self._receive_until_event(self._settings.response_timeout, stage)
+            except FrameError as err:
+                bad_frames += 1
+                _LOGGER.debug("%s: bad frame (%s), attempt %d", stage, err, attempt + 1)
+                continue
+            if event is not None:
+                self._pending = False
+                return event
+            _LOGGER.debug("%s: no answer within %gs", stage, self._settings.response_timeout)
+        if bad_frames:
+            raise ProtocolError(f"{stage}: bad frames after {attempts} attempts")
+        raise ResponseTimeout(
+            f"{stage}: no answer from the meter within {self._settings.response_timeout:g} s "
+            f"({attempts} attempts)"
+        )
+
+    async def _receive_until_event(self, within: float, stage: str) -> LinkEvent | None:
+        """Read until the link produces Connected/Disconnected/MessageReceived, or timeout.
+
+        Segment acknowledgements are sent on the way; each one restarts the timeout.
+        Returns None on timeout; raises FrameError on a bad frame, GatewayBusy on gateway text.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            while (item := self._deframer.next_event()) is not None:
+                if isinstance(item, Noise):
+                    self._on_noise(item.data)
+                    continue
+                self._record(Direction.RX, item.encode())
+                event = self._link.receive(item)
+                if isinstance(event, SendFrame):
+                    await self._send(event.data)
+                    deadline = loop.time() + within
+                    continue
+                if isinstance(event, (Connected, Disconnected, MessageReceived)):
+                    return event
+                _LOGGER.debug("%s: ignored frame: %s", stage, event.reason)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            data = await self._stream.read(remaining)
+            if data:
+                self._deframer.feed(data)
+            elif self._stream.at_eof:
+                self._check_gateway_text()
+                raise ConnectionFailed(
+                    f"{self._settings.endpoint} closed the connection during {stage}"
+                )
+
+    async def _send(self, data: bytes) -> None:
+        self._record(Direction.TX, data)
+        await self._stream.write(data, self._settings.response_timeout)
+
+    async def _drain(self) -> None:
+        """Discard stale bytes an earlier exchange left at the gateway (field notes §3)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + _DRAIN_MAX
+        while (remaining := end - loop.time()) > 0:
+            data = await self._stream.read(min(_DRAIN_QUIET, remaining))
+            if not data:
+                break
+            self._on_noise(data)
+        if self._stream.at_eof:
+            self._check_gateway_text()
+            raise ConnectionFailed(f"{self._settings.endpoint} closed the connection at once")
+
+    def _on_noise(self, data: bytes) -> None:
+        self._record(Direction.RX, data, summary="not HDLC")
+        self._noise += data
+        del self._noise[:-_NOISE_MEMORY]
+        self._check_gateway_text()
+
+    def _check_gateway_text(self) -> None:
+        noise = bytes(self._noise)
+        for text in GATEWAY_BUSY_TEXTS:
+            at = noise.find(text)
+            if at >= 0:
+                line = noise[at:].split(b"\n", 1)[0]
+                raise GatewayBusy(line.decode("ascii", "replace").strip())
+
+    def _record(self, direction: Direction, data: bytes, summary: str | None = None) -> None:
+        if self._trace is None and not _LOGGER.isEnabledFor(logging.DEBUG):
+            return
+        hex_text, described = mask_frame(data, self._secret)
+        record = TraceRecord(
+            direction, asyncio.get_running_loop().time(), hex_text, summary or described
+        )
+        _LOGGER.debug("%s", record)
+        if self._trace is not None:
+            try:
+                self._trace(record)
+            except Exception:
+                _LOGGER.exception("trace hook failed")

@@ -1,0 +1,330 @@
+"""HDLC link state machines (IEC 62056-46 normal response mode), client and server side.
+
+Sans-IO: frames in, events and frame bytes out. Window size 1 as every Microstar negotiates;
+long messages go out in segments (segmentation bit set) and come in the same way, each segment
+acknowledged with RR before the next one is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import FrameError
+from .hdlc import (
+    FrameKind,
+    HdlcFrame,
+    HdlcParameters,
+    ServerAddress,
+    client_address,
+    disc_frame,
+    dm_frame,
+    i_control,
+    rr_control,
+    snrm_frame,
+    ua_frame,
+)
+
+MAX_MESSAGE = 1 << 20  # no COSEM response we read comes close; bounds reassembly memory
+
+
+class LinkState(Enum):
+    """Where the link is."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTING = "disconnecting"
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """UA received for our SNRM; ``parameters`` are from the client's point of view."""
+
+    parameters: HdlcParameters
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The link is down: UA to our DISC, or DM (the meter says it is not connected)."""
+
+    kind: FrameKind
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    """The link must send this frame now (RR for a segment, or our next segment)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A complete (reassembled) information field from the peer."""
+
+    information: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A frame that changes nothing (not for us, a duplicate, an unsolicited RR)."""
+
+    reason: str
+
+
+type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | Ignored
+
+
+def _segments(information: bytes, size: int) -> list[bytes]:
+    return [information[i : i + size] for i in range(0, len(information), size)] or [b""]
+
+
+def negotiate(proposed: HdlcParameters, capability: HdlcParameters) -> HdlcParameters:
+    """Server side: the UA parameters (server's view) for a client's SNRM proposal."""
+    return HdlcParameters(
+        max_info_tx=min(capability.max_info_tx, proposed.max_info_rx),
+        max_info_rx=min(capability.max_info_rx, proposed.max_info_tx),
+        window_tx=min(capability.window_tx, proposed.window_rx),
+        window_rx=min(capability.window_rx, proposed.window_tx),
+    )
+
+
+class HdlcLink:
+    """Client (primary station) side of one HDLC link to one server address."""
+
+    def __init__(
+        self,
+        server: ServerAddress,
+        client_sap: int,
+        proposed: HdlcParameters | None = None,
+        max_message: int = MAX_MESSAGE,
+    ) -> None:
+        self.server = server
+        self.client_sap = client_sap
+        self.client = client_address(client_sap)
+        self.proposed = proposed
+        self.parameters = HdlcParameters()
+        self.state = LinkState.DISCONNECTED
+        self._max_message = max_message
+        self._vs = 0  # N(S) of our next I-frame
+        self._vr = 0  # N(S) we expect from the server
+        self._last_sent = b""
+        self._outgoing: list[bytes] = []  # segments not yet sent
+        self._incoming = bytearray()
+
+    # -- what to send ------------------------------------------------------------------------
+
+    def connect(self) -> bytes:
+        """SNRM (only non-default parameters in its group, none by default)."""
+        self.state = LinkState.CONNECTING
+        self._vs = self._vr = 0
+        self._outgoing.clear()
+        self._incoming.clear()
+        return self._remember(snrm_frame(self.server, self.client_sap, self.proposed).encode())
+
+    def disconnect(self) -> bytes:
+        """DISC."""
+        self.state = LinkState.DISCONNECTING
+        self._outgoing.clear()
+        return self._remember(disc_frame(self.server, self.client_sap).encode())
+
+    def send(self, information: bytes) -> bytes:
+        """First I-frame of a message; further segments come out as SendFrame events."""
+        if self.state is not LinkState.CONNECTED:
+            raise FrameError(f"cannot send information while the link is {self.state.value}")
+        if self._outgoing:
+            raise FrameError("the previous message is still being sent")
+        self._incoming.clear()
+        segments = _segments(information, self.parameters.max_info_tx)
+        self._outgoing = segments[1:]
+        return self._send_segment(segments[0], segmented=bool(self._outgoing))
+
+    def retransmit(self) -> bytes:
+        """The last frame again, unchanged (same N(S)/N(R)), after a lost answer."""
+        return self._last_sent
+
+    def _send_segment(self, segment: bytes, *, segmented: bool) -> bytes:
+        control = i_control(self._vs, self._vr)
+        self._vs = (self._vs + 1) % 8
+        frame = HdlcFrame(self.server, self.client, control, segment, segmented)
+        return self._remember(frame.encode())
+
+    def _remember(self, data: bytes) -> bytes:
+        self._last_sent = data
+        return data
+
+    # -- what arrived --------------------------------------------------------------------------
+
+    def receive(self, frame: HdlcFrame) -> LinkEvent:
+        """Process one frame from the server; raise FrameError on a link protocol violation."""
+        if frame.destination != self.client or frame.source != self.server:
+            return Ignored(f"frame for [{frame.destination}] from [{frame.source}]")
+        kind = frame.kind
+        if kind is FrameKind.FRMR:
+            raise FrameError(f"the meter rejected our frame (FRMR {frame.information.hex(' ')})")
+        if kind is FrameKind.DM:
+            self.state = LinkState.DISCONNECTED
+            return Disconnected(kind)
+        if kind is FrameKind.UA:
+            return self._receive_ua(frame)
+        if self.state is not LinkState.CONNECTED:
+            return Ignored(f"{kind.value} while {self.state.value}")
+        if kind is FrameKind.I:
+            return self._receive_information(frame)
+        if kind is FrameKind.RR:
+            return self._receive_rr(frame)
+        return Ignored(f"unexpected {kind.value}")
+
+    def _receive_ua(self, frame: HdlcFrame) -> LinkEvent:
+        if self.state is LinkState.CONNECTING:
+            server_view = HdlcParameters.decode(frame.information)
+            self.parameters = HdlcParameters(
+                max_info_tx=server_view.max_info_rx,
+                max_info_rx=server_view.max_info_tx,
+                window_tx=server_view.window_rx,
+                window_rx=server_view.window_tx,
+            )
+            self.state = LinkState.CONNECTED
+            return Connected(self.parameters)
+        if self.state is LinkState.DISCONNECTING:
+            self.state = LinkState.DISCONNECTED
+            return Disconnected(FrameKind.UA)
+        return Ignored(f"UA while {self.state.value}")
+
+    def _receive_information(self, frame: HdlcFrame) -> LinkEvent:
+        if self._outgoing:
+            raise FrameError("the meter sent information before our message was complete")
+        if frame.send_seq == (self._vr - 1) % 8:
+            # Our RR (or request) was lost and the meter repeats itself: repeat our answer.
+            return SendFrame(self._last_sent) if self._incoming else Ignored("duplicate I-frame")
+        if frame.send_seq != self._vr:
+            raise FrameError(f"meter sent N(S)={frame.send_seq}, N(S)={self._vr} was expected")
+        if frame.recv_seq != self._vs:
+            raise FrameError(
+                f"meter acknowledged N(R)={frame.recv_seq}, our next N(S) is {self._vs}"
+            )
+        self._vr = (self._vr + 1) % 8
+        if len(self._incoming) + len(frame.information) > self._max_message:
+            raise FrameError(f"segmented message exceeds {self._max_message} bytes")
+        self._incoming += frame.information
+        if frame.segmented:
+            rr = HdlcFrame(self.server, self.client, rr_control(self._vr))
+            return SendFrame(self._remember(rr.encode()))
+        message = bytes(self._incoming)
+        self._incoming.clear()
+        return MessageReceived(message)
+
+    def _receive_rr(self, frame: HdlcFrame) -> LinkEvent:
+        if not self._outgoing:
+            return Ignored("RR while not sending segments")
+        if frame.recv_seq == self._vs:
+            segment = self._outgoing.pop(0)
+            return SendFrame(self._send_segment(segment, segmented=bool(self._outgoing)))
+        if frame.recv_seq == (self._vs - 1) % 8:
+            return SendFrame(self._last_sent)
+        raise FrameError(f"meter RR N(R)={frame.recv_seq}, our next N(S) is {self._vs}")
+
+
+class HdlcServerLink:
+    """Server (secondary station) side for simulators: one server address, any client SAP.
+
+    ``receive`` returns the frames to send back (possibly none) and a complete request, if one
+    arrived; ``respond`` turns the answer into frames, segmenting to the negotiated size.
+    """
+
+    def __init__(self, address: ServerAddress, capability: HdlcParameters | None = None) -> None:
+        self.address = address
+        self.capability = capability or HdlcParameters()
+        self.parameters = HdlcParameters()  # server's view once connected
+        self.client: ServerAddress | None = None
+        self._vs = 0
+        self._vr = 0
+        self._last_sent = b""
+        self._outgoing: list[bytes] = []
+        self._incoming = bytearray()
+
+    @property
+    def connected(self) -> bool:
+        """True between SNRM/UA and DISC."""
+        return self.client is not None
+
+    def receive(self, frame: HdlcFrame) -> tuple[list[bytes], bytes | None]:
+        """Handle a client frame; frames for another address are ignored (no answer).
+
+        Raises FrameError for a malformed SNRM parameter group (a strict meter stays silent).
+        """
+        if frame.destination != self.address:
+            return [], None
+        kind = frame.kind
+        client_sap = frame.source.logical
+        if kind is FrameKind.SNRM:
+            proposed = HdlcParameters.decode(frame.information)
+            self.parameters = negotiate(proposed, self.capability)
+            self.client = frame.source
+            self._vs = self._vr = 0
+            self._outgoing.clear()
+            self._incoming.clear()
+            return [
+                self._remember(ua_frame(client_sap, self.address, self.parameters).encode())
+            ], None
+        if kind is FrameKind.DISC:
+            if self.client is None:
+                return [dm_frame(client_sap, self.address).encode()], None
+            self.client = None
+            return [ua_frame(client_sap, self.address).encode()], None
+        if self.client is None or frame.source != self.client:
+            if kind in (FrameKind.I, FrameKind.RR, FrameKind.RNR):
+                return [dm_frame(client_sap, self.address).encode()], None
+            return [], None
+        if kind is FrameKind.I:
+            return self._receive_information(frame)
+        if kind is FrameKind.RR:
+            return self._receive_rr(frame), None
+        return [], None
+
+    def respond(self, information: bytes) -> bytes:
+        """First I-frame of the answer; later segments go out on the client's RR."""
+        segments = _segments(information, self.parameters.max_info_tx)
+        self._outgoing = segments[1:]
+        return self._send_segment(segments[0], segmented=bool(self._outgoing))
+
+    def _receive_information(self, frame: HdlcFrame) -> tuple[list[bytes], bytes | None]:
+        if frame.send_seq == (self._vr - 1) % 8:
+            return [self._last_sent], None  # the client missed our answer: repeat it
+        if frame.send_seq != self._vr:
+            return [], None  # out of sequence: stay silent, the client will retransmit
+        self._vr = (self._vr + 1) % 8
+        self._outgoing.clear()
+        if len(self._incoming) + len(frame.information) > MAX_MESSAGE:
+            self._incoming.clear()
+            raise FrameError("client message too long")
+        self._incoming += frame.information
+        if frame.segmented:
+            return [self._remember(self._rr())], None
+        message = bytes(self._incoming)
+        self._incoming.clear()
+        return [], message
+
+    def _receive_rr(self, frame: HdlcFrame) -> list[bytes]:
+        if self._outgoing and frame.recv_seq == self._vs:
+            segment = self._outgoing.pop(0)
+            return [self._send_segment(segment, segmented=bool(self._outgoing))]
+        if frame.recv_seq == (self._vs - 1) % 8 and self._last_sent:
+            return [self._last_sent]
+        return [self._rr()]
+
+    def _rr(self) -> bytes:
+        assert self.client is not None
+        return HdlcFrame(self.client, self.address, rr_control(self._vr)).encode()
+
+    def _send_segment(self, segment: bytes, *, segmented: bool) -> bytes:
+        if self.client is None:
+            raise FrameError("cannot respond: no client is connected")
+        control = i_control(self._vs, self._vr)
+        self._vs = (self._vs + 1) % 8
+        frame = HdlcFrame(self.client, self.address, control, segment, segmented)
+        return self._remember(frame.encode())
+
+    def _remember(self, data: bytes) -> bytes:
+        self._last_sent = data
+        return data

@@ -1,0 +1,119 @@
+"""Frame trace records for logs and diagnostics, with the LLS password masked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .axdr import Reader
+from .errors import DlmsError
+from .hdlc import FLAG, HdlcFrame, decode_frame
+
+MASK = "**"
+
+
+class Direction(StrEnum):
+    """TX from us, RX from the peer."""
+
+    TX = "TX"
+    RX = "RX"
+
+
+@dataclass(frozen=True, slots=True)
+class TraceRecord:
+    """One frame (or stretch of non-HDLC bytes) as spaced hex; secrets already masked."""
+
+    direction: Direction
+    monotonic: float
+    hex: str
+    summary: str = ""
+
+    def __str__(self) -> str:
+        """``TX 12.345678 7E A0 ... (SNRM ...)``."""
+        tail = f"  ({self.summary})" if self.summary else ""
+        return f"{self.direction} {self.monotonic:.6f} {self.hex}{tail}"
+
+
+type TraceHook = Callable[[TraceRecord], None]
+
+
+def _hex(data: bytes, masked: set[int]) -> str:
+    return " ".join(MASK if i in masked else f"{b:02X}" for i, b in enumerate(data))
+
+
+def aarq_password_span(information: bytes) -> tuple[int, int] | None:
+    """Offsets (start, end) of the calling-authentication-value bytes in an AARQ info field.
+
+    ``information`` is an I-frame information field starting with the LLC header.
+    """
+    if information[:4] != b"\xe6\xe6\x00\x60":
+        return None
+    try:
+        reader = Reader(information, 4)
+        end = reader.length() + reader.pos
+        while reader.pos < min(end, len(information)):
+            tag = reader.byte()
+            length = reader.length()
+            if tag == 0xAC:
+                inner = Reader(information, reader.pos)
+                inner.byte()
+                pw_len = inner.length()
+                return inner.pos, min(inner.pos + pw_len, len(information))
+            reader.take(length)
+    except DlmsError:
+        return None
+    return None
+
+
+def mask_frame(data: bytes, secret: bytes | None = None) -> tuple[str, str]:
+    """Hex of one raw frame with the AARQ password masked, plus a one-line summary.
+
+    The AARQ is parsed to find the password; when ``secret`` is known every occurrence of it
+    (and a part of it cut by a segment boundary) is masked too, so a password never leaks
+    whatever the frame layout.
+    """
+    masked: set[int] = set()
+    summary = ""
+    frame: HdlcFrame | None = None
+    try:
+        frame = decode_frame(data)
+        summary = frame.describe()
+    except DlmsError:
+        summary = "not an HDLC frame" if FLAG not in data[:1] else "bad frame"
+    if frame is not None and frame.information:
+        info_start = len(data) - 3 - len(frame.information)
+        span = aarq_password_span(frame.information)
+        if span is not None:
+            masked.update(range(info_start + span[0], info_start + span[1]))
+    if secret:
+        masked.update(_secret_positions(data, secret))
+        if frame is not None and frame.information:
+            masked.update(_cut_secret_positions(data, frame, secret))
+    return _hex(data, masked), summary
+
+
+def _secret_positions(data: bytes, secret: bytes) -> set[int]:
+    positions: set[int] = set()
+    start = data.find(secret)
+    while start >= 0:
+        positions.update(range(start, start + len(secret)))
+        start = data.find(secret, start + 1)
+    return positions
+
+
+def _cut_secret_positions(data: bytes, frame: HdlcFrame, secret: bytes) -> set[int]:
+    """A segment boundary may cut the password: mask an info tail that starts it and an
+    info head that ends it (over-masking a byte that only looks alike is harmless)."""
+    info = frame.information
+    info_start = len(data) - 3 - len(info)
+    positions: set[int] = set()
+    for size in range(min(len(secret) - 1, len(info)), 0, -1):
+        if frame.segmented and info.endswith(secret[:size]):
+            positions.update(range(info_start + len(info) - size, info_start + len(info)))
+            break
+    for size in range(min(len(secret) - 1, len(info)), 0, -1):
+        if info.startswith(secret[-size:]):
+            positions.update(range(info_start, info_start + size))
+            break
+    return positions

@@ -1,0 +1,134 @@
+"""Byte streams to a meter through ``serialx`` and the process-wide lock per endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+import weakref
+
+from .errors import ConnectionFailed, EndpointBusy
+
+_LOGGER = logging.getLogger(__name__)
+READ_CHUNK = 4096
+
+
+def endpoint_key(endpoint: str) -> str:
+    """What the lock is keyed on: ``host:port`` for network URLs, else the device path.
+
+    Two meters behind one gateway share a key, so they are never opened in parallel.
+    """
+    text = endpoint.strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme in ("socket", "tcp", "rfc2217", "esphome") and parts.hostname:
+            port = parts.port if parts.port is not None else ""
+            return f"{parts.hostname.lower()}:{port}"
+    return text
+
+
+# One lock table per event loop (asyncio locks belong to a loop); in HA there is one loop.
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lock_for(endpoint: str) -> asyncio.Lock:
+    table = _LOCKS.setdefault(asyncio.get_running_loop(), {})
+    return table.setdefault(endpoint_key(endpoint), asyncio.Lock())
+
+
+@asynccontextmanager
+async def endpoint_lock(endpoint: str, within: float) -> AsyncIterator[None]:
+    """Hold the endpoint for this task; wait at most ``within`` seconds, else EndpointBusy."""
+    lock = _lock_for(endpoint)
+    try:
+        async with asyncio.timeout(within):
+            await lock.acquire()
+    except TimeoutError:
+        raise EndpointBusy(
+            f"{endpoint_key(endpoint)} is in use by another session of this process and was "
+            f"not released within {within:g} s"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class MeterStream:
+    """An open byte stream: bounded reads and writes, idempotent close."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: Any, endpoint: str) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.endpoint = endpoint
+        self.at_eof = False
+        self.closed = False
+
+    async def read(self, within: float) -> bytes:
+        """Whatever arrives within ``within`` seconds (b"" if nothing; sets ``at_eof`` on EOF)."""
+        if self.at_eof or self.closed:
+            return b""
+        try:
+            async with asyncio.timeout(max(within, 0)):
+                data = await self._reader.read(READ_CHUNK)
+        except TimeoutError:
+            return b""
+        except OSError as err:
+            self.at_eof = True
+            _LOGGER.debug("read from %s failed: %s", self.endpoint, err)
+            return b""
+        if not data:
+            self.at_eof = True
+        return data
+
+    async def write(self, data: bytes, within: float) -> None:
+        """Write and drain within ``within`` seconds."""
+        if self.closed or self.at_eof:
+            raise ConnectionFailed(f"the connection to {self.endpoint} is closed")
+        try:
+            async with asyncio.timeout(within):
+                self._writer.write(data)
+                await self._writer.drain()
+        except (OSError, TimeoutError) as err:
+            self.at_eof = True
+            raise ConnectionFailed(f"writing to {self.endpoint} failed: {err!r}") from None
+
+    async def close(self, within: float = 1.0) -> None:
+        """Close the stream; never raises, never waits longer than ``within`` seconds."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._writer.close()
+        except Exception as err:  # closing must not fail the caller
+            _LOGGER.debug("closing %s: %r", self.endpoint, err)
+            return
+        try:
+            async with asyncio.timeout(within):
+                await self._writer.wait_closed()
+        except Exception as err:  # closing must not fail the caller
+            _LOGGER.debug("waiting for %s to close: %r", self.endpoint, err)
+
+
+async def open_stream(endpoint: str, baudrate: int, within: float) -> MeterStream:
+    """Open ``socket://host:port``, ``rfc2217://...``, ``esphome://...`` or a device path."""
+    import serialx  # noqa: PLC0415 - heavy import, only needed once a session opens
+
+    kwargs: dict[str, Any] = {"baudrate": baudrate}
+    if endpoint.startswith(("socket://", "tcp://", "rfc2217://", "esphome://")):
+        kwargs["connect_timeout"] = within
+    try:
+        async with asyncio.timeout(within):
+            reader, writer = await serialx.open_serial_connection(endpoint, **kwargs)
+    except TimeoutError:
+        raise ConnectionFailed(
+            f"could not open {endpoint} within {within:g} s (host unreachable?)"
+        ) from None
+    except Exception as err:  # serialx raises many types; report them as one
+        raise ConnectionFailed(f"could not open {endpoint}: {err}") from None
+    return MeterStream(reader, writer, endpoint)
