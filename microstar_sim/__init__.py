@@ -6,6 +6,7 @@ the ``simulator`` fixture of ``microstar_sim.pytest_plugin``) or ``scripts/simul
 
 from .clock import Clock, FakeClock, FunctionClock, SystemClock
 from .config import (
+    FAST,
     ClientAccess,
     GatewayConfig,
     MeterConfig,
@@ -30,8 +31,6 @@ from .faults import (
 )
 from .record import CloseReason, Direction, SimulatorRecord
 from .simulator import Simulator
-
-FAST = TimingConfig(fast=True)
 
 __all__ = [
     "FAST",

@@ -90,6 +90,9 @@ class TimingConfig:
         return rng.uniform(self.turnaround_min, self.turnaround_max)
 
 
+FAST = TimingConfig(fast=True)
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The ser2net-like TCP side."""
