@@ -1,14 +1,39 @@
 """The Microstar DLMS integration: DLMS/COSEM electricity meters over HDLC."""
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
+from .coordinator import (
+    DATA_HEALTH,
+    MicrostarConfigEntry,
+    MicrostarCoordinator,
+    MicrostarRuntimeData,
+    async_delete_issues,
+)
+from .sensor import CATALOGUE
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Set up a meter from a config entry."""
+PLATFORMS = [Platform.SENSOR]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
+    """Set up a meter: the first poll discovers it, then the sensors follow."""
+    coordinator = MicrostarCoordinator(hass, entry, CATALOGUE)
+    await coordinator.async_config_entry_first_refresh()
+    assert coordinator.discovery is not None
+    entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Unload a meter's config entry."""
-    return True
+async def async_unload_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
+    """Unload a meter; its repairs go with it (a reload raises them again if still true)."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        async_delete_issues(hass, entry.entry_id)
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> None:
+    """Forget the poll health of a removed meter."""
+    hass.data.get(DATA_HEALTH, {}).pop(entry.entry_id, None)
+    async_delete_issues(hass, entry.entry_id)

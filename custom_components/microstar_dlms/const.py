@@ -1,5 +1,54 @@
 """Constants for the Microstar DLMS integration."""
 
+from datetime import timedelta
+import logging
 from typing import Final
 
 DOMAIN: Final = "microstar_dlms"
+LOGGER: Final = logging.getLogger(__package__)
+
+MANUFACTURER: Final = "Microstar Electric"
+
+# Config entry data keys. The serial port lives under "device", the key HA's `usb`
+# integration reads to show which entry uses a port.
+CONF_CONNECTION_TYPE: Final = "connection_type"
+CONF_HOST: Final = "host"
+CONF_PORT: Final = "port"
+CONF_DEVICE: Final = "device"
+CONF_CLIENT_SAP: Final = "client_sap"
+CONF_PASSWORD: Final = "password"  # noqa: S105 - the key, not a secret
+CONF_ADVANCED: Final = "advanced"
+CONF_SERVER_LOGICAL: Final = "server_logical"
+CONF_SERVER_PHYSICAL: Final = "server_physical"
+CONF_ADDRESS_SIZE: Final = "address_size"
+CONF_SERIAL_HINT: Final = "serial_hint"
+CONF_RESPONSE_TIMEOUT: Final = "response_timeout"
+CONF_CONNECT_TIMEOUT: Final = "connect_timeout"
+
+CONNECTION_TCP: Final = "tcp"
+CONNECTION_SERIAL: Final = "serial"
+
+ADDRESS_AUTO: Final = "auto"
+ADDRESS_SIZES: Final = ("1", "2", "4")
+
+DEFAULT_PORT: Final = 3333
+DEFAULT_CLIENT_SAP: Final = 1
+PUBLIC_CLIENT_SAP: Final = 16
+DEFAULT_SERVER_LOGICAL: Final = 1
+DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
+DEFAULT_CONNECT_TIMEOUT: Final = 5.0
+BAUDRATE: Final = 9600  # field notes 1: RS-232/RS-485 at 9600 8N1
+LOCK_TIMEOUT: Final = 60.0
+PASSWORD_MAX_LENGTH: Final = 32
+
+# No poll-interval option (HA policy); see the README for a custom schedule.
+UPDATE_INTERVAL: Final = timedelta(seconds=30)
+# Hard bound on one poll: waiting for the endpoint lock plus a full session.
+POLL_TIMEOUT: Final = 150.0
+
+# Repairs: consecutive failed polls before an issue is raised.
+REPAIR_AFTER_POLLS: Final = 3
+# The meter drops its association after 180 s without a valid frame (field notes 1).
+METER_INACTIVITY_WINDOW: Final = timedelta(seconds=180)
+ISSUE_GATEWAY_BUSY: Final = "gateway_busy"
+ISSUE_METER_SILENT: Final = "meter_silent"

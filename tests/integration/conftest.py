@@ -1,8 +1,156 @@
-"""Fixtures for the Home Assistant integration tests."""
+"""Fixtures for the Home Assistant integration tests: a simulated gateway and meter on loopback."""
 
+from collections.abc import Iterator
+import json
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant import data_entry_flow
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.microstar_dlms.const import (
+    CONF_ADDRESS_SIZE,
+    CONF_CLIENT_SAP,
+    CONF_CONNECT_TIMEOUT,
+    CONF_CONNECTION_TYPE,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_RESPONSE_TIMEOUT,
+    CONF_SERVER_LOGICAL,
+    CONF_SERVER_PHYSICAL,
+    CONNECTION_TCP,
+    DOMAIN,
+)
+from microstar_sim import FAST, FunctionClock, MeterConfig, Simulator, SimulatorConfig
+from microstar_sim.pytest_plugin import SimulatorFactory, simulator
+
+__all__ = ["simulator"]
+
+SERIAL = "21061234"  # the simulator's default meter
+PASSWORD = "2222222222"  # client SAP 1, as in the field
+# Short, so a silent meter costs little real time; the form allows 0.5 s at least.
+RESPONSE_TIMEOUT = 0.3
+
+TRANSLATIONS = Path(__file__).parents[2] / "custom_components" / DOMAIN / "translations"
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/ in every integration test."""
+
+
+@pytest.fixture
+def meters() -> tuple[MeterConfig, ...]:
+    """The meters on the simulated line (override or parametrize in a test)."""
+    return (MeterConfig(),)
+
+
+@pytest.fixture
+async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> Simulator:
+    """A gateway with the meters behind it, on Home Assistant's (possibly frozen) clock."""
+    return await simulator(
+        SimulatorConfig(meters=meters, timing=FAST, clock=FunctionClock(dt_util.utcnow))
+    )
+
+
+def entry_data(
+    sim: Simulator,
+    *,
+    client_sap: int = 1,
+    password: str | None = PASSWORD,
+    address_size: str = "1",
+    physical: int | None = None,
+) -> dict[str, Any]:
+    """Config entry data as the flow stores it, for the simulator's gateway."""
+    data: dict[str, Any] = {
+        CONF_CONNECTION_TYPE: CONNECTION_TCP,
+        CONF_HOST: sim.host,
+        CONF_PORT: sim.port,
+        CONF_CLIENT_SAP: client_sap,
+        CONF_SERVER_LOGICAL: 1,
+        CONF_SERVER_PHYSICAL: physical,
+        CONF_ADDRESS_SIZE: address_size,
+        CONF_RESPONSE_TIMEOUT: RESPONSE_TIMEOUT,
+        CONF_CONNECT_TIMEOUT: 2.0,
+    }
+    if password is not None:
+        data[CONF_PASSWORD] = password
+    return data
+
+
+@pytest.fixture
+def mock_config_entry(sim: Simulator) -> MockConfigEntry:
+    """The entry the flow would have created for the default meter."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Microstar {SERIAL}",
+        unique_id=SERIAL,
+        data=entry_data(sim),
+        entry_id="01JMICROSTARMETER000000001",
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The default meter set up and polled once."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+
+
+def _strings(language: str) -> dict[str, Any]:
+    return json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def check_translations() -> Iterator[None]:
+    """Fail a test whose flow step, form error, abort or repair issue has no string."""
+    languages = {language: _strings(language) for language in ("en", "es")}
+    missing: list[str] = []
+    original_step = data_entry_flow.FlowManager._async_handle_step
+    original_issue = ir.async_create_issue
+
+    async def handle_step(self: Any, flow: Any, step_id: str, user_input: Any) -> Any:
+        result = await original_step(self, flow, step_id, user_input)
+        if getattr(flow, "handler", None) != DOMAIN:
+            return result
+        for language, strings in languages.items():
+            config = strings["config"]
+            kind = result["type"]
+            if kind in (data_entry_flow.FlowResultType.FORM, data_entry_flow.FlowResultType.MENU):
+                if result["step_id"] not in config["step"]:
+                    missing.append(f"{language}: step {result['step_id']}")
+                missing.extend(
+                    f"{language}: error {error}"
+                    for error in (result.get("errors") or {}).values()
+                    if error not in config["error"]
+                )
+            if (
+                kind is data_entry_flow.FlowResultType.ABORT
+                and result["reason"] not in config["abort"]
+            ):
+                missing.append(f"{language}: abort {result['reason']}")
+        return result
+
+    def create_issue(hass: HomeAssistant, domain: str, issue_id: str, **kwargs: Any) -> None:
+        if domain == DOMAIN:
+            for language, strings in languages.items():
+                if kwargs.get("translation_key") not in strings["issues"]:
+                    missing.append(f"{language}: issue {kwargs.get('translation_key')}")
+        original_issue(hass, domain, issue_id, **kwargs)
+
+    with (
+        patch.object(data_entry_flow.FlowManager, "_async_handle_step", handle_step),
+        patch.object(ir, "async_create_issue", create_issue),
+    ):
+        yield
+    assert not missing, missing

@@ -1,0 +1,57 @@
+"""Diagnostics: what the meter negotiated and has, how polls went, the last session's frames."""
+
+from dataclasses import asdict
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_DEVICE, CONF_HOST, CONF_PASSWORD
+from .coordinator import MicrostarConfigEntry
+
+TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_DEVICE}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: MicrostarConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry, password and location redacted."""
+    coordinator = entry.runtime_data.coordinator
+    meter = entry.runtime_data.meter
+    health = coordinator.health
+    return {
+        "entry": {
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "negotiated": health.negotiated,
+        "meter": {
+            "firmware": meter.firmware,
+            "object_list_read": meter.object_list_read,
+            "objects": [
+                {
+                    "obis": key,
+                    "class_id": obj.class_id,
+                    "scaler_unit": (
+                        asdict(scaler_unit)
+                        if (scaler_unit := meter.scaler_units.get(key)) is not None
+                        else None
+                    ),
+                    "polled": coordinator.is_enabled(key),
+                }
+                for key, obj in sorted(meter.objects.items())
+            ],
+        },
+        "polls": {
+            "successes": health.successes,
+            "failures": dict(sorted(health.failures.items())),
+            "last_duration": health.last_duration,
+            "last_success": health.last_success,
+            "last_failure": health.last_failure,
+            "last_failure_kind": health.last_failure_kind,
+            "busy_streak": health.busy_streak,
+            "silent_streak": health.silent_streak,
+            "glitches_dropped": health.glitches_dropped,
+        },
+        "last_session_frames": health.last_frames,
+    }

@@ -1,0 +1,409 @@
+"""Sensors of a Microstar meter: one description per OBIS object, units from the meter."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import override
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    EntityCategory,
+    UnitOfEnergy,
+    UnitOfReactiveEnergy,
+    UnitOfTime,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import LOGGER
+from .coordinator import (
+    CatalogueEntry,
+    MeterDiscovery,
+    MeterReading,
+    MicrostarConfigEntry,
+    MicrostarCoordinator,
+)
+from .cosem import (
+    CLASS_CLOCK,
+    CLASS_DATA,
+    CLASS_DEMAND_REGISTER,
+    CLASS_EXTENDED_REGISTER,
+    CLASS_REGISTER,
+    CLOCK,
+    FIRMWARE,
+    SERIAL_NUMBER,
+)
+from .entity import MicrostarEntity
+
+PARALLEL_UPDATES = 0
+
+type SensorValue = Decimal | str | float | None
+
+_WH = frozenset({30})
+_VARH = frozenset({32})
+_VAH = frozenset({31})
+_W = frozenset({27})
+_VAR = frozenset({29})
+_VA = frozenset({28})
+_V = frozenset({35})
+_A = frozenset({33})
+_HZ = frozenset({44})
+_UNITLESS = frozenset({254, 255})
+_DEGREES = frozenset({8})
+
+
+def _register_value(reading: MeterReading, meter: MeterDiscovery, key: str) -> SensorValue:
+    """The scaled value of a register read this poll."""
+    return reading.values.get(key)
+
+
+def _discovered(meter: MeterDiscovery, key: str) -> bool:
+    """Whether the meter has this object (per its object list and scaler read)."""
+    return key in meter.objects
+
+
+@dataclass(frozen=True, kw_only=True)
+class MicrostarSensorEntityDescription(SensorEntityDescription):
+    """A sensor for one OBIS object; ``key`` is the dotted OBIS code."""
+
+    class_id: int = CLASS_REGISTER
+    units: frozenset[int] = frozenset()
+    """COSEM unit codes accepted for this object; anything else is not shown."""
+    display_shift: int = 0
+    """Decimal places the suggested unit adds (3 for Wh shown as kWh)."""
+    cumulative: bool = False
+    """A register that only grows: a zero or a decrease is a glitch, never published."""
+    has_fn: Callable[[MeterDiscovery, str], bool] = _discovered
+    value_fn: Callable[[MeterReading, MeterDiscovery, str], SensorValue] = _register_value
+
+
+def _energy(key: str, name: str, *, enabled: bool = False) -> MicrostarSensorEntityDescription:
+    """A cumulative active energy register, as the Energy dashboard wants it."""
+    return MicrostarSensorEntityDescription(
+        key=key,
+        translation_key=name,
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        units=_WH,
+        display_shift=3,
+        cumulative=True,
+        entity_registry_enabled_default=enabled,
+    )
+
+
+def _measurement(
+    key: str,
+    name: str,
+    device_class: SensorDeviceClass | None,
+    units: frozenset[int],
+    *,
+    enabled: bool = False,
+) -> MicrostarSensorEntityDescription:
+    """An instantaneous value (power, voltage, current, ...)."""
+    return MicrostarSensorEntityDescription(
+        key=key,
+        translation_key=name,
+        device_class=device_class,
+        state_class=SensorStateClass.MEASUREMENT,
+        units=units,
+        entity_registry_enabled_default=enabled,
+    )
+
+
+SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
+    _energy("1.1.1.8.0.255", "energy_import", enabled=True),
+    _energy("1.1.2.8.0.255", "energy_export", enabled=True),
+    *(_energy(f"1.1.1.8.{rate}.255", f"energy_import_rate_{rate}") for rate in range(1, 5)),
+    MicrostarSensorEntityDescription(
+        key="1.1.1.9.0.255",
+        translation_key="energy_import_month",
+        device_class=SensorDeviceClass.ENERGY,
+        # Resets every billing period, which TOTAL_INCREASING reads as a new cycle.
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        units=_WH,
+        display_shift=3,
+        entity_registry_enabled_default=False,
+    ),
+    *(
+        MicrostarSensorEntityDescription(
+            key=key,
+            translation_key=name,
+            device_class=SensorDeviceClass.REACTIVE_ENERGY,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            suggested_unit_of_measurement=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
+            units=_VARH,
+            display_shift=3,
+            cumulative=True,
+            entity_registry_enabled_default=False,
+        )
+        for key, name in (
+            ("1.1.3.8.0.255", "reactive_energy_import"),
+            ("1.1.4.8.0.255", "reactive_energy_export"),
+        )
+    ),
+    *(
+        MicrostarSensorEntityDescription(
+            key=key,
+            translation_key=name,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            units=_VAH,
+            cumulative=True,
+            entity_registry_enabled_default=False,
+        )
+        for key, name in (
+            ("1.1.9.8.0.255", "apparent_energy_import"),
+            ("1.1.10.8.0.255", "apparent_energy_export"),
+        )
+    ),
+    _measurement("1.1.1.7.0.255", "power_import", SensorDeviceClass.POWER, _W, enabled=True),
+    _measurement("1.1.2.7.0.255", "power_export", SensorDeviceClass.POWER, _W, enabled=True),
+    _measurement("1.1.15.7.0.255", "power_total", SensorDeviceClass.POWER, _W),
+    _measurement("1.1.21.7.0.255", "power_import_l1", SensorDeviceClass.POWER, _W),
+    _measurement("1.1.41.7.0.255", "power_import_l2", SensorDeviceClass.POWER, _W),
+    _measurement("1.1.61.7.0.255", "power_import_l3", SensorDeviceClass.POWER, _W),
+    _measurement("1.1.3.7.0.255", "reactive_power", SensorDeviceClass.REACTIVE_POWER, _VAR),
+    _measurement("1.1.9.7.0.255", "apparent_power", SensorDeviceClass.APPARENT_POWER, _VA),
+    _measurement("1.1.32.7.0.255", "voltage_l1", SensorDeviceClass.VOLTAGE, _V, enabled=True),
+    _measurement("1.1.52.7.0.255", "voltage_l2", SensorDeviceClass.VOLTAGE, _V),
+    _measurement("1.1.72.7.0.255", "voltage_l3", SensorDeviceClass.VOLTAGE, _V),
+    _measurement("1.1.31.7.0.255", "current_l1", SensorDeviceClass.CURRENT, _A, enabled=True),
+    _measurement("1.1.51.7.0.255", "current_l2", SensorDeviceClass.CURRENT, _A),
+    _measurement("1.1.71.7.0.255", "current_l3", SensorDeviceClass.CURRENT, _A),
+    _measurement(
+        "1.1.13.7.0.255", "power_factor", SensorDeviceClass.POWER_FACTOR, _UNITLESS, enabled=True
+    ),
+    _measurement("1.1.33.7.0.255", "power_factor_l1", SensorDeviceClass.POWER_FACTOR, _UNITLESS),
+    _measurement("1.1.53.7.0.255", "power_factor_l2", SensorDeviceClass.POWER_FACTOR, _UNITLESS),
+    _measurement("1.1.73.7.0.255", "power_factor_l3", SensorDeviceClass.POWER_FACTOR, _UNITLESS),
+    _measurement("1.1.14.7.0.255", "frequency", SensorDeviceClass.FREQUENCY, _HZ, enabled=True),
+    MicrostarSensorEntityDescription(
+        key="1.1.1.2.0.255",
+        translation_key="max_demand_import",
+        device_class=SensorDeviceClass.POWER,
+        units=_W,
+        entity_registry_enabled_default=False,
+    ),
+    _measurement("1.1.1.16.0.255", "rising_demand_import", SensorDeviceClass.POWER, _W),
+    MicrostarSensorEntityDescription(
+        key="1.1.1.6.0.255",
+        translation_key="peak_demand_import",
+        class_id=CLASS_EXTENDED_REGISTER,
+        device_class=SensorDeviceClass.POWER,
+        units=_W,
+        entity_registry_enabled_default=False,
+    ),
+    MicrostarSensorEntityDescription(
+        key="1.1.1.4.0.255",
+        translation_key="average_demand_import",
+        class_id=CLASS_DEMAND_REGISTER,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        units=_W,
+        entity_registry_enabled_default=False,
+    ),
+    *(
+        _measurement(f"1.1.81.7.{code}.255", name, None, _DEGREES)
+        for code, name in (
+            (1, "voltage_angle_l2"),
+            (2, "voltage_angle_l3"),
+            (4, "current_angle_l1"),
+            (15, "current_angle_l2"),
+            (26, "current_angle_l3"),
+        )
+    ),
+    MicrostarSensorEntityDescription(
+        key="1.0.0.1.0.255",
+        translation_key="billing_period_counter",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        units=_UNITLESS,
+        entity_registry_enabled_default=False,
+    ),
+    MicrostarSensorEntityDescription(
+        key="0.0.97.97.0.255",
+        translation_key="error_code",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        units=_UNITLESS,
+        entity_registry_enabled_default=False,
+    ),
+    MicrostarSensorEntityDescription(
+        key=SERIAL_NUMBER,
+        translation_key="serial_number",
+        class_id=CLASS_DATA,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        has_fn=lambda meter, key: True,
+        value_fn=lambda reading, meter, key: meter.serial,
+    ),
+    MicrostarSensorEntityDescription(
+        key=FIRMWARE,
+        translation_key="firmware",
+        class_id=CLASS_DATA,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        has_fn=lambda meter, key: meter.firmware is not None,
+        value_fn=lambda reading, meter, key: meter.firmware,
+    ),
+    MicrostarSensorEntityDescription(
+        key=CLOCK,
+        translation_key="clock_drift",
+        class_id=CLASS_CLOCK,
+        device_class=SensorDeviceClass.DURATION,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda reading, meter, key: reading.clock_drift,
+    ),
+)
+
+# What discovery looks for; the serial number is read on every discovery anyway.
+CATALOGUE: dict[str, CatalogueEntry] = {
+    description.key: CatalogueEntry(
+        description.class_id, description.entity_registry_enabled_default
+    )
+    for description in SENSORS
+    if description.key != SERIAL_NUMBER
+}
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MicrostarConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a sensor for every described object the meter has, in a unit we understand."""
+    coordinator = entry.runtime_data.coordinator
+    meter = entry.runtime_data.meter
+    entities: list[MicrostarSensorEntity] = []
+    for description in SENSORS:
+        if not description.has_fn(meter, description.key):
+            continue
+        sized = _with_meter_unit(description, meter)
+        if sized is None:
+            continue
+        entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
+        entities.append(entity_type(coordinator, sized, meter))
+    async_add_entities(entities)
+
+
+def _with_meter_unit(
+    description: MicrostarSensorEntityDescription, meter: MeterDiscovery
+) -> MicrostarSensorEntityDescription | None:
+    """The description with the unit and precision the meter's scaler_unit gives."""
+    scaler_unit = meter.scaler_units.get(description.key)
+    if scaler_unit is None:
+        return description
+    if scaler_unit.unit not in description.units:
+        LOGGER.warning(
+            "Meter %s reports unit code %s for %s, which does not fit a %s sensor; not shown",
+            meter.serial,
+            scaler_unit.unit,
+            description.key,
+            description.translation_key,
+        )
+        return None
+    return replace(
+        description,
+        native_unit_of_measurement=scaler_unit.ha_unit,
+        suggested_display_precision=max(0, description.display_shift - scaler_unit.scaler),
+    )
+
+
+class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
+    """A value of the meter."""
+
+    entity_description: MicrostarSensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: MicrostarCoordinator,
+        description: MicrostarSensorEntityDescription,
+        meter: MeterDiscovery,
+    ) -> None:
+        """Initialize the sensor."""
+        super().__init__(coordinator, description, meter)
+        self._meter = meter
+
+    def _current(self) -> SensorValue:
+        """The value of this poll, unfiltered."""
+        description = self.entity_description
+        return description.value_fn(self.coordinator.data, self._meter, description.key)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Unavailable when the poll failed or this object could not be read."""
+        return super().available and self._current() is not None
+
+    @property
+    @override
+    def native_value(self) -> SensorValue:
+        """The value of this poll."""
+        return self._current()
+
+
+class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
+    """A cumulative register: a zero or a decrease is dropped and logged, never published.
+
+    A glitch shown as a decrease would read as a meter reset and corrupt the Energy
+    dashboard's statistics; the last published value (restored across restarts) is the floor.
+    """
+
+    _published: Decimal | None = None
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Restore the last published value as the floor, then take this poll's value."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_sensor_data()
+        if (
+            last is not None
+            and last.native_unit_of_measurement == self.native_unit_of_measurement
+            and last.native_value is not None
+        ):
+            try:
+                self._published = Decimal(str(last.native_value))
+            except InvalidOperation:
+                self._published = None
+        self._accept(self._current())
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Filter the new value through the guard before writing state."""
+        self._accept(self._current())
+        super()._handle_coordinator_update()
+
+    def _accept(self, value: SensorValue) -> None:
+        """Publish ``value`` unless it is a glitch."""
+        if not isinstance(value, Decimal):
+            return
+        if value == 0 or (self._published is not None and value < self._published):
+            self.coordinator.health.glitches_dropped += 1
+            LOGGER.warning(
+                "Meter %s: %s read %s after %s; dropped as a glitch (not a meter reset)",
+                self._meter.serial,
+                self.entity_description.key,
+                value,
+                self._published,
+            )
+            return
+        self._published = value
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while this object reads and a good value has been seen."""
+        return super().available and self._published is not None
+
+    @property
+    @override
+    def native_value(self) -> SensorValue:
+        """The last value that passed the guard."""
+        return self._published

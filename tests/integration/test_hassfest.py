@@ -1,0 +1,169 @@
+"""What hassfest would check on a core integration, for this custom one: manifest and strings."""
+
+import ast
+from collections.abc import Iterator
+import json
+from pathlib import Path
+import re
+import string
+from typing import Any
+
+from awesomeversion import AwesomeVersion
+import pytest
+
+from custom_components.microstar_dlms import coordinator
+from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
+from custom_components.microstar_dlms.dlms import errors
+from custom_components.microstar_dlms.sensor import SENSORS
+
+INTEGRATION = Path(__file__).parents[2] / "custom_components" / "microstar_dlms"
+LANGUAGES = ("en", "es")
+
+
+def _translations(language: str) -> dict[str, Any]:
+    return json.loads((INTEGRATION / "translations" / f"{language}.json").read_text("utf-8"))
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def test_manifest_keys_and_order() -> None:
+    """domain and name first, then the rest sorted, as hassfest demands; values valid."""
+    manifest = json.loads((INTEGRATION / "manifest.json").read_text("utf-8"))
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    for required in (
+        "codeowners",
+        "config_flow",
+        "documentation",
+        "integration_type",
+        "iot_class",
+        "issue_tracker",
+        "requirements",
+        "version",
+    ):
+        assert required in manifest, required
+    assert manifest["domain"] == "microstar_dlms"
+    assert manifest["config_flow"] is True
+    assert manifest["iot_class"] == "local_polling"
+    assert manifest["integration_type"] in {"device", "hub", "service"}
+    assert AwesomeVersion(manifest["version"]).valid
+    assert all(
+        re.fullmatch(r"[A-Za-z0-9_.\-]+==[0-9][A-Za-z0-9.]*", r) for r in manifest["requirements"]
+    )
+    assert "quality_scale" not in manifest  # custom integrations may not claim one
+
+
+def test_hacs_and_brand_files() -> None:
+    """The brand images exist and are PNGs."""
+    for name in ("icon.png", "logo.png"):
+        assert (INTEGRATION / "brand" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_languages_have_the_same_strings() -> None:
+    """Spanish has every English string, with the same placeholders, and nothing else."""
+    english = dict(_leaves(_translations("en")))
+    spanish = dict(_leaves(_translations("es")))
+    assert set(english) == set(spanish)
+    for key, text in english.items():
+        assert _placeholders(text) == _placeholders(spanish[key]), key
+        assert text.strip(), key
+        assert spanish[key].strip(), key
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_entity_names_and_icons(language: str) -> None:
+    """Every sensor's translation key has a name; every icon belongs to a sensor."""
+    names = _translations(language)["entity"]["sensor"]
+    keys = {description.translation_key for description in SENSORS}
+    assert keys == set(names)
+    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]["sensor"]
+    assert set(icons) <= keys
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_exceptions_issues_and_selectors(language: str) -> None:
+    """Every exception, repair issue and selector option the code uses is translated."""
+    strings = _translations(language)
+    samples: list[errors.DlmsError] = [
+        errors.GatewayBusy("Port already in use\r\n"),
+        errors.EndpointBusy("x"),
+        errors.NoAnswer("x"),
+        errors.ConnectionFailed("x"),
+        errors.AssociationRejected("x", 1),
+        errors.ResponseTimeout("x"),
+        errors.ProtocolError("x"),
+        errors.FrameError("x"),
+    ]
+    for error in samples:
+        key = coordinator._failure_kind(error)
+        assert strings["exceptions"][key]["message"]
+    for key in ("authentication_failed", "wrong_meter", "poll_timeout"):
+        assert strings["exceptions"][key]["message"]
+    for issue in (ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT):
+        assert strings["issues"][issue]["title"]
+        assert strings["issues"][issue]["description"]
+    assert set(strings["selector"]["address_size"]["options"]) == {"auto", "1", "2", "4"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_literal_translation_key_exists(language: str) -> None:
+    """Each ``translation_key="..."`` written in the code is found in the strings."""
+    strings = _translations(language)
+    known = (
+        set(strings["exceptions"])
+        | set(strings["issues"])
+        | set(strings["entity"]["sensor"])
+        | set(strings["selector"])
+    )
+    for path in INTEGRATION.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "translation_key"
+                and isinstance(node.value, ast.Constant)
+            ):
+                assert node.value.value in known, f"{path.name}: {node.value.value}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_form_error_code_exists(language: str) -> None:
+    """Each error code the flow and the validation can return is translated."""
+    strings = _translations(language)["config"]
+    codes: set[str] = set()
+    for name in ("config_flow.py", "connection.py"):
+        tree = ast.parse((INTEGRATION / name).read_text("utf-8"))
+        for node in ast.walk(tree):
+            # errors[...] = "code" and advanced_error = "code"
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and node.value.value is not None
+            ):
+                target = node.targets[0]
+                if (
+                    isinstance(target, ast.Subscript)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "errors"
+                ) or (isinstance(target, ast.Name) and target.id == "advanced_error"):
+                    codes.add(node.value.value)
+            # (ErrorType, "code") pairs and `return "base", "code"`
+            if isinstance(node, ast.Tuple) and len(node.elts) == 2:
+                first, second = node.elts
+                if isinstance(second, ast.Constant) and isinstance(second.value, str):
+                    if isinstance(first, ast.Name) and first.id[0].isupper():
+                        codes.add(second.value)
+                    if isinstance(first, ast.Constant) and first.value == "base":
+                        codes.add(second.value)
+    assert len(codes) > 20
+    assert codes <= set(strings["error"]), codes - set(strings["error"])

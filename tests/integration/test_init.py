@@ -1,0 +1,46 @@
+"""Setting a meter up, unloading it, and what happens when it cannot be reached at start."""
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.microstar_dlms.const import DOMAIN
+from microstar_sim import Busy, Simulator
+
+from .conftest import SERIAL
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant,
+    sim: Simulator,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The meter is discovered, becomes one device, and unloads leaving no session open."""
+    entry = init_integration
+    assert entry.state is ConfigEntryState.LOADED
+    device = device_registry.async_get_device_by_identifier((DOMAIN, SERIAL), entry.entry_id)
+    assert device is not None
+    assert device.manufacturer == "Microstar Electric"
+    assert device.serial_number == SERIAL
+    assert device.model == "Three-phase DLMS meter"
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    await sim.settle()
+    assert not sim.record.open_sessions
+    assert not sim.record.open_associations
+    assert not sim.record.open_connections
+
+
+async def test_gateway_busy_at_start_retries(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """A busy gateway at start-up makes the entry retry, not fail."""
+    sim.set_fault(Busy())
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
