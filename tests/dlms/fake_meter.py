@@ -79,6 +79,7 @@ class MeterRecord:
     aarq_passwords: list[bytes | None] = field(default_factory=list)
     get_requests: int = 0
     list_requests: int = 0
+    reads: list[AttributeRef] = field(default_factory=list)  # attributes asked for
 
     def saw(self, name: str) -> bool:
         """Whether a frame kind or APDU name was received."""
@@ -201,10 +202,12 @@ class FakeMeter:
             return self._blocks.pop(0)
         if isinstance(apdu, GetRequestWithList):
             self.record.list_requests += 1
+            self.record.reads.extend(apdu.attributes)
             results = tuple(self._lookup(ref) for ref in apdu.attributes)
             response = GetResponseWithList(invoke, results).encode()
             payload = response[3:]
         else:
+            self.record.reads.append(apdu.attribute)
             response = GetResponseNormal(invoke, self._lookup(apdu.attribute)).encode()
             result = self._lookup(apdu.attribute)
             payload = result.encode() if isinstance(result, Data) else b""

@@ -219,7 +219,7 @@ def _split_address(data: bytes, start: int, end: int) -> tuple[ServerAddress, in
     raise FrameError("HDLC address has no end bit within 4 bytes")
 
 
-def _parse_header(body: bytes) -> tuple[int, bool, ServerAddress, ServerAddress, int, int]:
+def parse_header(body: bytes) -> tuple[int, bool, ServerAddress, ServerAddress, int, int]:
     """Parse format, addresses and control of a frame body (no flags).
 
     Returns (length, segmented, destination, source, control, header_length).
@@ -242,7 +242,7 @@ def _parse_header(body: bytes) -> tuple[int, bool, ServerAddress, ServerAddress,
 
 def decode_body(body: bytes) -> HdlcFrame:
     """Decode a frame without its flags: checks length, addresses, control, HCS and FCS."""
-    length, segmented, destination, source, control, header_len = _parse_header(body)
+    length, segmented, destination, source, control, header_len = parse_header(body)
     if len(body) != length:
         raise FrameError(f"HDLC length field says {length} bytes but the frame has {len(body)}")
     control_kind(control)
@@ -422,6 +422,10 @@ class Deframer:
         """Bytes waiting for more input."""
         return len(self._buffer)
 
+    def peek(self) -> bytes:
+        """A copy of the buffered bytes (for diagnostics such as ``scripts/meter decode``)."""
+        return bytes(self._buffer)
+
     def clear(self) -> bytes:
         """Drop and return everything buffered."""
         data = bytes(self._buffer)
@@ -479,7 +483,7 @@ class Deframer:
         """Reject a frame by its HCS as soon as the header is in, without waiting for it all."""
         body = bytes(self._buffer[1 : length + 1])
         try:
-            _, _, _, _, _, header_len = _parse_header(body)
+            _, _, _, _, _, header_len = parse_header(body)
         except FrameError:
             if len(body) >= length or len(body) >= 2 + 4 + 4 + 1:
                 raise
