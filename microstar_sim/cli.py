@@ -147,7 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="line-based control port on the listen address (default: ephemeral; -1: none)",
     )
     meter = parser.add_argument_group("meter (the first meter; --meter adds more)")
-    meter.add_argument("--profile", choices=PROFILES, default=_DEFAULT_METER.profile)
+    meter.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=_DEFAULT_METER.profile,
+        help="object set: three-phase, or single-phase (phase B/C answer object-undefined)",
+    )
     meter.add_argument("--serial", default=_DEFAULT_METER.serial_number, help="serial number")
     meter.add_argument("--logical", type=int, default=1, help="HDLC logical address (1)")
     meter.add_argument(
