@@ -1,0 +1,178 @@
+"""The HDLC link state machines, client and server side, without any IO."""
+
+import pytest
+
+from custom_components.microstar_dlms.dlms.errors import FrameError
+from custom_components.microstar_dlms.dlms.hdlc import (
+    FrameKind,
+    HdlcFrame,
+    HdlcParameters,
+    ServerAddress,
+    client_address,
+    decode_frame,
+    i_control,
+    rr_control,
+)
+from custom_components.microstar_dlms.dlms.hdlc_link import (
+    Connected,
+    Disconnected,
+    HdlcLink,
+    HdlcServerLink,
+    Ignored,
+    LinkState,
+    MessageReceived,
+    SendFrame,
+    negotiate,
+)
+
+from .vectors import DISC_1BYTE, SNRM_1BYTE, SNRM_MALFORMED
+
+SERVER = ServerAddress(1)
+
+
+def connected_pair(
+    client_params: HdlcParameters | None = None, server_caps: HdlcParameters | None = None
+) -> tuple[HdlcLink, HdlcServerLink]:
+    """Client and server links after SNRM/UA."""
+    client = HdlcLink(SERVER, 1, client_params)
+    server = HdlcServerLink(SERVER, server_caps)
+    (ua,), _ = server.receive(decode_frame(client.connect()))
+    assert isinstance(client.receive(decode_frame(ua)), Connected)
+    return client, server
+
+
+def exchange(client: HdlcLink, server: HdlcServerLink, request: bytes, answer: bytes) -> bytes:
+    """Run a request/answer through both links, segment by segment; return what the client got."""
+    frame = client.send(request)
+    for _ in range(1000):
+        replies, complete = server.receive(decode_frame(frame))
+        if complete is not None:
+            assert complete == request
+            replies = [server.respond(answer)]
+        (reply,) = replies
+        event = client.receive(decode_frame(reply))
+        if isinstance(event, MessageReceived):
+            return event.information
+        assert isinstance(event, SendFrame)
+        frame = event.data
+    raise AssertionError("no end")
+
+
+def test_connect_and_disconnect_bytes() -> None:
+    """The field's SNRM and DISC; UA and DM close the link."""
+    link = HdlcLink(SERVER, 1)
+    assert link.connect() == SNRM_1BYTE
+    assert link.state is LinkState.CONNECTING
+    ua = HdlcFrame(client_address(1), SERVER, 0x73)
+    assert link.receive(ua) == Connected(HdlcParameters())
+    assert link.disconnect() == DISC_1BYTE
+    assert link.receive(ua) == Disconnected(FrameKind.UA)
+    assert link.state is LinkState.DISCONNECTED
+
+
+def test_sequence_numbers_wrap_modulo_8() -> None:
+    """Ten exchanges: N(S)/N(R) wrap, the field's control bytes appear in order."""
+    client, server = connected_pair()
+    controls = []
+    for n in range(10):
+        frame = client.send(b"\xe6\xe6\x00" + bytes([n]))
+        controls.append(decode_frame(frame).control)
+        _, request = server.receive(decode_frame(frame))
+        assert request is not None
+        event = client.receive(decode_frame(server.respond(b"\xe6\xe7\x00" + bytes([n]))))
+        assert event == MessageReceived(b"\xe6\xe7\x00" + bytes([n]))
+    assert controls[:5] == [0x10, 0x32, 0x54, 0x76, 0x98]
+    assert controls[8] == 0x10
+
+
+def test_long_messages_are_segmented_both_ways() -> None:
+    """A 1000-byte request and a 3000-byte answer cross 128-byte frames intact."""
+    client, server = connected_pair()
+    request = bytes(range(256)) * 4
+    answer = bytes(reversed(range(256))) * 12
+    assert exchange(client, server, request[:1000], answer[:3000]) == answer[:3000]
+
+
+def test_negotiation_takes_the_smaller_values() -> None:
+    """Server capability 256 against a client asking 512: both sides use 256."""
+    client, server = connected_pair(HdlcParameters(512, 512), HdlcParameters(256, 256))
+    assert client.parameters.max_info_tx == 256
+    assert server.parameters.max_info_tx == 256
+    assert negotiate(HdlcParameters(64, 1024), HdlcParameters(512, 512)).max_info_tx == 512
+
+
+def test_retransmitted_request_gets_the_same_answer() -> None:
+    """The client's request arrived but the answer was lost: the repeat is answered again."""
+    client, server = connected_pair()
+    frame = client.send(b"\xe6\xe6\x00\x01")
+    _, request = server.receive(decode_frame(frame))
+    assert request is not None
+    lost = server.respond(b"\xe6\xe7\x00\x02")
+    assert client.retransmit() == frame
+    replies, again = server.receive(decode_frame(client.retransmit()))
+    assert again is None
+    assert replies == [lost]
+    assert client.receive(decode_frame(replies[0])) == MessageReceived(b"\xe6\xe7\x00\x02")
+    # A late duplicate of the same answer is ignored.
+    assert isinstance(client.receive(decode_frame(lost)), Ignored)
+
+
+def test_frames_for_other_stations_are_ignored() -> None:
+    """Another meter's answer on the same bus does not touch our link."""
+    client, _ = connected_pair()
+    other = HdlcFrame(client_address(1), ServerAddress(1, 5, 2), i_control(0, 0), b"x")
+    assert isinstance(client.receive(other), Ignored)
+    server = HdlcServerLink(ServerAddress(1, 1234, 4))
+    assert server.receive(decode_frame(SNRM_1BYTE)) == ([], None)
+
+
+def test_out_of_sequence_and_frmr_are_frame_errors() -> None:
+    """A skipped N(S), a wrong N(R) and FRMR are link errors."""
+    client, _ = connected_pair()
+    client.send(b"\xe6\xe6\x00")
+    with pytest.raises(FrameError, match="N\\(S\\)=3"):
+        client.receive(HdlcFrame(client_address(1), SERVER, i_control(3, 1), b"x"))
+    with pytest.raises(FrameError, match="acknowledged"):
+        client.receive(HdlcFrame(client_address(1), SERVER, i_control(0, 0), b"x"))
+    with pytest.raises(FrameError, match="FRMR"):
+        client.receive(HdlcFrame(client_address(1), SERVER, 0x97, b"\x00\x00\x00"))
+
+
+def test_dm_mid_session_and_server_answers() -> None:
+    """DM means the meter dropped the link; a server without a link answers I with DM."""
+    client, server = connected_pair()
+    assert client.receive(HdlcFrame(client_address(1), SERVER, 0x1F)) == Disconnected(FrameKind.DM)
+    (ua,), _ = server.receive(decode_frame(DISC_1BYTE))
+    assert decode_frame(ua).kind is FrameKind.UA
+    (dm,), _ = server.receive(decode_frame(DISC_1BYTE))
+    assert decode_frame(dm).kind is FrameKind.DM
+    i_frame = HdlcFrame(SERVER, client_address(1), i_control(0, 0), b"\xe6\xe6\x00")
+    (dm,), _ = server.receive(i_frame)
+    assert decode_frame(dm).kind is FrameKind.DM
+
+
+def test_lost_rr_during_segmented_answer() -> None:
+    """Our RR for a segment is lost: the meter repeats the segment, we repeat the RR."""
+    client, server = connected_pair()
+    client_frame = client.send(b"\xe6\xe6\x00")
+    server.receive(decode_frame(client_frame))
+    first = server.respond(bytes(300))
+    event = client.receive(decode_frame(first))
+    assert isinstance(event, SendFrame)
+    assert decode_frame(event.data).control == rr_control(1)
+    # RR lost; the client times out and repeats it; the meter sends segment 2.
+    replies, _ = server.receive(decode_frame(client.retransmit()))
+    assert decode_frame(replies[0]).send_seq == 1
+
+
+def test_send_requires_a_link() -> None:
+    """No I-frames before UA."""
+    with pytest.raises(FrameError):
+        HdlcLink(SERVER, 1).send(b"x")
+
+
+def test_server_rejects_malformed_snrm_parameters() -> None:
+    """A strict meter-side decoder refuses the field's malformed group."""
+    server = HdlcServerLink(ServerAddress(1, 1, 2))
+    with pytest.raises(FrameError, match="malformed parameter group"):
+        server.receive(decode_frame(SNRM_MALFORMED))

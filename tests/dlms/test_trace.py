@@ -1,0 +1,58 @@
+"""Trace records and password masking."""
+
+from custom_components.microstar_dlms.dlms.apdu import Aarq, Mechanism, add_llc
+from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
+from custom_components.microstar_dlms.dlms.hdlc_link import HdlcLink
+from custom_components.microstar_dlms.dlms.trace import (
+    Direction,
+    TraceRecord,
+    aarq_password_span,
+    mask_frame,
+)
+
+from .vectors import AARQ_LLS_10, GET_31_7_0_ATTR2, SNRM_1BYTE
+
+
+def test_field_aarq_password_masked() -> None:
+    """The 10 password bytes become ** and nothing else changes."""
+    text, summary = mask_frame(AARQ_LLS_10)
+    assert "AC 0C 80 0A ** ** ** ** ** ** ** ** ** ** BE" in text
+    assert text.replace("** ", "").count(" ") == len(AARQ_LLS_10) - 10 - 1
+    assert summary.startswith("I N(S)=0 N(R)=0")
+
+
+def test_other_frames_untouched() -> None:
+    """SNRM and GET show in full."""
+    assert mask_frame(SNRM_1BYTE)[0] == SNRM_1BYTE.hex(" ").upper()
+    assert mask_frame(GET_31_7_0_ATTR2)[0] == GET_31_7_0_ATTR2.hex(" ").upper()
+
+
+def test_password_cut_by_segmentation_is_masked_in_every_segment() -> None:
+    """A 200-byte password spans two 128-byte segments; no segment shows any of it."""
+    password = bytes(range(65, 91)) * 7 + b"xyz"
+    password = password[:200]
+    link = HdlcLink(ServerAddress(1), 1)
+    link.connect()
+    link.receive(HdlcFrame(client_address(1), ServerAddress(1), 0x73))
+    first = link.send(add_llc(Aarq(Mechanism.LOW, password).encode()))
+    frames = [first]
+    link.receive(HdlcFrame(client_address(1), ServerAddress(1), 0x31))  # RR N(R)=1
+    frames.append(link._last_sent)
+    for frame in frames:
+        text, _ = mask_frame(frame, password)
+        raw_info = bytes.fromhex(text.replace("**", "00"))
+        for size in (8, 16):
+            for start in range(len(password) - size):
+                assert password[start : start + size] not in raw_info
+
+
+def test_span_of_a_non_aarq_is_none() -> None:
+    """Only AARQs carry a password."""
+    assert aarq_password_span(b"\xe6\xe6\x00\xc0\x01") is None
+    assert aarq_password_span(b"\xe6\xe6\x00\x60\xff") is None
+
+
+def test_record_text() -> None:
+    """Direction, monotonic time, hex, summary."""
+    record = TraceRecord(Direction.TX, 1.5, "7E A0", "SNRM")
+    assert str(record) == "TX 1.500000 7E A0  (SNRM)"
