@@ -150,8 +150,8 @@ class SerialLine:
         def delay_matches(fault: DelayResponse) -> bool:
             return fault.on in (ResponseKind.ANY, reply.kind)
 
-        data = reply.encode()
-        summary = reply.frame.describe()
+        data = reply.data
+        summary = describe(data)
         delay = self.timing.turnaround(self.rng)
         late = self.faults.take(DelayResponse, delay_matches)
         if late is not None:

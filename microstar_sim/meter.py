@@ -53,11 +53,10 @@ from custom_components.microstar_dlms.dlms.hdlc import (
     HdlcParameters,
     ServerAddress,
     client_address,
+    decode_frame,
     dm_frame,
-    i_control,
-    rr_control,
-    ua_frame,
 )
+from custom_components.microstar_dlms.dlms.hdlc_link import HdlcServerLink
 from custom_components.microstar_dlms.dlms.obis import Obis
 
 from .clock import Clock
@@ -86,28 +85,19 @@ FIRMWARE = "MS-DLMS 2.31"
 class Reply:
     """One frame the meter sends, with what it answers (for frame-level faults)."""
 
-    frame: HdlcFrame
+    data: bytes
     kind: ResponseKind
-
-    def encode(self) -> bytes:
-        """Wire bytes."""
-        return self.frame.encode()
 
 
 @dataclass(slots=True)
 class Link:
     """An HDLC link in normal response mode with one client."""
 
+    hdlc: HdlcServerLink
     client_sap: int
-    max_info_tx: int  # meter -> client
-    max_info_rx: int  # client -> meter
     session: SessionRecord | None
     stuck: bool = False  # left by a client no longer there; SNRM is ignored
-    send_seq: int = 0  # V(S)
-    recv_seq: int = 0  # V(R)
-    inbound: bytearray = field(default_factory=bytearray)
-    outbound: list[tuple[bytes, ResponseKind]] = field(default_factory=list)
-    last_sent: list[Reply] = field(default_factory=list)
+    answer_kind: ResponseKind = ResponseKind.OTHER  # what the segments going out answer
 
 
 @dataclass(slots=True)
@@ -186,7 +176,9 @@ class SimulatedMeter:
         at = now()
         session = SessionRecord(str(self.address), client_sap, None, at)
         self.record.sessions.append(session)
-        self.link = Link(client_sap, 128, 128, session, stuck=True)
+        hdlc = HdlcServerLink(self.address)
+        hdlc.client = client_address(client_sap)
+        self.link = Link(hdlc, client_sap, session, stuck=True)
         record = AssociationRecord(str(self.address), client_sap, True, 0, None, at)
         self.record.associations.append(record)
         self.association = Association(access, self._association_view(access, 0xFFFF), record)
@@ -238,11 +230,9 @@ class SimulatedMeter:
         if kind is FrameKind.SNRM:
             replies = self._on_snrm(frame, sap)
         elif kind is FrameKind.DISC:
-            replies = self._on_disc(sap)
-        elif kind is FrameKind.I:
-            replies = self._on_information(frame, sap)
-        elif kind is FrameKind.RR:
-            replies = self._on_receive_ready(frame, sap)
+            replies = self._on_disc(frame, sap)
+        elif kind in (FrameKind.I, FrameKind.RR, FrameKind.RNR):
+            replies = self._on_link_frame(frame, sap)
         else:
             replies = None
         if replies is None:
@@ -255,87 +245,55 @@ class SimulatedMeter:
             self.link.stuck or self.config.snrm_when_connected == "ignore"
         ):
             return None
+        limit = self.config.max_info_length
+        hdlc = HdlcServerLink(self.address, HdlcParameters(limit, limit, 1, 1))
         try:
-            proposed = HdlcParameters.decode(frame.information)
+            out, _ = hdlc.receive(frame)
         except FrameError as err:
             _LOGGER.debug("%s: SNRM ignored: %s", self, err)
             self.record.bad_frames_received += 1
             return None
-        limit = self.config.max_info_length
-        tx = min(proposed.max_info_rx, limit)
-        rx = min(proposed.max_info_tx, limit)
         self._drop_link(CloseReason.SNRM)
         session = SessionRecord(str(self.address), sap, self._connection, now())
         self.record.sessions.append(session)
-        self.link = Link(sap, tx, rx, session)
-        agreed = HdlcParameters(max_info_tx=tx, max_info_rx=rx, window_tx=1, window_rx=1)
-        return [Reply(ua_frame(sap, self.address, agreed), ResponseKind.UA)]
+        self.link = Link(hdlc, sap, session)
+        return [Reply(data, ResponseKind.UA) for data in out]
 
-    def _on_disc(self, sap: int) -> list[Reply]:
+    def _on_disc(self, frame: HdlcFrame, sap: int) -> list[Reply]:
         self.record.disc_received += 1
         if self.link is None:
-            return [Reply(dm_frame(sap, self.address), ResponseKind.DM)]
+            return [Reply(dm_frame(sap, self.address).encode(), ResponseKind.DM)]
+        out, _ = self.link.hdlc.receive(frame)
         self._drop_link(CloseReason.DISC)
-        return [Reply(ua_frame(sap, self.address), ResponseKind.UA)]
+        return [Reply(data, ResponseKind.UA) for data in out]
 
-    def _on_information(self, frame: HdlcFrame, sap: int) -> list[Reply] | None:
+    def _on_link_frame(self, frame: HdlcFrame, sap: int) -> list[Reply] | None:
+        """I, RR and RNR frames: sequence numbers and segmentation are the core's server link."""
         link = self.link
         if link is None:
-            return [Reply(dm_frame(sap, self.address), ResponseKind.DM)]
+            return [Reply(dm_frame(sap, self.address).encode(), ResponseKind.DM)]
         if link.client_sap != sap or link.stuck:
             return None
-        if frame.send_seq != link.recv_seq:
-            if frame.send_seq == (link.recv_seq - 1) % 8 and link.last_sent:
-                return list(link.last_sent)  # our answer was lost: send it again
+        try:
+            out, message = link.hdlc.receive(frame)
+        except FrameError as err:
+            _LOGGER.debug("%s: frame ignored: %s", self, err)
             return None
-        link.recv_seq = (link.recv_seq + 1) % 8
-        link.inbound += frame.information
-        if frame.segmented:
-            return self._remember(link, [self._rr(link)])
-        request = bytes(link.inbound)
-        link.inbound.clear()
-        answer = self._on_apdu(request)
-        if answer is None:
-            return []
-        apdu, kind = answer
-        information = add_llc(apdu, response=True)
-        size = link.max_info_tx
-        link.outbound = [
-            (information[i : i + size], kind) for i in range(0, len(information), size)
-        ]
-        return self._remember(link, [self._next_segment(link)])
-
-    def _on_receive_ready(self, frame: HdlcFrame, sap: int) -> list[Reply] | None:
-        link = self.link
-        if link is None:
-            return [Reply(dm_frame(sap, self.address), ResponseKind.DM)]
-        if link.client_sap != sap or link.stuck:
-            return None
-        if link.outbound and frame.recv_seq == link.send_seq:
-            return self._remember(link, [self._next_segment(link)])
-        if frame.recv_seq == (link.send_seq - 1) % 8 and link.last_sent:
-            return list(link.last_sent)  # the client missed our last frame
-        return [self._rr(link)]
-
-    def _rr(self, link: Link) -> Reply:
-        control = rr_control(link.recv_seq)
-        return Reply(
-            HdlcFrame(client_address(link.client_sap), self.address, control), ResponseKind.RR
-        )
-
-    def _next_segment(self, link: Link) -> Reply:
-        chunk, kind = link.outbound.pop(0)
-        control = i_control(link.send_seq, link.recv_seq)
-        link.send_seq = (link.send_seq + 1) % 8
-        frame = HdlcFrame(
-            client_address(link.client_sap), self.address, control, chunk, bool(link.outbound)
-        )
-        return Reply(frame, kind)
+        if message is not None:
+            answer = self._on_apdu(message)
+            if answer is not None:
+                apdu, link.answer_kind = answer
+                out.append(link.hdlc.respond(add_llc(apdu, response=True)))
+        elif not out:
+            return None  # out of sequence: silence, the client retransmits
+        return [Reply(data, self._kind_of(data, link)) for data in out]
 
     @staticmethod
-    def _remember(link: Link, replies: list[Reply]) -> list[Reply]:
-        link.last_sent = replies
-        return replies
+    def _kind_of(data: bytes, link: Link) -> ResponseKind:
+        kind = decode_frame(data).kind
+        if kind is FrameKind.I:
+            return link.answer_kind
+        return ResponseKind.RR if kind is FrameKind.RR else ResponseKind.OTHER
 
     # -- xDLMS ----------------------------------------------------------------------------------
 
