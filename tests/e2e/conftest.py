@@ -1,0 +1,156 @@
+"""Fixtures of the end-to-end run: the simulator and Home Assistant as real processes.
+
+Both are module-scoped (one Home Assistant walks the whole path) and always stopped, logs kept
+under artifacts/e2e/. Sockets go to 127.0.0.1 only; ports come from the OS, so a developer's
+``scripts/develop`` on 8123/3333 can keep running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+from packaging.requirements import Requirement
+import pytest
+import pytest_socket
+
+from .browser import devtools_port, start_chromium
+from .processes import HassProcess, ManagedProcess, SimulatorProcess, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "e2e"
+LOOPBACK = "127.0.0.1"
+
+# Realistic line timing (9600 baud, 30-250 ms turnaround) as in scripts/develop: a poll of the
+# default entities takes about a second, so the budget allows it and the run proves the
+# integration's timeouts hold at the field meter's real pace. ``--fast`` would save ~10 s.
+SIMULATOR_TIMING: tuple[str, ...] = ()
+
+
+def _loopback_sockets() -> None:
+    """Module fixtures run before the per-test socket switch of tests/conftest.py."""
+    pytest_socket.enable_socket()
+    pytest_socket.socket_allow_hosts([LOOPBACK, "::1"], allow_unix_socket=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """artifacts/e2e/ (gitignored): logs and the screenshot."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def ha_packages() -> None:
+    """Install what the configured components require, as scripts/develop does, if missing."""
+    domains = subprocess.run(
+        [sys.executable, "scripts/ha_config.py", "--domains"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    pinned = subprocess.run(
+        [sys.executable, "scripts/ha_requirements.py", *domains],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    missing = []
+    for line in pinned:
+        requirement = Requirement(line)
+        try:
+            installed = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            missing.append(line)
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            missing.append(line)
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
+
+
+@pytest.fixture(scope="module")
+def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
+    """``python -m microstar_sim`` on ephemeral ports, the field meter's defaults."""
+    argv = [
+        sys.executable,
+        "-m",
+        "microstar_sim",
+        "--host",
+        LOOPBACK,
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        "--profile",
+        "microstar-3p",
+        *SIMULATOR_TIMING,
+    ]
+    process = ManagedProcess("simulator", argv, artifacts / "simulator.log", REPO)
+    try:
+        gateway = process.wait_for_log(r"gateway on socket://[\d.]+:(\d+)", 30)
+        control = process.wait_for_log(r"control port: [\d.]+:(\d+)", 5)
+        yield SimulatorProcess(process, int(gateway[1]), int(control[1]))
+    finally:
+        process.stop(grace=5)
+
+
+@pytest.fixture(scope="module")
+def hass_process(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, ha_packages: None
+) -> Iterator[HassProcess]:
+    """A real ``hass -c <tmpdir>`` (through tests/e2e/hass_launcher.py), up to its HTTP API."""
+    _loopback_sockets()
+    config_dir = tmp_path_factory.mktemp("hass-config")
+    port = _free_port()
+    subprocess.run([sys.executable, "scripts/ha_config.py", str(config_dir)], cwd=REPO, check=True)
+    argv = [sys.executable, "-m", "tests.e2e.hass_launcher", "-c", str(config_dir), "--skip-pip"]
+    # The port of a new config dir, as scripts/develop sets it (no http: in YAML since 2026.10).
+    env = {"SETUP_PORT": str(port)}
+    process = ManagedProcess("home assistant", argv, artifacts / "hass.log", REPO, env)
+    base_url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_for(
+            lambda: _answers(f"{base_url}/api/onboarding"), 90, "Home Assistant's HTTP", process
+        )
+        yield HassProcess(process, base_url, config_dir)
+    finally:
+        code = process.stop(grace=30)
+        if code not in (0, None, -15):
+            print(f"home assistant exited with {code}; log: {process.log}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except urllib.error.URLError, ConnectionError, TimeoutError:
+        return False
+
+
+@pytest.fixture
+def chromium(tmp_path: Path, artifacts: Path) -> Iterator[int]:
+    """Headless Chromium with a fresh profile; yields its DevTools port."""
+    _loopback_sockets()
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir()
+    process = start_chromium(profile, artifacts / "chromium.log", REPO)
+    try:
+        yield devtools_port(profile, process)
+    finally:
+        process.stop(grace=5)

@@ -1,0 +1,377 @@
+"""The newcomer's path, walked against a real Home Assistant, the simulator and a browser.
+
+Onboard Home Assistant, add "Microstar DLMS" with what the README says to type, see live
+readings, give the energy sensor to the Energy dashboard, look at the device page in Chromium,
+then watch the meter go silent (a repair appears) and come back after a power cycle (the repair
+goes, values resume). The tests run in order and share one Home Assistant; each later step is
+skipped when the one it builds on failed.
+
+Time is compressed in one place only: tests/e2e/hass_launcher.py shortens the poll interval and
+the meter's inactivity window inside the Home Assistant process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+import math
+from pathlib import Path
+import re
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from .browser import open_page
+from .hass_api import (
+    HassRest,
+    HassWebSocket,
+    Tokens,
+    eventually,
+    form_payload,
+    onboard,
+)
+from .processes import HassProcess, SimulatorProcess, logged_errors
+
+pytestmark = pytest.mark.e2e
+
+DOMAIN = "microstar_dlms"
+SERIAL = "21061234"  # the simulator's default meter
+README_INPUT = {"host": "127.0.0.1", "client_sap": 1, "password": "2222222222"}  # + the port
+
+ENERGY_IMPORT = "1.1.1.8.0.255"
+POWER_IMPORT = "1.1.1.7.0.255"
+VOLTAGE_L1 = "1.1.32.7.0.255"
+CURRENT_L1 = "1.1.31.7.0.255"
+FREQUENCY = "1.1.14.7.0.255"
+POWER_FACTOR = "1.1.13.7.0.255"
+
+
+@dataclass
+class Story:
+    """What earlier steps established, for the later ones."""
+
+    tokens: Tokens | None = None
+    entry_id: str | None = None
+    device_id: str | None = None
+    entities: dict[str, str] = field(default_factory=dict)  # OBIS key -> entity id
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def need(self, *names: str) -> None:
+        """Skip the test when an earlier step did not get this far."""
+        for name in names:
+            if not getattr(self, name):
+                pytest.skip(f"an earlier step did not establish {name}")
+
+
+@pytest.fixture(scope="module")
+def story() -> Story:
+    """Shared between the steps of the path."""
+    return Story()
+
+
+@dataclass
+class Owner:
+    """An authenticated REST and websocket connection for one test."""
+
+    rest: HassRest
+    ws: HassWebSocket
+
+    async def state(self, entity_id: str) -> dict[str, Any]:
+        """The state object of an entity."""
+        state: dict[str, Any] = await self.rest.get(f"/api/states/{entity_id}")
+        return state
+
+    async def meter_issues(self) -> list[dict[str, Any]]:
+        """The repairs list, our domain only (as Settings -> Repairs shows it)."""
+        issues = (await self.ws.call("repairs/list_issues"))["issues"]
+        return [issue for issue in issues if issue["domain"] == DOMAIN]
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client for one test."""
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+@pytest.fixture
+async def owner(
+    session: aiohttp.ClientSession, hass_process: HassProcess, story: Story
+) -> AsyncIterator[Owner]:
+    """REST + websocket as the onboarded owner."""
+    story.need("tokens")
+    assert story.tokens is not None
+    token = story.tokens.access_token
+    ws = await HassWebSocket.connect(session, hass_process.base_url, token)
+    try:
+        yield Owner(HassRest(session, hass_process.base_url, token), ws)
+    finally:
+        await ws.close()
+
+
+async def control(sim: SimulatorProcess, command: str) -> str:
+    """One line to the simulator's control port; its one-line answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.control_port)
+    try:
+        writer.write(f"{command}\nquit\n".encode())
+        await writer.drain()
+        answer = (await asyncio.wait_for(reader.readline(), 10)).decode().strip()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    assert answer.startswith("ok"), f"simulator control {command!r}: {answer}"
+    return answer
+
+
+def number(state: dict[str, Any]) -> float:
+    """A numeric state; fails with the state when it is not one."""
+    try:
+        value = float(state["state"])
+    except ValueError:
+        raise AssertionError(f"{state['entity_id']} is not a number: {state}") from None
+    assert math.isfinite(value), state
+    return value
+
+
+async def test_onboarding_through_the_rest_api(
+    session: aiohttp.ClientSession, hass_process: HassProcess, story: Story
+) -> None:
+    """A fresh Home Assistant is onboarded as the wizard does it; the owner can use the API."""
+    started = time.monotonic()
+    anonymous = HassRest(session, hass_process.base_url, None)
+    steps = await anonymous.get("/api/onboarding")
+    assert {step["step"] for step in steps if not step["done"]} >= {"user", "core_config"}
+
+    tokens = await onboard(session, hass_process.base_url)
+
+    assert all(step["done"] for step in await anonymous.get("/api/onboarding")), "not onboarded"
+    owner = HassRest(session, hass_process.base_url, tokens.access_token)
+    assert (await owner.get("/api/"))["message"] == "API running."
+    config = await eventually(
+        lambda: _running_config(owner), 60, "Home Assistant to finish starting"
+    )
+    assert DOMAIN not in config["components"]  # nothing configured yet
+    story.tokens = tokens
+    story.timings["onboarding"] = time.monotonic() - started
+
+
+async def _running_config(rest: HassRest) -> dict[str, Any] | None:
+    config: dict[str, Any] = await rest.get("/api/config")
+    return config if config["state"] == "RUNNING" else None
+
+
+async def test_add_the_meter_through_the_config_flow_like_the_ui(
+    owner: Owner, simulator_process: SimulatorProcess, story: Story
+) -> None:
+    """Add integration -> Microstar DLMS -> TCP gateway -> the README's values -> a device."""
+    started = time.monotonic()
+    flow = await owner.rest.post(
+        "/api/config/config_entries/flow", {"handler": DOMAIN, "show_advanced_options": False}
+    )
+    assert flow["type"] == "menu", flow
+    assert "tcp" in flow["menu_options"], flow
+    form = await owner.rest.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "tcp"}
+    )
+    assert form["type"] == "form", form
+    assert form["step_id"] == "tcp", form
+    assert not form["errors"], form
+
+    typed = {**README_INPUT, "port": simulator_process.port}
+    result = await owner.rest.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        form_payload(form["data_schema"], typed),
+    )
+
+    assert result["type"] == "create_entry", result
+    assert result["title"] == f"Microstar {SERIAL}", result
+    story.entry_id = result["result"]["entry_id"]
+    story.timings["config flow"] = time.monotonic() - started
+
+
+async def test_the_device_and_its_sensors_show_live_readings(owner: Owner, story: Story) -> None:
+    """The entry loads, the meter is a device, and its sensors carry real values and units."""
+    story.need("entry_id")
+    started = time.monotonic()
+
+    async def loaded() -> dict[str, Any] | None:
+        entries = await owner.rest.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
+        entry = next(e for e in entries if e["entry_id"] == story.entry_id)
+        assert entry["state"] not in ("setup_error", "setup_retry"), entry
+        return entry if entry["state"] == "loaded" else None
+
+    await eventually(loaded, 60, "the config entry to load")
+    devices = await owner.ws.call("config/device_registry/list")
+    device = next(d for d in devices if [DOMAIN, SERIAL] in d["identifiers"])
+    assert device["manufacturer"] == "Microstar Electric"
+    assert device["serial_number"] == SERIAL
+    assert device["config_entries"] == [story.entry_id]
+    story.device_id = device["id"]
+
+    async def registered() -> dict[str, str] | None:
+        entries = await owner.ws.call("config/entity_registry/list")
+        mine = {
+            e["unique_id"].removeprefix(f"{SERIAL}_"): e["entity_id"]
+            for e in entries
+            if e["config_entry_id"] == story.entry_id and not e["disabled_by"]
+        }
+        wanted = (ENERGY_IMPORT, POWER_IMPORT, VOLTAGE_L1, CURRENT_L1, FREQUENCY, POWER_FACTOR)
+        return mine if all(key in mine for key in wanted) else None
+
+    story.entities = await eventually(registered, 30, "the meter's sensors")
+
+    async def all_numeric() -> list[dict[str, Any]] | None:
+        keys = (ENERGY_IMPORT, POWER_IMPORT, VOLTAGE_L1, CURRENT_L1, FREQUENCY, POWER_FACTOR)
+        states = [await owner.state(story.entities[key]) for key in keys]
+        ready = all(s["state"] not in ("unknown", "unavailable") for s in states)
+        return states if ready else None
+
+    energy, power, voltage, current, frequency, power_factor = await eventually(
+        all_numeric, 30, "values in the sensors"
+    )
+    story.timings["entities"] = time.monotonic() - started
+
+    # What a person would call a plausible reading of a household three-phase meter.
+    plausible = {
+        ENERGY_IMPORT: ("kWh", 0.001, 1e9),
+        POWER_IMPORT: ("W", 0, 1e6),
+        VOLTAGE_L1: ("V", 200, 260),
+        CURRENT_L1: ("A", 0, 100),
+        FREQUENCY: ("Hz", 49, 61),
+        POWER_FACTOR: (None, -1, 1),
+    }
+    for state, (key, (unit, low, high)) in zip(
+        (energy, power, voltage, current, frequency, power_factor), plausible.items(), strict=True
+    ):
+        assert state["attributes"].get("unit_of_measurement") == unit, (key, state)
+        assert low <= number(state) <= high, (key, state)
+    assert energy["attributes"]["device_class"] == "energy"
+    assert energy["attributes"]["state_class"] == "total_increasing"
+    serial = await owner.state(story.entities["1.0.0.0.0.255"])
+    assert serial["state"] == SERIAL, serial
+
+    # Live: the next polls bring new readings.
+    first = energy["last_updated"], voltage["last_updated"]
+    await eventually(
+        lambda: _changed(owner, story.entities[VOLTAGE_L1], first[1]), 30, "a new voltage reading"
+    )
+
+
+async def _changed(owner: Owner, entity_id: str, since: str) -> dict[str, Any] | None:
+    state = await owner.state(entity_id)
+    return state if state["last_updated"] != since and state["state"] != "unavailable" else None
+
+
+async def test_the_energy_dashboard_accepts_the_energy_sensor(owner: Owner, story: Story) -> None:
+    """Grid consumption = Energy import: saved, and HA's own validation finds nothing to fix."""
+    story.need("entities")
+    energy = story.entities[ENERGY_IMPORT]
+    await owner.ws.call(
+        "energy/save_prefs",
+        energy_sources=[
+            {"type": "grid", "stat_energy_from": energy, "cost_adjustment_day": 0.0},
+        ],
+        device_consumption=[],
+    )
+    prefs = await owner.ws.call("energy/get_prefs")
+    assert [s.get("stat_energy_from") for s in prefs["energy_sources"]] == [energy], prefs
+
+    validation = await owner.ws.call("energy/validate")
+
+    issues = validation["energy_sources"][0]
+    # The recorder compiles a sensor's first statistics at the next 5-minute mark; until then
+    # HA reports "statistics_not_defined" for any new sensor (the slow test waits for it).
+    assert [i for i in issues if i["type"] != "statistics_not_defined"] == [], issues
+
+
+async def test_the_device_page_in_a_browser_shows_the_energy_reading(
+    owner: Owner,
+    hass_process: HassProcess,
+    chromium: int,
+    session: aiohttp.ClientSession,
+    artifacts: Path,
+    story: Story,
+) -> None:
+    """Logged in (the frontend's stored tokens), the device page shows Energy import in kWh."""
+    story.need("device_id", "entities")
+    assert story.tokens is not None
+    started = time.monotonic()
+    page = await open_page(session, chromium)
+    try:
+        await page.send(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source=f"localStorage.setItem('hassTokens', {story.tokens.hass_tokens_json()!r});",
+        )
+        await page.navigate(f"{hass_process.base_url}/config/devices/device/{story.device_id}")
+
+        async def energy_shown() -> tuple[str, float] | None:
+            text = await page.deep_text()
+            match = re.search(r"Energy import\s+([\d,]+(?:\.\d+)?)\s*kWh", text)
+            return (text, float(match[1].replace(",", ""))) if match else None
+
+        try:
+            text, shown = await eventually(energy_shown, 45, "the device page's Energy import")
+        finally:
+            shot = await page.screenshot(artifacts / "device-page.png")
+            print(f"\nscreenshot of the device page: {shot}")
+    finally:
+        await page.close()
+
+    assert f"Microstar {SERIAL}" in text
+    state = await owner.state(story.entities[ENERGY_IMPORT])
+    precision = 10**-3
+    assert shown <= number(state) + precision, (shown, state)
+    assert shown > 0
+    story.timings["browser"] = time.monotonic() - started
+
+
+async def test_a_silent_meter_raises_a_repair_and_a_power_cycle_clears_it(
+    owner: Owner, simulator_process: SimulatorProcess, story: Story
+) -> None:
+    """The meter stops answering: sensors go unavailable and the power-cycle repair appears;
+    after the power cycle the repair is gone and readings resume."""
+    story.need("entities")
+    started = time.monotonic()
+    voltage = story.entities[VOLTAGE_L1]
+    assert await owner.meter_issues() == []
+
+    await control(simulator_process, "fault silent")
+
+    async def silent_issue() -> dict[str, Any] | None:
+        issues = await owner.meter_issues()
+        return next((i for i in issues if i["issue_id"].startswith("meter_silent_")), None)
+
+    issue = await eventually(silent_issue, 90, "the meter-silent repair issue", interval=1)
+    assert issue["severity"] == "error", issue
+    assert issue["translation_key"] == "meter_silent", issue
+    assert (await owner.state(voltage))["state"] == "unavailable"
+    story.timings["silent -> repair"] = time.monotonic() - started
+
+    started = time.monotonic()
+    await control(simulator_process, "power-cycle")
+
+    async def recovered() -> dict[str, Any] | None:
+        state = await owner.state(voltage)
+        if state["state"] == "unavailable" or await owner.meter_issues():
+            return None
+        return state
+
+    state = await eventually(recovered, 60, "readings back and the repair gone", interval=1)
+    assert 200 <= number(state) <= 260, state
+    assert number(await owner.state(story.entities[ENERGY_IMPORT])) > 0
+    story.timings["power cycle -> values"] = time.monotonic() - started
+
+
+def test_home_assistant_logged_no_errors_from_the_integration(
+    hass_process: HassProcess, story: Story
+) -> None:
+    """No tracebacks and no errors from the integration, beyond the coordinator's one line for
+    the silent meter ("Error fetching ... data: ...", HA's own log-once-when-unavailable)."""
+    story.need("entry_id")
+    errors = logged_errors(hass_process.process.log, f"custom_components.{DOMAIN}")
+    unexpected = [e for e in errors if "\n" in e or not re.search(r"Error fetching .+ data: ", e)]
+    assert unexpected == [], "\n\n".join(unexpected)
+    print(f"\ne2e step timings (s): { {k: round(v, 1) for k, v in story.timings.items()} }")
