@@ -31,6 +31,8 @@ LOOPBACK = "127.0.0.1"
 # default entities takes about a second, so the budget allows it and the run proves the
 # integration's timeouts hold at the field meter's real pace. ``--fast`` would save ~10 s.
 SIMULATOR_TIMING: tuple[str, ...] = ()
+# As scripts/develop --second-meter: a single-phase meter with a 4-byte address on the same line.
+SECOND_METER = "serial=21065678,address-size=4,profile=microstar-1p"
 
 
 def _loopback_sockets() -> None:
@@ -86,7 +88,7 @@ def ha_packages() -> None:
 
 @pytest.fixture(scope="module")
 def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
-    """``python -m microstar_sim`` on ephemeral ports, the field meter's defaults."""
+    """``python -m microstar_sim`` on ephemeral ports: the field meter, and a second one."""
     argv = [
         sys.executable,
         "-m",
@@ -99,6 +101,8 @@ def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
         "0",
         "--profile",
         "microstar-3p",
+        "--meter",
+        SECOND_METER,
         *SIMULATOR_TIMING,
     ]
     process = ManagedProcess("simulator", argv, artifacts / "simulator.log", REPO)

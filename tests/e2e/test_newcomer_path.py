@@ -40,6 +40,8 @@ pytestmark = pytest.mark.e2e
 DOMAIN = "microstar_dlms"
 SERIAL = "21061234"  # the simulator's default meter
 README_INPUT = {"host": "127.0.0.1", "client_sap": 1, "password": "2222222222"}  # + the port
+SECOND_SERIAL = "21065678"  # scripts/develop --second-meter: single-phase, 4-byte address
+SECOND_METER_ADVANCED = {"address_size": "4", "server_physical": 5678}  # as the README says
 
 ENERGY_IMPORT = "1.1.1.8.0.255"
 POWER_IMPORT = "1.1.1.7.0.255"
@@ -57,6 +59,7 @@ class Story:
     entry_id: str | None = None
     device_id: str | None = None
     entities: dict[str, str] = field(default_factory=dict)  # OBIS key -> entity id
+    second_entities: dict[str, str] = field(default_factory=dict)  # of the second meter
     timings: dict[str, float] = field(default_factory=dict)
 
     def need(self, *names: str) -> None:
@@ -136,6 +139,36 @@ def number(state: dict[str, Any]) -> float:
     return value
 
 
+async def add_meter(owner: Owner, typed: dict[str, Any]) -> dict[str, Any]:
+    """Add integration -> Microstar DLMS -> TCP gateway -> type ``typed`` -> Submit."""
+    flow = await owner.rest.post(
+        "/api/config/config_entries/flow", {"handler": DOMAIN, "show_advanced_options": False}
+    )
+    assert flow["type"] == "menu", flow
+    assert "tcp" in flow["menu_options"], flow
+    form = await owner.rest.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "tcp"}
+    )
+    assert form["type"] == "form", form
+    assert form["step_id"] == "tcp", form
+    assert not form["errors"], form
+    result: dict[str, Any] = await owner.rest.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        form_payload(form["data_schema"], typed),
+    )
+    return result
+
+
+async def meter_entities(owner: Owner, entry_id: str, serial: str) -> dict[str, str]:
+    """The enabled entities of a config entry, by OBIS key."""
+    entries = await owner.ws.call("config/entity_registry/list")
+    return {
+        e["unique_id"].removeprefix(f"{serial}_"): e["entity_id"]
+        for e in entries
+        if e["config_entry_id"] == entry_id and not e["disabled_by"]
+    }
+
+
 async def test_onboarding_through_the_rest_api(
     session: aiohttp.ClientSession, hass_process: HassProcess, story: Story
 ) -> None:
@@ -168,23 +201,8 @@ async def test_add_the_meter_through_the_config_flow_like_the_ui(
 ) -> None:
     """Add integration -> Microstar DLMS -> TCP gateway -> the README's values -> a device."""
     started = time.monotonic()
-    flow = await owner.rest.post(
-        "/api/config/config_entries/flow", {"handler": DOMAIN, "show_advanced_options": False}
-    )
-    assert flow["type"] == "menu", flow
-    assert "tcp" in flow["menu_options"], flow
-    form = await owner.rest.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "tcp"}
-    )
-    assert form["type"] == "form", form
-    assert form["step_id"] == "tcp", form
-    assert not form["errors"], form
 
-    typed = {**README_INPUT, "port": simulator_process.port}
-    result = await owner.rest.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        form_payload(form["data_schema"], typed),
-    )
+    result = await add_meter(owner, {**README_INPUT, "port": simulator_process.port})
 
     assert result["type"] == "create_entry", result
     assert result["title"] == f"Microstar {SERIAL}", result
@@ -212,12 +230,8 @@ async def test_the_device_and_its_sensors_show_live_readings(owner: Owner, story
     story.device_id = device["id"]
 
     async def registered() -> dict[str, str] | None:
-        entries = await owner.ws.call("config/entity_registry/list")
-        mine = {
-            e["unique_id"].removeprefix(f"{SERIAL}_"): e["entity_id"]
-            for e in entries
-            if e["config_entry_id"] == story.entry_id and not e["disabled_by"]
-        }
+        assert story.entry_id is not None
+        mine = await meter_entities(owner, story.entry_id, SERIAL)
         wanted = (ENERGY_IMPORT, POWER_IMPORT, VOLTAGE_L1, CURRENT_L1, FREQUENCY, POWER_FACTOR)
         return mine if all(key in mine for key in wanted) else None
 
@@ -328,6 +342,40 @@ async def test_the_device_page_in_a_browser_shows_the_energy_reading(
     story.timings["browser"] = time.monotonic() - started
 
 
+async def test_a_second_meter_on_the_same_gateway(
+    owner: Owner, simulator_process: SimulatorProcess, story: Story
+) -> None:
+    """The README's second meter: same host and port, its 4-byte address under Advanced."""
+    story.need("entities")
+    started = time.monotonic()
+    typed = {
+        **README_INPUT,
+        "port": simulator_process.port,
+        "advanced": SECOND_METER_ADVANCED,
+    }
+
+    result = await add_meter(owner, typed)
+
+    assert result["type"] == "create_entry", result
+    assert result["title"] == f"Microstar {SECOND_SERIAL}", result
+    entry_id = result["result"]["entry_id"]
+    devices = await owner.ws.call("config/device_registry/list")
+    device = next(d for d in devices if [DOMAIN, SECOND_SERIAL] in d["identifiers"])
+    assert device["model"] == "Single-phase DLMS meter", device
+
+    async def reading() -> dict[str, str] | None:
+        entities = await meter_entities(owner, entry_id, SECOND_SERIAL)
+        if VOLTAGE_L1 not in entities or ENERGY_IMPORT not in entities:
+            return None
+        state = await owner.state(entities[VOLTAGE_L1])
+        return entities if state["state"] not in ("unknown", "unavailable") else None
+
+    story.second_entities = await eventually(reading, 30, "the second meter's readings")
+    assert "1.1.52.7.0.255" not in story.second_entities  # no voltage L2 on one phase
+    assert 200 <= number(await owner.state(story.second_entities[VOLTAGE_L1])) <= 260
+    story.timings["second meter"] = time.monotonic() - started
+
+
 async def test_a_silent_meter_raises_a_repair_and_a_power_cycle_clears_it(
     owner: Owner, simulator_process: SimulatorProcess, story: Story
 ) -> None:
@@ -338,7 +386,7 @@ async def test_a_silent_meter_raises_a_repair_and_a_power_cycle_clears_it(
     voltage = story.entities[VOLTAGE_L1]
     assert await owner.meter_issues() == []
 
-    await control(simulator_process, "fault silent")
+    await control(simulator_process, "fault silent meter=0")
 
     async def silent_issue() -> dict[str, Any] | None:
         issues = await owner.meter_issues()
@@ -348,10 +396,17 @@ async def test_a_silent_meter_raises_a_repair_and_a_power_cycle_clears_it(
     assert issue["severity"] == "error", issue
     assert issue["translation_key"] == "meter_silent", issue
     assert (await owner.state(voltage))["state"] == "unavailable"
+    assert len(await owner.meter_issues()) == 1  # the other meter on the line is fine
+    if story.second_entities:
+        second = story.second_entities[VOLTAGE_L1]
+        since = (await owner.state(second))["last_updated"]
+        await eventually(
+            lambda: _changed(owner, second, since), 45, "the second meter to keep reading"
+        )
     story.timings["silent -> repair"] = time.monotonic() - started
 
     started = time.monotonic()
-    await control(simulator_process, "power-cycle")
+    await control(simulator_process, "power-cycle 0")
 
     async def recovered() -> dict[str, Any] | None:
         state = await owner.state(voltage)
