@@ -1,0 +1,214 @@
+"""The printed table: every figure of the JSON report, side by side per scenario."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+type Row = tuple[str, ...]
+type Column = dict[str, Any]
+
+
+def _table(title: str, header: Row, rows: list[Row]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: Row) -> str:
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  " + "  ".join(cells)
+
+    return "\n".join(
+        [title, line(header), "  " + "  ".join("-" * w for w in widths)]
+        + [line(row) for row in rows]
+    )
+
+
+def _row(label: str, columns: list[Column], cell: Callable[[Column], str]) -> Row:
+    return (label, *(cell(column) for column in columns))
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
+
+
+def _poll(summary: Column) -> str:
+    """Median wall time, round trips, bytes to + from the meter."""
+    return (
+        f"{_ms(summary['wall_ms_median'])}  {summary['round_trips']} RT  "
+        f"{summary['bytes_sent']}+{summary['bytes_received']} B"
+    )
+
+
+def _single(report: dict[str, Any]) -> str:
+    ours = report["single_meter"]["ours"]
+    reference = report["single_meter"]["reference"]
+    keys = list(ours)
+    cols = [{**ours[k], "reference": reference[k]} for k in keys]
+    split = "time_split"
+    rows = [
+        _row(
+            "protocol floor (RT, bytes)",
+            cols,
+            lambda c: f"{_ms(c['floor_ms'])}  {c['floor_exchanges']} RT  {c['floor_bytes']} B",
+        ),
+        _row("ours, first poll (discovery + values)", cols, lambda c: _poll(c["first_poll"])),
+        _row(
+            "  its exchanges' line + turnaround",
+            cols,
+            lambda c: _ms(c["first_poll"]["line_and_turnaround_ms"]),
+        ),
+        _row("ours, steady poll (median)", cols, lambda c: _poll(c["steady"])),
+        _row(
+            "  min .. max",
+            cols,
+            lambda c: f"{_ms(c['steady']['wall_ms_min'])} .. {_ms(c['steady']['wall_ms_max'])}",
+        ),
+        _row("  ours / floor", cols, lambda c: f"{c['steady']['ratio_to_floor']:.3f}"),
+        _row(
+            "  setup: lock, TCP connect, drain",
+            cols,
+            lambda c: _ms(c["steady"][split]["setup_ms"]),
+        ),
+        _row(
+            "  waiting on line (floor+sim+loopback)",
+            cols,
+            lambda c: _ms(c["steady"][split]["waiting_on_line_ms"]),
+        ),
+        _row(
+            "  client work between frames",
+            cols,
+            lambda c: _ms(c["steady"][split]["client_between_frames_ms"]),
+        ),
+        _row("  teardown: closing TCP", cols, lambda c: _ms(c["steady"][split]["teardown_ms"])),
+        _row(
+            "  max loop lag: first / steady polls",
+            cols,
+            lambda c: (
+                f"{_ms(c['max_loop_stall_ms']['first_poll'])} / "
+                f"{_ms(c['max_loop_stall_ms']['steady'])}"
+            ),
+        ),
+        _row("gurux-dlms, steady (scaler+value each)", cols, lambda c: _poll(c["reference"])),
+        _row(
+            "  its exchanges' line + turnaround",
+            cols,
+            lambda c: _ms(c["reference"]["line_and_turnaround_ms"]),
+        ),
+        _row(
+            "  ours / gurux-dlms",
+            cols,
+            lambda c: f"{c['steady']['wall_ms_median'] / c['reference']['wall_ms_median']:.3f}",
+        ),
+    ]
+    header = ("one meter, 11 registers, 9600 baud", *(f"turnaround {k}" for k in keys))
+    return _table("1. Single meter, default entity set (scalers read once)", header, rows)
+
+
+def _multiple(report: dict[str, Any]) -> str:
+    runs = report["single_meter"]["multiple_references"]
+    keys = list(runs)
+    cols = [runs[k] for k in keys]
+    rows = [
+        _row("floor: one GET-with-list", cols, lambda c: _ms(c["floor_ms"])),
+        _row("ours, default settings", cols, lambda c: _poll(c["default_settings"])),
+        _row("ours, proposing multiple-refs", cols, lambda c: _poll(c["get_with_list"])),
+        _row("  / floor", cols, lambda c: f"{c['get_with_list']['ratio_to_floor']:.3f}"),
+        _row("ours, same, one GET per value", cols, lambda c: _poll(c["get_per_value"])),
+        _row("  / floor", cols, lambda c: f"{c['get_per_value']['ratio_to_floor']:.3f}"),
+        _row("GET-with-list speed-up", cols, lambda c: f"{c['speedup']:.2f}x"),
+    ]
+    header = ("meter grants multiple-references", *(f"turnaround {k}" for k in keys))
+    return _table("2. GET-with-list against one GET per value", header, rows)
+
+
+def _scale(report: dict[str, Any]) -> str:
+    runs = report["scale"]
+    cols = list(runs.values())
+    setup = "setup_with_first_poll"
+    rows = [
+        _row("values read per poll (HA defaults)", cols, lambda c: str(c["reads_per_poll"])),
+        _row(
+            "frames sent: first poll / steady",
+            cols,
+            lambda c: f"{c['frames_sent_first_poll']} / {c['frames_sent_steady_poll']}",
+        ),
+        _row("setup incl. first poll, wall", cols, lambda c: _ms(c[setup]["wall_ms"])),
+        _row("  CPU per meter", cols, lambda c: _ms(c[setup]["cpu_ms_per_meter"])),
+        _row(
+            "  max loop lag / longest callback",
+            cols,
+            lambda c: (
+                f"{_ms(c[setup]['max_loop_stall_ms'])} / {_ms(c[setup]['longest_callback_ms'])}"
+            ),
+        ),
+        _row("polling round, wall (median)", cols, lambda c: _ms(c["round_wall_ms_median"])),
+        _row("CPU per poll (median, HA process)", cols, lambda c: _ms(c["cpu_ms_per_poll_median"])),
+        _row("max loop lag in rounds (probe)", cols, lambda c: _ms(c["max_loop_stall_ms"])),
+        _row("longest callback in rounds", cols, lambda c: _ms(c["longest_callback_ms"])),
+        _row("failed polls", cols, lambda c: str(c["failed_polls"])),
+        _row(
+            "peak RSS (growth with the meters)",
+            cols,
+            lambda c: f"{c['peak_rss_mib']} MiB (+{c['rss_growth_mib']})",
+        ),
+    ]
+    header = (
+        "HA test instance, --fast simulator",
+        *(f"{c['meters']} m / {c['gateways']} gw" for c in cols),
+    )
+    return _table("3. Scale: all coordinators refreshed at once, per round", header, rows)
+
+
+def _decoder(report: dict[str, Any]) -> str:
+    decoder = report["decoder"]
+    rows: list[Row] = [
+        (name, f"{d['frame_bytes']} B", f"{d['frames_per_s']:,}/s", f"{d['us_per_frame']} us")
+        for name, d in decoder.items()
+        if isinstance(d, dict)
+    ]
+    trace = f"{decoder['trace_record_us_per_frame']} us"
+    rows.append(("trace record of a GET frame (mask+describe)", "", "", trace))
+    header = ("frame", "size", "rate", "per frame")
+    return _table("4. Decoder: deframe + HDLC checks + APDU + value", header, rows)
+
+
+def _summary(report: dict[str, Any]) -> str:
+    targets = report["targets"]
+
+    def mark(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    trips = f"{report['round_trips_ours']} / {report['round_trips_reference']}"
+    rows: list[Row] = [
+        (
+            "ratio_to_floor (worst steady / floor)",
+            f"{report['ratio_to_floor']:.3f}",
+            f"<= 1.10  {mark(targets['steady_within_1_10_of_floor'])}",
+        ),
+        ("ratio_to_reference (worst, ours / gurux)", f"{report['ratio_to_reference']:.3f}", ""),
+        (
+            "round_trips_ours / _reference",
+            trips,
+            f"fewer  {mark(targets['fewer_round_trips_than_reference'])}",
+        ),
+        (
+            "max_loop_stall_ms (scale rounds, probe)",
+            f"{report['max_loop_stall_ms']:.1f}",
+            f"<= 20  {mark(targets['no_loop_stall_over_20_ms'])}",
+        ),
+    ]
+    return _table("Summary", ("figure", "value", "target"), rows)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The whole table."""
+    run = report["run"]
+    kind = "quick" if run["quick"] else "full"
+    head = (
+        f"Microstar DLMS benchmark ({kind} run, {run['seconds']} s, "
+        f"Python {run['python']}, {run['cpus']} CPUs)"
+    )
+    sections = [_single(report), _multiple(report), _scale(report), _decoder(report)]
+    return "\n\n".join([head, *sections, _summary(report)])

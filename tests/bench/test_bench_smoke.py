@@ -1,0 +1,78 @@
+"""The benchmark's code runs end to end with tiny sizes and a fast line (not a timed test)."""
+
+from typing import Any
+
+from benchmarks.__main__ import run_scale, summarise
+from benchmarks.decoder import decode_stream, decoder_throughput, typical_frames
+from benchmarks.report import render
+from benchmarks.single import (
+    multiple_references,
+    reference_polls,
+    scaler_refs,
+    single_meter,
+    value_refs,
+)
+from benchmarks.wire import Exchange, floor_seconds, unavoidable
+
+FAST_BAUD = 1_000_000  # about 10 us a byte: the same frames, little waiting
+TURNAROUND = 0.001
+
+
+def test_floor_counts_each_unavoidable_exchange_once() -> None:
+    """A re-read scaler, a second AARQ and a repeated value are not in the floor."""
+    value, scaler = value_refs()[0], scaler_refs()[0]
+    session = [Exchange("SNRM", (), 9, 32), Exchange("AARQ", (), 72, 70)]
+    reads = [
+        Exchange("GET", (scaler,), 27, 24),
+        Exchange("GET", (value,), 27, 23),
+        Exchange("GET", (value,), 27, 23),
+        Exchange("AARQ", (), 72, 70),
+    ]
+    close = [Exchange("RLRQ", (), 19, 19), Exchange("DISC", (), 9, 9)]
+    kept = unavoidable([*session, *reads, *close], [value])
+    assert [e.request for e in kept] == ["SNRM", "AARQ", "GET", "RLRQ", "DISC"]
+    wire = sum(e.wire_bytes for e in kept)
+    assert floor_seconds(kept, 9600, 0.03) == wire * 10 / 9600 + 5 * 0.03
+
+
+def test_decoder_reads_the_typical_frames() -> None:
+    """The list answer decodes to its eleven values."""
+    frames = typical_frames()
+    assert decode_stream(frames["get_response"], 3) == 23001
+    assert len(decode_stream(frames["get_with_list_response_11"], 1)) == 11
+
+
+async def test_single_meter_parts_run() -> None:
+    """Parts 1 and 2 on a fast line: our poll, gurux-dlms's poll, GET-with-list."""
+    ours = await single_meter(TURNAROUND, 1, baudrate=FAST_BAUD)
+    assert ours["steady"]["round_trips"] == 15  # SNRM, AARQ, 11 GETs, RLRQ, DISC
+    assert ours["floor_exchanges"] == 15
+    assert ours["first_poll"]["round_trips"] > ours["steady"]["round_trips"]
+    reference = await reference_polls(TURNAROUND, 1, baudrate=FAST_BAUD)
+    assert reference["round_trips"] == 25  # SNRM, AARQ, 22 GETs, DISC
+    assert len(reference["values"]) == 11
+    listed = await multiple_references(TURNAROUND, 1, baudrate=FAST_BAUD)
+    assert listed["get_with_list"]["round_trips"] == 5
+    assert listed["get_per_value"]["round_trips"] == 15
+
+    report: dict[str, Any] = {
+        "single_meter": {
+            "ours": {"1ms": ours},
+            "reference": {"1ms": reference},
+            "multiple_references": {"1ms": listed},
+        },
+        "scale": {"1_gateways_2_meters": run_scale(1, 2, 1)},
+        "decoder": decoder_throughput(20, repeats=1),
+        "run": {"quick": True, "seconds": 0, "python": "3", "cpus": 1},
+    }
+    report |= summarise(report["single_meter"], report["scale"])
+    report["targets"] = {
+        "steady_within_1_10_of_floor": True,
+        "fewer_round_trips_than_reference": True,
+        "no_loop_stall_over_20_ms": True,
+    }
+    assert report["round_trips_ours"] < report["round_trips_reference"]
+    assert report["scale"]["1_gateways_2_meters"]["failed_polls"] == 0
+    text = render(report)
+    assert "Summary" in text
+    assert "gurux-dlms" in text
