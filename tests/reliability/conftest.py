@@ -12,11 +12,36 @@ pytest only reads ``--slow`` from this file when it is an initial conftest, i.e.
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from homeassistant.util import dt as dt_util
 from hypothesis import HealthCheck, settings
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from microstar_sim.pytest_plugin import simulator
+from custom_components.microstar_dlms.const import (
+    CONF_ADDRESS_SIZE,
+    CONF_CLIENT_SAP,
+    CONF_CONNECT_TIMEOUT,
+    CONF_CONNECTION_TYPE,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_RESPONSE_TIMEOUT,
+    CONF_SERVER_LOGICAL,
+    CONF_SERVER_PHYSICAL,
+    CONNECTION_TCP,
+    DOMAIN,
+)
+from microstar_sim import (
+    FAST,
+    FunctionClock,
+    GatewayConfig,
+    MeterConfig,
+    Simulator,
+    SimulatorConfig,
+)
+from microstar_sim.pytest_plugin import SimulatorFactory, simulator
 
 __all__ = ["simulator"]
 
@@ -73,3 +98,71 @@ def fuzz_settings(ci: int = 2_000, nightly: int = 50_000) -> settings:
 def slow(request: pytest.FixtureRequest) -> bool:
     """True in the nightly-style run."""
     return slow_mode(request.config)
+
+
+# -- Home Assistant side: the simulator on HA's (possibly frozen) clock, entry data --------------
+
+SERIAL = "21061234"  # the simulator's default meter
+PASSWORD = "2222222222"  # client SAP 1, as in the field
+# Short, so a silent meter costs little real time; loopback answers in milliseconds.
+RESPONSE_TIMEOUT = 0.25
+
+
+@pytest.fixture
+def meters() -> tuple[MeterConfig, ...]:
+    """The meters on the simulated line (override in a module or a test)."""
+    return (MeterConfig(),)
+
+
+@pytest.fixture
+def gateway() -> GatewayConfig:
+    """The simulated gateway (override for a fixed port or an idle timeout)."""
+    return GatewayConfig()
+
+
+@pytest.fixture
+async def sim(
+    simulator: SimulatorFactory, meters: tuple[MeterConfig, ...], gateway: GatewayConfig
+) -> Simulator:
+    """A gateway with the meters behind it, on Home Assistant's (possibly frozen) clock."""
+    return await simulator(
+        SimulatorConfig(
+            meters=meters, gateway=gateway, timing=FAST, clock=FunctionClock(dt_util.utcnow)
+        )
+    )
+
+
+def entry_data(
+    sim: Simulator,
+    *,
+    client_sap: int = 1,
+    password: str | None = PASSWORD,
+    address_size: str = "1",
+    physical: int | None = None,
+    response_timeout: float = RESPONSE_TIMEOUT,
+) -> dict[str, Any]:
+    """Config entry data as the flow stores it, for the simulator's gateway."""
+    data: dict[str, Any] = {
+        CONF_CONNECTION_TYPE: CONNECTION_TCP,
+        CONF_HOST: sim.host,
+        CONF_PORT: sim.port,
+        CONF_CLIENT_SAP: client_sap,
+        CONF_SERVER_LOGICAL: 1,
+        CONF_SERVER_PHYSICAL: physical,
+        CONF_ADDRESS_SIZE: address_size,
+        CONF_RESPONSE_TIMEOUT: response_timeout,
+        CONF_CONNECT_TIMEOUT: 2.0,
+    }
+    if password is not None:
+        data[CONF_PASSWORD] = password
+    return data
+
+
+def config_entry(sim: Simulator, serial: str = SERIAL, **data: Any) -> MockConfigEntry:
+    """The entry the flow would have created for a meter of the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Microstar {serial}",
+        unique_id=serial,
+        data=entry_data(sim, **data),
+    )
