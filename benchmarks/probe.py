@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 import contextlib
 from dataclasses import dataclass
+import gc
 import time
 from types import TracebackType
 from typing import Any, Self
@@ -19,7 +20,8 @@ class LoopLagProbe:
 
     Lateness is what any other task of the loop would have waited: every callback that ran
     before the probe's turn, plus time the process was not on a CPU. The longest callback is
-    the stall one piece of code caused on its own. ``thread_cpu_during_max`` tells the two
+    the stall one piece of code caused on its own (a garbage collection lands in whichever
+    callback triggers it: ``longest_gc_pause``). ``thread_cpu_during_max`` tells the two
     causes of the worst lateness apart: the loop thread's CPU time over that sample.
     """
 
@@ -30,9 +32,11 @@ class LoopLagProbe:
         self.thread_cpu_during_max = 0.0
         self.longest_callback = 0.0
         self.longest_callback_name = ""
+        self.longest_gc_pause = 0.0
         self.samples = 0
         self._task: asyncio.Task[None] | None = None
         self._original_run: Any = None
+        self._gc_started = 0.0
 
     def reset(self) -> None:
         """Forget what was measured so far."""
@@ -40,7 +44,17 @@ class LoopLagProbe:
         self.thread_cpu_during_max = 0.0
         self.longest_callback = 0.0
         self.longest_callback_name = ""
+        self.longest_gc_pause = 0.0
         self.samples = 0
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        """Time each garbage collection: a long one stalls whichever callback triggers it."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.longest_gc_pause = max(
+                self.longest_gc_pause, time.perf_counter() - self._gc_started
+            )
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -73,6 +87,7 @@ class LoopLagProbe:
     async def __aenter__(self) -> Self:
         """Start sampling."""
         self._time_callbacks()
+        gc.callbacks.append(self._on_gc)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag-probe")
         return self
 
@@ -88,6 +103,8 @@ class LoopLagProbe:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         if self._original_run is not None:
             setattr(asyncio.events.Handle, "_run", self._original_run)  # noqa: B010
             self._original_run = None

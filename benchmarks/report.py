@@ -143,10 +143,12 @@ def _scale(report: dict[str, Any]) -> str:
                 f"{_ms(c[setup]['max_loop_stall_ms'])} / {_ms(c[setup]['longest_callback_ms'])}"
             ),
         ),
+        _row("  longest garbage collection", cols, lambda c: _ms(c[setup]["longest_gc_pause_ms"])),
         _row("polling round, wall (median)", cols, lambda c: _ms(c["round_wall_ms_median"])),
         _row("CPU per poll (median, HA process)", cols, lambda c: _ms(c["cpu_ms_per_poll_median"])),
         _row("max loop lag in rounds (probe)", cols, lambda c: _ms(c["max_loop_stall_ms"])),
         _row("longest callback in rounds", cols, lambda c: _ms(c["longest_callback_ms"])),
+        _row("longest garbage collection in rounds", cols, lambda c: _ms(c["longest_gc_pause_ms"])),
         _row("failed polls", cols, lambda c: str(c["failed_polls"])),
         _row(
             "peak RSS (growth with the meters)",

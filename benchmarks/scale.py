@@ -141,6 +141,7 @@ async def _polling_rounds(
                 "loop_thread_cpu_in_that_sample_ms": ms(probe.thread_cpu_during_max),
                 "longest_callback_ms": ms(probe.longest_callback),
                 "longest_callback": probe.longest_callback_name,
+                "longest_gc_pause_ms": ms(probe.longest_gc_pause),
                 "failed_polls": failed,
             }
         )
@@ -177,6 +178,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             setup_stall = probe.max_stall
             setup_callback = probe.longest_callback
             setup_callback_name = probe.longest_callback_name
+            setup_gc = probe.longest_gc_pause
             loaded = sum(1 for e in entries if e.state is ConfigEntryState.LOADED)
             if loaded != len(entries):
                 states = sorted({str(e.state) for e in entries})
@@ -211,6 +213,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             "max_loop_stall_ms": ms(setup_stall),
             "longest_callback_ms": ms(setup_callback),
             "longest_callback": setup_callback_name,
+            "longest_gc_pause_ms": ms(setup_gc),
         },
         "rounds": measured,
         "round_wall_ms_median": sorted(r["wall_ms"] for r in measured)[len(measured) // 2],
@@ -219,6 +222,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
         ],
         "max_loop_stall_ms": max(r["max_loop_stall_ms"] for r in measured),
         "longest_callback_ms": max(r["longest_callback_ms"] for r in measured),
+        "longest_gc_pause_ms": max(r["longest_gc_pause_ms"] for r in measured),
         "failed_polls": sum(int(r["failed_polls"]) for r in measured),
         "peak_rss_mib": round(_peak_rss_kib() / 1024, 1),
         "rss_growth_mib": round((rss_loaded - rss_before) / 1024, 1),
