@@ -80,6 +80,7 @@ class SerialLine:
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._line_time = 0.0  # loop time the line has reached; sleeps aim at it, not past it
 
     def start(self) -> None:
         """Start carrying bytes."""
@@ -135,6 +136,7 @@ class SerialLine:
     async def _frame(self, frame: HdlcFrame, connection: int | None) -> None:
         wire = frame.encode()
         self._log(Direction.TO_METER, wire, frame.describe(), connection)
+        self._line_time = max(self._line_time, asyncio.get_running_loop().time())
         # The request itself takes line time before the meter has all of it.
         await self._sleep(len(wire) * self.timing.byte_time)
         for meter in self.meters:
@@ -197,7 +199,11 @@ class SerialLine:
         arrow = "->" if direction is Direction.TO_METER else "<-"
         _LOGGER.debug("%s %s: %s", arrow, data.hex(" "), summary)
 
-    @staticmethod
-    async def _sleep(seconds: float) -> None:
-        if seconds > 0:
-            await asyncio.sleep(seconds)
+    async def _sleep(self, seconds: float) -> None:
+        """Advance the line's time and wait for it: absolute deadlines, so the event loop's
+        overshoot on each sleep does not add up over an exchange."""
+        if seconds <= 0:
+            return
+        self._line_time += seconds
+        if (wait := self._line_time - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(wait)
