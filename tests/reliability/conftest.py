@@ -158,11 +158,17 @@ def entry_data(
     return data
 
 
-def config_entry(sim: Simulator, serial: str = SERIAL, **data: Any) -> MockConfigEntry:
-    """The entry the flow would have created for a meter of the simulator."""
+def config_entry(
+    sim: Simulator, serial: str = SERIAL, *, polling: bool = True, **data: Any
+) -> MockConfigEntry:
+    """The entry the flow would have created for a meter of the simulator.
+
+    ``polling=False``: HA's "disable polling" preference, so only the test starts polls.
+    """
     return MockConfigEntry(
         domain=DOMAIN,
         title=f"Microstar {serial}",
         unique_id=serial,
         data=entry_data(sim, **data),
+        pref_disable_polling=not polling,
     )
