@@ -1,6 +1,7 @@
 """Config flow: add a meter behind a TCP gateway or on a serial port, test it, keep its address."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
@@ -24,6 +25,7 @@ from .connection import (
     MeterIdentityError,
     async_detect,
     async_identify,
+    password_error,
     validate_user_input,
 )
 from .const import (
@@ -200,13 +202,12 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             stored = MeterConfig.from_entry_data(entry.data)
             password = user_input.get(CONF_PASSWORD) or None
-            config, errors = validate_user_input(
-                stored.connection_type,
-                {**_form_input(entry.data), CONF_PASSWORD: password},
-            )
-            if config is not None:
+            if error := password_error(password, stored.client_sap):
+                errors[CONF_PASSWORD] = error
+            else:
+                config = replace(stored, password=password)
                 try:
-                    serial = await async_identify(config, stored.server_address())
+                    serial = await async_identify(config, config.server_address())
                 except Exception as err:
                     field, code = _error_of(err)
                     errors[field] = code
@@ -270,21 +271,3 @@ def _without_password(user_input: Mapping[str, Any] | None) -> dict[str, Any] | 
     if user_input is None:
         return None
     return {key: value for key, value in user_input.items() if key != CONF_PASSWORD}
-
-
-def _form_input(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Entry data in the shape of the form, to validate it again."""
-    return {
-        **{
-            key: data[key]
-            for key in (CONF_HOST, CONF_PORT, CONF_DEVICE, CONF_CLIENT_SAP)
-            if key in data
-        },
-        CONF_ADVANCED: {
-            CONF_SERVER_LOGICAL: data[CONF_SERVER_LOGICAL],
-            CONF_SERVER_PHYSICAL: data.get(CONF_SERVER_PHYSICAL),
-            CONF_ADDRESS_SIZE: data[CONF_ADDRESS_SIZE],
-            CONF_RESPONSE_TIMEOUT: data[CONF_RESPONSE_TIMEOUT],
-            CONF_CONNECT_TIMEOUT: data[CONF_CONNECT_TIMEOUT],
-        },
-    }

@@ -8,7 +8,6 @@ from typing import Any, Literal, cast
 
 from .const import (
     ADDRESS_AUTO,
-    ADDRESS_SIZES,
     BAUDRATE,
     CONF_ADDRESS_SIZE,
     CONF_ADVANCED,
@@ -203,26 +202,18 @@ def validate_user_input(
         errors[CONF_CLIENT_SAP] = "invalid_client_sap"
 
     password = user_input.get(CONF_PASSWORD) or None
-    if password is not None and (
-        not isinstance(password, str)
-        or len(password) > PASSWORD_MAX_LENGTH
-        or not password.isascii()
-        or not password.isprintable()
-    ):
-        errors[CONF_PASSWORD] = "invalid_password"
-    elif password is None and client_sap not in (None, PUBLIC_CLIENT_SAP):
-        errors[CONF_PASSWORD] = "password_required"
+    if client_sap is not None and (error := password_error(password, client_sap)):
+        errors[CONF_PASSWORD] = error
 
     advanced_error = None
-    size = advanced.get(CONF_ADDRESS_SIZE, ADDRESS_AUTO)
-    if size != ADDRESS_AUTO and size not in ADDRESS_SIZES:
-        advanced_error = "invalid_address_size"
+    size = advanced.get(CONF_ADDRESS_SIZE, ADDRESS_AUTO)  # the select selector checked it
     limit = _MAX_ONE_BYTE_PART if size in ("1", "2") else _MAX_LOGICAL_OR_PHYSICAL
     logical = _whole_number(advanced.get(CONF_SERVER_LOGICAL, DEFAULT_SERVER_LOGICAL), 1, limit)
     if logical is None:
         advanced_error = "invalid_logical_address"
     physical: int | None = None
-    if advanced.get(CONF_SERVER_PHYSICAL) is not None:
+    physical_typed = advanced.get(CONF_SERVER_PHYSICAL) is not None
+    if physical_typed:
         physical = _whole_number(advanced[CONF_SERVER_PHYSICAL], 0, limit)
         if physical is None:
             advanced_error = "invalid_physical_address"
@@ -233,15 +224,11 @@ def validate_user_input(
         or not any(char.isdigit() for char in serial_hint)
     ):
         advanced_error = "invalid_serial_hint"
-    elif (
-        size in ("2", "4")
-        and physical is None
-        and serial_hint is not None
-        and physical_from_serial(serial_hint) > limit
-    ):
-        advanced_error = "invalid_physical_address"
-    elif size in ("2", "4") and physical is None and serial_hint is None:
-        advanced_error = "physical_required"
+    elif size in ("2", "4") and not physical_typed:
+        if serial_hint is None:
+            advanced_error = "physical_required"
+        elif physical_from_serial(serial_hint) > limit:
+            advanced_error = "invalid_physical_address"
     response_timeout = _seconds(advanced.get(CONF_RESPONSE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT), 30)
     connect_timeout = _seconds(advanced.get(CONF_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT), 60)
     if response_timeout is None or connect_timeout is None:
@@ -277,6 +264,20 @@ def validate_user_input(
         ),
         {},
     )
+
+
+def password_error(password: Any, client_sap: int) -> str | None:
+    """Why a password cannot be used (None when it can); only the public client needs none."""
+    if password is None:
+        return None if client_sap == PUBLIC_CLIENT_SAP else "password_required"
+    if (
+        not isinstance(password, str)
+        or len(password) > PASSWORD_MAX_LENGTH
+        or not password.isascii()
+        or not password.isprintable()
+    ):
+        return "invalid_password"
+    return None
 
 
 async def async_identify(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import Flag
 from time import monotonic
 from typing import Any, override
 
@@ -88,7 +89,7 @@ class MeterReading:
     """One poll's values: scaled register values (None after a data-access error)."""
 
     values: Mapping[str, Decimal | None]
-    clock_drift: float | None = None
+    clock_drift: int | None = None
 
 
 @dataclass(slots=True)
@@ -348,20 +349,27 @@ def _failure_kind(err: DlmsError) -> str:
     return "protocol_error"
 
 
-def _clock_drift(value: Any, read_at: datetime) -> float | None:
+def _clock_drift(value: Any, read_at: datetime) -> int | None:
     """Seconds the meter clock is ahead of Home Assistant (a naive clock is local time)."""
     meter_time = as_datetime(value)
     if meter_time is None:
         return None
     if meter_time.tzinfo is None:
         meter_time = meter_time.replace(tzinfo=dt_util.get_default_time_zone())
-    return round((meter_time - read_at).total_seconds(), 1)
+    return round((meter_time - read_at).total_seconds())  # whole seconds, as the meter keeps
 
 
 def _as_dict(value: Any) -> dict[str, Any] | None:
     """A dataclass as a JSON-friendly dict, for diagnostics."""
     if value is None or not is_dataclass(value) or isinstance(value, type):
         return None
-    return {
-        key: item.hex() if isinstance(item, bytes) else item for key, item in asdict(value).items()
-    }
+    return {key: _plain(item) for key, item in asdict(value).items()}
+
+
+def _plain(item: Any) -> Any:
+    """Flags as their member names, bytes as hex."""
+    if isinstance(item, Flag):
+        return sorted(member.name or str(member.value) for member in type(item) if member in item)
+    if isinstance(item, bytes):
+        return item.hex()
+    return item

@@ -1,5 +1,6 @@
 """Fixtures for the Home Assistant integration tests: a simulated gateway and meter on loopback."""
 
+import asyncio
 from collections.abc import Iterator
 import json
 from pathlib import Path
@@ -154,3 +155,13 @@ def check_translations() -> Iterator[None]:
     ):
         yield
     assert not missing, missing
+
+
+async def settled(sim: Simulator) -> Simulator:
+    """Let the simulator notice closed sockets and answer pending bytes; return it."""
+    for _ in range(200):
+        await sim.settle()
+        if not sim.record.open_connections:
+            break
+        await asyncio.sleep(0.01)
+    return sim

@@ -8,7 +8,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.microstar_dlms.const import DOMAIN
 from microstar_sim import Busy, Simulator
 
-from .conftest import SERIAL
+from .conftest import SERIAL, settled
 
 
 async def test_setup_and_unload(
@@ -29,7 +29,7 @@ async def test_setup_and_unload(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
-    await sim.settle()
+    await settled(sim)
     assert not sim.record.open_sessions
     assert not sim.record.open_associations
     assert not sim.record.open_connections

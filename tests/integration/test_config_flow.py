@@ -1,0 +1,519 @@
+"""The config flow, driven as a user would, against the simulated gateway and meter."""
+
+from collections.abc import Iterator
+import socket
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.microstar_dlms.const import (
+    CONF_ADDRESS_SIZE,
+    CONF_ADVANCED,
+    CONF_CLIENT_SAP,
+    CONF_CONNECT_TIMEOUT,
+    CONF_CONNECTION_TYPE,
+    CONF_DEVICE,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_RESPONSE_TIMEOUT,
+    CONF_SERIAL_HINT,
+    CONF_SERVER_LOGICAL,
+    CONF_SERVER_PHYSICAL,
+    CONNECTION_SERIAL,
+    CONNECTION_TCP,
+    DOMAIN,
+)
+from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+from microstar_sim import (
+    Busy,
+    CorruptFcs,
+    DataAccessFailure,
+    MeterConfig,
+    RejectAssociation,
+    ResponseKind,
+    Silent,
+    Simulator,
+)
+from microstar_sim.pytest_plugin import SimulatorFactory
+
+from .conftest import PASSWORD, SERIAL, entry_data, settled
+
+pytestmark = pytest.mark.usefixtures("mock_setup_entry")
+
+
+@pytest.fixture
+def mock_setup_entry() -> Iterator[AsyncMock]:
+    """Stop at the flow: entry setup is tested elsewhere."""
+    with patch(
+        "custom_components.microstar_dlms.async_setup_entry", return_value=True
+    ) as mock_setup:
+        yield mock_setup
+
+
+def advanced(**overrides: Any) -> dict[str, Any]:
+    """The advanced section as the frontend sends it (defaults, fast timeouts)."""
+    return {
+        CONF_SERVER_LOGICAL: 1,
+        CONF_ADDRESS_SIZE: "auto",
+        CONF_RESPONSE_TIMEOUT: 0.5,
+        CONF_CONNECT_TIMEOUT: 2.0,
+        **overrides,
+    }
+
+
+def tcp_input(sim: Simulator, **overrides: Any) -> dict[str, Any]:
+    """What a user types for the simulator's gateway."""
+    return {
+        CONF_HOST: sim.host,
+        CONF_PORT: sim.port,
+        CONF_CLIENT_SAP: 1,
+        CONF_PASSWORD: PASSWORD,
+        CONF_ADVANCED: advanced(),
+        **overrides,
+    }
+
+
+async def start_tcp(hass: HomeAssistant) -> str:
+    """Open the flow and pick the TCP gateway; return the flow id."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == [CONNECTION_TCP, CONNECTION_SERIAL]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": CONNECTION_TCP}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == CONNECTION_TCP
+    assert result["errors"] == {}
+    return result["flow_id"]
+
+
+async def test_tcp_gateway(hass: HomeAssistant, sim: Simulator) -> None:
+    """A meter behind a gateway is added with its serial number as unique id."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"Microstar {SERIAL}"
+    assert result["result"].unique_id == SERIAL
+    assert result["data"] == {
+        CONF_CONNECTION_TYPE: CONNECTION_TCP,
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: sim.port,
+        CONF_CLIENT_SAP: 1,
+        CONF_PASSWORD: PASSWORD,
+        CONF_SERVER_LOGICAL: 1,
+        CONF_SERVER_PHYSICAL: None,
+        CONF_ADDRESS_SIZE: "1",
+        CONF_RESPONSE_TIMEOUT: 0.5,
+        CONF_CONNECT_TIMEOUT: 2.0,
+    }
+    await settled(sim)
+    assert not sim.record.open_sessions
+    assert not sim.record.open_connections
+
+
+async def test_serial_port(hass: HomeAssistant, sim: Simulator) -> None:
+    """A serial port (here a serialx socket URL, as an ESPHome proxy would be) works too."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": CONNECTION_SERIAL}
+    )
+    assert result["step_id"] == CONNECTION_SERIAL
+    user_input = {
+        CONF_DEVICE: f" {sim.endpoint} ",
+        CONF_CLIENT_SAP: 16,
+        CONF_ADVANCED: advanced(),
+    }
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_DEVICE] == sim.endpoint
+    assert result["data"][CONF_CLIENT_SAP] == 16
+    assert CONF_PASSWORD not in result["data"]
+    assert CONF_HOST not in result["data"]
+
+
+@pytest.mark.parametrize(
+    ("meters", "advanced_input", "size", "physical"),
+    [
+        pytest.param((MeterConfig(),), {}, "1", None, id="1-byte"),
+        pytest.param(
+            (MeterConfig(address_size=2, physical=1),), {}, "2", 1, id="2-byte-default-physical"
+        ),
+        pytest.param(
+            (MeterConfig(serial_number="21060042", address_size=2),),
+            {CONF_SERIAL_HINT: "21060042"},
+            "2",
+            42,
+            id="2-byte-from-serial",
+        ),
+        pytest.param(
+            (MeterConfig(address_size=4),),
+            {CONF_SERIAL_HINT: "MSE-21061234"},
+            "4",
+            1234,
+            id="4-byte-from-serial",
+        ),
+        pytest.param(
+            (MeterConfig(address_size=4, physical=300),),
+            {CONF_SERVER_PHYSICAL: 300},
+            "4",
+            300,
+            id="4-byte-typed-physical",
+        ),
+    ],
+    indirect=["meters"],
+)
+async def test_address_auto_detection(
+    hass: HomeAssistant,
+    sim: Simulator,
+    advanced_input: dict[str, Any],
+    size: str,
+    physical: int | None,
+) -> None:
+    """Automatic address size keeps the first form the meter answers, so polls never probe."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_ADVANCED: advanced(**advanced_input)})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_ADDRESS_SIZE] == size
+    assert result["data"][CONF_SERVER_PHYSICAL] == physical
+
+
+@pytest.fixture
+def meters(request: pytest.FixtureRequest) -> tuple[MeterConfig, ...]:
+    """Meters from the test's parameters, else the field default."""
+    return getattr(request, "param", (MeterConfig(),))
+
+
+@pytest.mark.parametrize(
+    ("meters", "advanced_input"),
+    [
+        pytest.param((MeterConfig(),), {CONF_ADDRESS_SIZE: "1"}, id="1"),
+        pytest.param(
+            (MeterConfig(address_size=2, physical=5),),
+            {CONF_ADDRESS_SIZE: "2", CONF_SERVER_PHYSICAL: 5},
+            id="2",
+        ),
+        pytest.param(
+            (MeterConfig(address_size=4),),
+            {CONF_ADDRESS_SIZE: "4", CONF_SERIAL_HINT: SERIAL},
+            id="4",
+        ),
+    ],
+    indirect=["meters"],
+)
+async def test_explicit_address_size(
+    hass: HomeAssistant, sim: Simulator, advanced_input: dict[str, Any]
+) -> None:
+    """A chosen address size is used as is, with no probing."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_ADVANCED: advanced(**advanced_input)})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_ADDRESS_SIZE] == advanced_input[CONF_ADDRESS_SIZE]
+    assert len(sim.record.connections) == 1
+
+
+async def test_duplicate_meter_aborts(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """Adding the same meter twice aborts."""
+    mock_config_entry.add_to_hass(hass)
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "errors"),
+    [
+        ({CONF_HOST: "bad host!"}, {CONF_HOST: "invalid_host"}),
+        ({CONF_HOST: "x" * 300}, {CONF_HOST: "invalid_host"}),
+        ({CONF_HOST: "meter\x00.local"}, {CONF_HOST: "invalid_host"}),
+        ({CONF_HOST: "-bad.example"}, {CONF_HOST: "invalid_host"}),
+        ({CONF_HOST: "10.0.0.999"}, {CONF_HOST: "invalid_host"}),
+        ({CONF_PORT: 0}, {CONF_PORT: "invalid_port"}),
+        ({CONF_PORT: 70000}, {CONF_PORT: "invalid_port"}),
+        ({CONF_PORT: 33.5}, {CONF_PORT: "invalid_port"}),
+        ({CONF_CLIENT_SAP: 0}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: 128}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_PASSWORD: "x" * 33}, {CONF_PASSWORD: "invalid_password"}),
+        ({CONF_PASSWORD: "pass\nword"}, {CONF_PASSWORD: "invalid_password"}),
+        ({CONF_PASSWORD: "contraseña"}, {CONF_PASSWORD: "invalid_password"}),
+        ({CONF_PASSWORD: ""}, {CONF_PASSWORD: "password_required"}),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_SERVER_LOGICAL: 128, CONF_ADDRESS_SIZE: "1"})},
+            {CONF_ADVANCED: "invalid_logical_address"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_SERVER_PHYSICAL: 200, CONF_ADDRESS_SIZE: "2"})},
+            {CONF_ADVANCED: "invalid_physical_address"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_SERIAL_HINT: "21061234", CONF_ADDRESS_SIZE: "2"})},
+            {CONF_ADVANCED: "invalid_physical_address"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_ADDRESS_SIZE: "4"})},
+            {CONF_ADVANCED: "physical_required"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_SERIAL_HINT: "no digits"})},
+            {CONF_ADVANCED: "invalid_serial_hint"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_SERIAL_HINT: "1234\x1b[0m"})},
+            {CONF_ADVANCED: "invalid_serial_hint"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_RESPONSE_TIMEOUT: 0.1})},
+            {CONF_ADVANCED: "invalid_timeout"},
+        ),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_CONNECT_TIMEOUT: 600})},
+            {CONF_ADVANCED: "invalid_timeout"},
+        ),
+    ],
+)
+async def test_invalid_input_is_refused_without_io(
+    hass: HomeAssistant, sim: Simulator, overrides: dict[str, Any], errors: dict[str, str]
+) -> None:
+    """Hostile or mistyped values get a form error and no connection is opened."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim, **overrides))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert sim.record.connections == []
+
+    # The form keeps what was typed, never the password; a correction goes through.
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_invalid_serial_device(hass: HomeAssistant) -> None:
+    """A serial port with spaces inside is refused before any I/O."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": CONNECTION_SERIAL}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_DEVICE: "/dev/tty USB0", CONF_CLIENT_SAP: 16, CONF_ADVANCED: advanced()},
+    )
+    assert result["errors"] == {CONF_DEVICE: "invalid_device"}
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_cannot_connect(hass: HomeAssistant, sim: Simulator) -> None:
+    """Connection refused is reported as such."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_PORT: _closed_port()})
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "overrides", "errors"),
+    [
+        pytest.param(Busy(), {}, {"base": "gateway_busy"}, id="gateway-busy"),
+        pytest.param(
+            Silent(),
+            {CONF_ADVANCED: advanced(**{CONF_ADDRESS_SIZE: "1"})},
+            {"base": "no_answer"},
+            id="silent",
+        ),
+        pytest.param(
+            RejectAssociation(diagnostic=1),
+            {},
+            {"base": "association_rejected"},
+            id="association-rejected",
+        ),
+        pytest.param(None, {CONF_PASSWORD: "wrong"}, {CONF_PASSWORD: "invalid_auth"}, id="auth"),
+        pytest.param(
+            CorruptFcs(on=ResponseKind.GET, count=None),
+            {},
+            {"base": "protocol_error"},
+            id="corrupt-frames",
+        ),
+        pytest.param(
+            DataAccessFailure(obis="1-0:0.0.0"), {}, {"base": "no_serial_number"}, id="no-serial"
+        ),
+    ],
+)
+async def test_meter_errors(
+    hass: HomeAssistant,
+    sim: Simulator,
+    fault: Any,
+    overrides: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """Each way the meter or gateway fails has its own message, and the flow recovers."""
+    if fault is not None:
+        sim.set_fault(fault)
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim, **overrides))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    await settled(sim)
+    assert not sim.record.open_connections
+
+    sim.clear_faults()
+    sim.power_cycle()
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_silent_meter_in_auto_mode(hass: HomeAssistant, sim: Simulator) -> None:
+    """With automatic size, every candidate is tried before reporting no answer."""
+    sim.set_fault(Silent())
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["errors"] == {"base": "no_answer"}
+    await settled(sim)
+    # 1-byte, 2-byte and 4-byte with physical 1: three sessions, each closed.
+    assert len(sim.record.connections) == 3
+    assert not sim.record.open_connections
+
+
+async def test_endpoint_busy(hass: HomeAssistant, sim: Simulator) -> None:
+    """Another entry holding the gateway makes the flow say so instead of waiting forever."""
+    with patch("custom_components.microstar_dlms.connection.LOCK_TIMEOUT", 0.1):
+        flow_id = await start_tcp(hass)
+        async with endpoint_lock(sim.endpoint, 1.0):
+            result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["errors"] == {"base": "endpoint_busy"}
+
+
+async def test_unexpected_error(hass: HomeAssistant, sim: Simulator) -> None:
+    """A bug is logged and shown as unknown, not as a crash."""
+    flow_id = await start_tcp(hass)
+    with patch(
+        "custom_components.microstar_dlms.config_flow.async_detect", side_effect=RuntimeError
+    ):
+        result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_reauth(hass: HomeAssistant, sim: Simulator) -> None:
+    """A changed password is fixed from the reauth flow; the entry keeps its meter."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim, password="old-password")
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "still-wrong"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "bad\x07"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_password"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_PASSWORD] == PASSWORD
+
+
+async def test_reauth_to_public_client(hass: HomeAssistant, sim: Simulator) -> None:
+    """The public client needs no password: an empty one removes the stored password."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim, client_sap=16, password="x")
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["reason"] == "reauth_successful"
+    assert CONF_PASSWORD not in entry.data
+
+
+async def test_reauth_other_meter_aborts(hass: HomeAssistant, sim: Simulator) -> None:
+    """Reauth against a different meter at the same address is refused."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="99999999", data=entry_data(sim))
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_meter"
+
+
+async def test_reconfigure(
+    hass: HomeAssistant, sim: Simulator, simulator: SimulatorFactory
+) -> None:
+    """The gateway moved: a new port, the same meter, the password kept when left empty."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    moved = await simulator()
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure"
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], tcp_input(moved, **{CONF_PORT: 0, CONF_PASSWORD: ""})
+    )
+    assert result["errors"] == {CONF_PORT: "invalid_port"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], tcp_input(moved, **{CONF_PASSWORD: ""})
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_PORT] == moved.port
+    assert entry.data[CONF_PASSWORD] == PASSWORD
+    assert entry.data[CONF_ADDRESS_SIZE] == "1"
+
+
+async def test_reconfigure_other_meter_aborts(
+    hass: HomeAssistant, sim: Simulator, simulator: SimulatorFactory
+) -> None:
+    """Reconfigure must reach the same meter; another one is refused."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    other = await simulator(
+        sim.config.__class__(
+            meters=(MeterConfig(serial_number="21069999"),), timing=sim.config.timing
+        )
+    )
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], tcp_input(other))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_meter"
+    assert entry.data[CONF_PORT] == sim.port
+
+
+async def test_reconfigure_gateway_busy(hass: HomeAssistant, sim: Simulator) -> None:
+    """A failed test keeps the reconfigure form open with the reason."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    sim.set_fault(Busy())
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], tcp_input(sim))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "gateway_busy"}

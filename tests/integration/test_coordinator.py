@@ -1,0 +1,214 @@
+"""Polling: what a user sees when the gateway or meter misbehaves, and when it comes back."""
+
+from datetime import timedelta
+import logging
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.coordinator import MicrostarCoordinator, _clock_drift
+from custom_components.microstar_dlms.dlms import CosemDateTime
+from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+from microstar_sim import Busy, DataAccessFailure, Simulator
+
+from .conftest import SERIAL, entry_data, settled
+
+pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+
+VOLTAGE = "sensor.microstar_21061234_voltage_l1"
+ENERGY = "sensor.microstar_21061234_energy_import"
+VOLTAGE_L2 = "sensor.microstar_21061234_voltage_l2"
+FIRMWARE = "sensor.microstar_21061234_firmware"
+
+
+async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30) -> None:
+    """Let the poll interval pass and the poll finish."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def coordinator_of(entry: MockConfigEntry) -> MicrostarCoordinator:
+    """The entry's coordinator."""
+    return entry.runtime_data.coordinator
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_failure_and_recovery(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Entities go unavailable while the gateway is busy, logged once, and come back."""
+    assert (state := hass.states.get(VOLTAGE))
+    assert state.state != STATE_UNAVAILABLE
+    assert state.attributes["unit_of_measurement"] == "V"
+
+    sim.set_fault(Busy())
+    caplog.clear()
+    await poll(hass, freezer)
+    await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    assert hass.states.get(ENERGY).state == STATE_UNAVAILABLE
+    unavailable_logs = [r for r in caplog.records if "is in use by another client" in r.message]
+    assert len(unavailable_logs) == 1
+    assert unavailable_logs[0].levelno == logging.ERROR
+
+    sim.clear_faults()
+    caplog.clear()
+    await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+    assert "recovered" in caplog.text
+    health = coordinator_of(mock_config_entry).health
+    assert health.failures == {"gateway_busy": 2}
+    assert health.successes == 2
+
+
+async def test_password_changed_starts_reauth(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A rejected password stops polling and asks the user for the new one."""
+    sim.set_password(1, "a-new-one")
+    await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    flows = hass.config_entries.flow.async_progress()
+    assert len(flows) == 1
+    assert flows[0]["handler"] == DOMAIN
+    assert flows[0]["context"]["source"] == SOURCE_REAUTH
+    assert flows[0]["context"]["entry_id"] == init_integration.entry_id
+
+    # No more polls with the wrong password: the meter could lock the client out.
+    connections = len(sim.record.connections)
+    await poll(hass, freezer)
+    await poll(hass, freezer)
+    assert len(sim.record.connections) == connections
+
+
+async def test_rejected_password_at_setup(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """A wrong password at start-up is a setup error that starts reauth."""
+    sim.set_password(1, "a-new-one")
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert any(
+        flow["context"]["source"] == SOURCE_REAUTH
+        for flow in hass.config_entries.flow.async_progress()
+    )
+
+
+async def test_other_meter_at_the_address(hass: HomeAssistant, sim: Simulator) -> None:
+    """A different meter behind the configured address is an error, not a silent swap."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="99999999", data=entry_data(sim))
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "21061234" in entry.reason
+
+
+async def test_one_object_failing(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory, init_integration: None
+) -> None:
+    """A data-access error on one object makes that entity unavailable, not the others."""
+    sim.set_fault(DataAccessFailure(obis="1-1:32.7.0", attribute=2))
+    await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    assert hass.states.get(ENERGY).state != STATE_UNAVAILABLE
+    sim.clear_faults()
+    await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+
+
+async def test_disabled_entities_cost_no_round_trip(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Per-phase objects are disabled by default and not read; enabling one reads it."""
+    coordinator = coordinator_of(init_integration)
+    key = "1.1.52.7.0.255"
+    assert key in coordinator.discovery.objects
+    assert key not in coordinator.data.values
+    assert hass.states.get(VOLTAGE_L2) is None
+    entity = entity_registry.async_get(VOLTAGE_L2)
+    assert entity is not None
+    assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+    # Enabling it reloads the entry (Home Assistant waits 30 s), and polls read it from then on.
+    entity_registry.async_update_entity(VOLTAGE_L2, disabled_by=None)
+    await poll(hass, freezer, 31)
+    assert key in coordinator_of(init_integration).data.values
+    assert hass.states.get(VOLTAGE_L2).state != STATE_UNAVAILABLE
+
+
+async def test_poll_time_bound(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory, init_integration: None
+) -> None:
+    """A poll that cannot finish in time is abandoned (here: the gateway stays locked)."""
+    with patch("custom_components.microstar_dlms.coordinator.POLL_TIMEOUT", 0.2):
+        async with endpoint_lock(sim.endpoint, 1.0):
+            await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    await poll(hass, freezer)
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+    await settled(sim)
+    assert not sim.record.open_associations
+
+
+async def test_meter_without_object_list_or_firmware(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """Without an object list, known objects are probed; a missing firmware id is skipped."""
+    sim.set_fault(DataAccessFailure(obis="0-0:40.0.0"))
+    sim.set_fault(DataAccessFailure(obis="1-0:0.2.0"))
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    meter = mock_config_entry.runtime_data.meter
+    assert not meter.object_list_read
+    assert meter.firmware is None
+    assert hass.states.get(FIRMWARE) is None
+    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+
+
+async def test_single_phase_meter(hass: HomeAssistant, sim: Simulator) -> None:
+    """Phase B/C objects a single-phase meter refuses never become entities."""
+    # The 3-phase simulator lists them; refusing their scaler drops them at discovery.
+    for code in ("1-1:52.7.0", "1-1:72.7.0"):
+        sim.set_fault(DataAccessFailure(obis=code))
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    meter = entry.runtime_data.meter
+    assert "1.1.52.7.0.255" not in meter.objects
+    assert "1.1.32.7.0.255" in meter.objects
+
+
+def test_clock_drift_of_a_local_clock() -> None:
+    """A meter clock without a UTC deviation is taken as Home Assistant's local time."""
+    now = dt_util.utcnow().replace(microsecond=0)
+    local = now.astimezone(dt_util.get_default_time_zone()).replace(tzinfo=None)
+    naive = CosemDateTime.from_datetime(local + timedelta(seconds=42))
+    assert _clock_drift(naive.encode(), now) == 42
+    assert _clock_drift(b"not a clock", now) is None
