@@ -101,6 +101,7 @@ class FakeMeter:
     silent: bool = False
     drop_answers: int = 0  # lose this many answers after the AARE on the line
     greeting: bytes = b""  # stale bytes sent on connect
+    noise_before_answers: bytes = b""  # line noise in front of every answer
     busy_text: bytes | None = None  # act as a gateway with another client
     record: MeterRecord = field(default_factory=MeterRecord)
 
@@ -166,7 +167,7 @@ class FakeMeter:
         if self.drop_answers > 0 and not isinstance(apdu, Aarq):
             self.drop_answers -= 1  # lost on the line: the meter did send it
             return
-        writer.write(reply)
+        writer.write(self.noise_before_answers + reply)
         await writer.drain()
 
     async def _answer(self, apdu: object) -> bytes | None:

@@ -154,3 +154,27 @@ def test_cosem_datetime_not_specified_fields() -> None:
 def test_bit_string_text() -> None:
     """Bits print most significant first."""
     assert str(BitString(b"\xa0", 3)) == "101"
+
+
+def test_compact_array_of_mostly_empty_fields_cannot_amplify() -> None:
+    """2 kB whose elements are structures of 1000 null-data and one unsigned would decode to a
+    million values; the value budget (a few per input byte) refuses it instead."""
+    description = bytes([0x02, 0x82, 0x03, 0xE9]) + bytes(1000) + bytes([0x11])
+    wire = bytes([0x13]) + description + bytes([0x82, 0x03, 0xE8]) + bytes(1000)
+    with pytest.raises(DecodeError, match="more values than its size"):
+        Data.decode(wire)
+
+
+def test_value_budget_allows_real_data() -> None:
+    """An array of 500 null-data (one value per byte) and a compact array of pairs decode."""
+    nulls = Data.array(*(Data(DataType.NULL_DATA) for _ in range(500)))
+    assert Data.decode(nulls.encode()) == nulls
+    pair = TypeDescription(
+        DataType.STRUCTURE, (TypeDescription(DataType.UNSIGNED), TypeDescription(DataType.UNSIGNED))
+    )
+    elements = tuple(
+        Data.structure(Data(DataType.UNSIGNED, n % 256), Data(DataType.UNSIGNED, 1))
+        for n in range(1000)
+    )
+    compact = Data(DataType.COMPACT_ARRAY, CompactArray(pair, elements))
+    assert Data.decode(compact.encode()) == compact

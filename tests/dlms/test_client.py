@@ -19,6 +19,7 @@ from custom_components.microstar_dlms.dlms import (
     HdlcParameters,
     MeterClient,
     NoAnswer,
+    ProtocolError,
     ScalerUnit,
     ServerAddress,
     TraceRecord,
@@ -338,3 +339,35 @@ async def _wait_until(predicate: object, within: float = 2.0) -> None:
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110 - the record is a plain dataclass
             await asyncio.sleep(0.01)
+
+
+async def test_false_frame_start_in_noise_before_every_answer() -> None:
+    """Noise holding 7E A0 in front of each (intact) answer: the client reads on and the poll
+    succeeds without retransmissions."""
+    meter = FakeMeter(noise_before_answers=b"\x00\x7e\xa0\x55\xff")
+    async with FakeGateway(meter) as gateway:
+        async with MeterClient(settings_for(gateway)).session() as session:
+            assert await session.get(VOLTAGE) == 23001
+            assert await session.get(SERIAL) == b"12341234"
+    assert meter.record.get_requests == 2
+
+
+async def test_bad_frames_only_is_a_protocol_error() -> None:
+    """Every answer damaged: ProtocolError after the retries, not a timeout."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(100):
+            writer.write(bytes.fromhex("7E A0 07 03 03 73 00 00 7E"))  # UA with a bad FCS
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        settings = ConnectionSettings(
+            endpoint=f"socket://127.0.0.1:{port}", client_sap=1, response_timeout=0.2
+        )
+        with pytest.raises(ProtocolError, match="only bad frames"):
+            async with MeterClient(settings).session():
+                pass
+    finally:
+        server.close()
+        await server.wait_closed()

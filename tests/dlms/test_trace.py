@@ -1,8 +1,16 @@
 """Trace records and password masking."""
 
+import pytest
+
 from custom_components.microstar_dlms.dlms.apdu import Aarq, Mechanism, add_llc
-from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
-from custom_components.microstar_dlms.dlms.hdlc_link import HdlcLink
+from custom_components.microstar_dlms.dlms.hdlc import (
+    HdlcFrame,
+    HdlcParameters,
+    ServerAddress,
+    client_address,
+    rr_control,
+)
+from custom_components.microstar_dlms.dlms.hdlc_link import HdlcLink, SendFrame
 from custom_components.microstar_dlms.dlms.trace import (
     Direction,
     TraceRecord,
@@ -56,3 +64,31 @@ def test_record_text() -> None:
     """Direction, monotonic time, hex, summary."""
     record = TraceRecord(Direction.TX, 1.5, "7E A0", "SNRM")
     assert str(record) == "TX 1.500000 7E A0  (SNRM)"
+
+
+@pytest.mark.parametrize("max_info", [2, 5, 8, 13])
+def test_segments_inside_a_long_password_are_masked(max_info: int) -> None:
+    """Negotiated frames shorter than the password: no segment shows any of it."""
+    password = b"Lw3#Yq9!Zr5%Tb8&Kd2@Xn6*Hs4^Pv7~"
+    link = HdlcLink(ServerAddress(1), 1)
+    link.connect()
+    ua_info = HdlcParameters(max_info, max_info).encode()
+    link.receive(HdlcFrame(client_address(1), ServerAddress(1), 0x73, ua_info))
+    frames = [link.send(add_llc(Aarq(Mechanism.LOW, password).encode()))]
+    for n in range(1, 200):
+        event = link.receive(HdlcFrame(client_address(1), ServerAddress(1), rr_control(n % 8)))
+        if not isinstance(event, SendFrame):
+            break
+        frames.append(event.data)
+    shown = b"".join(bytes.fromhex(mask_frame(f, password)[0].replace("**", "00")) for f in frames)
+    for start in range(len(password) - 1):
+        assert password[start : start + 2] not in shown
+
+
+def test_echo_split_at_a_flag_in_the_password_is_masked() -> None:
+    """RX noise holding the tail of a password after its '~' (0x7E) byte is masked too."""
+    secret = b"Qz7~K#p!X9vR"
+    noise = b"\xe6\xe6" + secret[4:] + b"\xbe\x10"
+    text, _ = mask_frame(noise, secret)
+    assert text.split()[2:10] == ["**"] * 8
+    assert "E6 E6" in text

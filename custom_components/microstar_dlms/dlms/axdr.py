@@ -84,14 +84,32 @@ def encode_length(length: int) -> bytes:
     return bytes([0x80 | width]) + length.to_bytes(width, "big")
 
 
+VALUES_PER_BYTE = 4  # decoded values allowed per input byte (plus a small constant)
+
+
 class Reader:
-    """A bounds-checked cursor over bytes; every read raises DecodeError past the end."""
+    """A bounds-checked cursor over bytes; every read raises DecodeError past the end.
 
-    __slots__ = ("data", "pos")
+    It also carries a budget of decoded values proportional to the input, so no input can
+    expand into more values than a few per byte (a compact-array of zero-size fields would).
+    """
 
-    def __init__(self, data: bytes, pos: int = 0) -> None:
+    __slots__ = ("_budget", "data", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, budget: list[int] | None = None) -> None:
         self.data = data
         self.pos = pos
+        self._budget = budget if budget is not None else [VALUES_PER_BYTE * len(data) + 16]
+
+    def child(self, data: bytes) -> Reader:
+        """A reader over a nested byte string sharing this reader's value budget."""
+        return Reader(data, 0, self._budget)
+
+    def spend(self) -> None:
+        """Account for one decoded value."""
+        self._budget[0] -= 1
+        if self._budget[0] < 0:
+            raise DecodeError("data expands into more values than its size allows")
 
     @property
     def remaining(self) -> int:
@@ -400,13 +418,15 @@ def decode_data(reader: Reader, depth: int = 0) -> Data:
     except ValueError:
         raise DecodeError(f"unknown A-XDR data tag {tag} (0x{tag:02X})") from None
     if dtype in (DataType.ARRAY, DataType.STRUCTURE):
+        reader.spend()
         count = reader.length()
         if count > reader.remaining:
             raise DecodeError(f"{dtype.name.lower()} of {count} items in {reader.remaining} bytes")
         return Data(dtype, tuple(decode_data(reader, depth + 1) for _ in range(count)))
     if dtype is DataType.COMPACT_ARRAY:
+        reader.spend()
         description = _decode_description(reader, depth + 1)
-        contents = Reader(reader.sized())
+        contents = reader.child(reader.sized())
         elements: list[Data] = []
         while contents.remaining:
             before = contents.remaining
@@ -443,6 +463,7 @@ def _decode_untagged(reader: Reader, desc: TypeDescription, depth: int) -> Data:
     """Decode a value whose type is known (used for tagged values and compact arrays)."""
     if depth > MAX_NESTING:
         raise DecodeError(f"data nested deeper than {MAX_NESTING} levels")
+    reader.spend()
     dtype = desc.type
     if dtype is DataType.ARRAY:
         element = desc.elements[0]

@@ -51,7 +51,7 @@ from .errors import (
     ProtocolError,
     ResponseTimeout,
 )
-from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
+from .hdlc import Deframer, HdlcFrame, HdlcParameters, Noise, ServerAddress
 from .hdlc_link import (
     Connected,
     Disconnected,
@@ -179,6 +179,7 @@ class MeterSession:
         self._noise = bytearray()
         self._associated = False
         self._pending = False  # a request is out and its answer not yet (fully) in
+        self._bad_frames = 0  # in the current exchange
         self._invoke_id = 0
         self._closed = False
         self.negotiated: NegotiatedParameters | None = None
@@ -434,21 +435,18 @@ class MeterSession:
         """Send a frame and wait for the link's answer, retransmitting a bounded number of times."""
         attempts = (self._settings.retries if retries is None else retries) + 1
         self._pending = True
-        bad_frames = 0
+        self._bad_frames = 0
         for attempt in range(attempts):
             await self._send(frame if attempt == 0 else self._link.retransmit())
-            try:
-                event = await self._receive_until_event(self._settings.response_timeout, stage)
-            except FrameError as err:
-                bad_frames += 1
-                _LOGGER.debug("%s: bad frame (%s), attempt %d", stage, err, attempt + 1)
-                continue
+            event = await self._receive_until_event(self._settings.response_timeout, stage)
             if event is not None:
                 self._pending = False
                 return event
             _LOGGER.debug("%s: no answer within %gs", stage, self._settings.response_timeout)
-        if bad_frames:
-            raise ProtocolError(f"{stage}: bad frames after {attempts} attempts")
+        if self._bad_frames:
+            raise ProtocolError(
+                f"{stage}: only bad frames ({self._bad_frames}) in {attempts} attempts"
+            )
         raise ResponseTimeout(
             f"{stage}: no answer from the meter within {self._settings.response_timeout:g} s "
             f"({attempts} attempts)"
@@ -458,17 +456,24 @@ class MeterSession:
         """Read until the link produces Connected/Disconnected/MessageReceived, or timeout.
 
         Segment acknowledgements are sent on the way; each one restarts the timeout.
-        Returns None on timeout; raises FrameError on a bad frame, GatewayBusy on gateway text.
+        Bad frames are counted and skipped: the answer may follow in the same read (a false
+        frame start in line noise), so only the deadline leads to a retransmission.
+        Returns None on timeout; raises GatewayBusy on gateway text.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            while (item := self._deframer.next_event()) is not None:
+            while (item := self._next_frame(stage)) is not None:
                 if isinstance(item, Noise):
                     self._on_noise(item.data)
                     continue
                 self._record(Direction.RX, item.encode())
-                event = self._link.receive(item)
+                try:
+                    event = self._link.receive(item)
+                except FrameError as err:
+                    self._bad_frames += 1
+                    _LOGGER.debug("%s: link error: %s", stage, err)
+                    continue
                 if isinstance(event, SendFrame):
                     await self._send(event.data)
                     deadline = loop.time() + within
@@ -487,6 +492,15 @@ class MeterSession:
                 raise ConnectionFailed(
                     f"{self._settings.endpoint} closed the connection during {stage}"
                 )
+
+    def _next_frame(self, stage: str) -> HdlcFrame | Noise | None:
+        """The deframer's next event; bad frames are counted and skipped."""
+        while True:
+            try:
+                return self._deframer.next_event()
+            except FrameError as err:
+                self._bad_frames += 1
+                _LOGGER.debug("%s: bad frame skipped: %s", stage, err)
 
     async def _send(self, data: bytes) -> None:
         self._record(Direction.TX, data)

@@ -247,7 +247,7 @@ def decode_body(body: bytes) -> HdlcFrame:
         raise FrameError(f"HDLC length field says {length} bytes but the frame has {len(body)}")
     control_kind(control)
     if crc16_x25(body[:-2]) != int.from_bytes(body[-2:], "little"):
-        raise FrameError(f"HDLC FCS mismatch (frame {body.hex(' ')})")
+        raise FrameError("HDLC FCS mismatch")  # no frame bytes: they may hold a password
     if length == header_len + 2:
         return HdlcFrame(destination, source, control, b"", segmented)
     if length < header_len + 4:

@@ -93,12 +93,27 @@ def mask_frame(data: bytes, secret: bytes | None = None) -> tuple[str, str]:
     return _hex(data, masked), summary
 
 
+MIN_MASKED_RUN = 3
+
+
 def _secret_positions(data: bytes, secret: bytes) -> set[int]:
+    """Every run of 3+ bytes (the whole secret if shorter) that is a piece of the secret.
+
+    Content-based, so it also covers echoed or noisy copies of an AARQ cut at any byte;
+    masking a few bytes that only look alike is harmless in a trace.
+    """
     positions: set[int] = set()
-    start = data.find(secret)
-    while start >= 0:
-        positions.update(range(start, start + len(secret)))
-        start = data.find(secret, start + 1)
+    run = min(MIN_MASKED_RUN, len(secret))
+    i = 0
+    while i <= len(data) - run:
+        if data[i : i + run] in secret:
+            end = i + run
+            while end < len(data) and data[i : end + 1] in secret:
+                end += 1
+            positions.update(range(i, end))
+            i = end - run + 1  # overlapping pieces are found too
+        else:
+            i += 1
     return positions
 
 
@@ -108,6 +123,8 @@ def _cut_secret_positions(data: bytes, frame: HdlcFrame, secret: bytes) -> set[i
     info = frame.information
     info_start = len(data) - 3 - len(info)
     positions: set[int] = set()
+    if info in secret:  # a segment lying wholly inside the password
+        return set(range(info_start, info_start + len(info)))
     for size in range(min(len(secret) - 1, len(info)), 0, -1):
         if frame.segmented and info.endswith(secret[:size]):
             positions.update(range(info_start + len(info) - size, info_start + len(info)))
