@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from importlib import metadata
+import os
 from pathlib import Path
+import shutil
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -25,6 +28,7 @@ from .processes import HassProcess, ManagedProcess, SimulatorProcess, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
+KEEP_RUNS = 5
 LOOPBACK = "127.0.0.1"
 
 # Realistic line timing (9600 baud, 30-250 ms turnaround) as in scripts/develop: a poll of the
@@ -50,9 +54,21 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """artifacts/e2e/ (gitignored): logs and the screenshot."""
+    """This run's folder under artifacts/e2e/ (gitignored), linked as artifacts/e2e/latest.
+
+    One folder per run, so runs started at the same time in the same tree (several people,
+    one checkout) do not write into each other's logs; the last few runs are kept.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS
+    run = ARTIFACTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    run.mkdir()
+    link = ARTIFACTS / f".latest-{os.getpid()}"
+    link.symlink_to(run.name, target_is_directory=True)
+    link.replace(ARTIFACTS / "latest")
+    runs = sorted(p for p in ARTIFACTS.iterdir() if p.is_dir() and not p.is_symlink())
+    for old in runs[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +132,15 @@ def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
 
 @pytest.fixture(scope="module")
 def hass_process(
-    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, ha_packages: None
+    tmp_path_factory: pytest.TempPathFactory,
+    artifacts: Path,
+    ha_packages: None,
+    simulator_process: SimulatorProcess,
 ) -> Iterator[HassProcess]:
-    """A real ``hass -c <tmpdir>`` (through tests/e2e/hass_launcher.py), up to its HTTP API."""
+    """A real ``hass -c <tmpdir>`` (through tests/e2e/hass_launcher.py), up to its HTTP API.
+
+    Started after the simulator and stopped before it, as a gateway outlives its clients.
+    """
     _loopback_sockets()
     config_dir = tmp_path_factory.mktemp("hass-config")
     port = _free_port()
