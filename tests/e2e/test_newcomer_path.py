@@ -97,8 +97,8 @@ class Owner:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP client for one test."""
-    async with aiohttp.ClientSession() as client:
+    """An HTTP client for one test; no call may hang the run."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as client:
         yield client
 
 
