@@ -172,3 +172,20 @@ async def test_two_meters_behind_one_gateway_are_polled_one_at_a_time(
     serials = await asyncio.gather(poll(1234), poll(5678), poll(1234))
     assert serials == [b"21061234", b"21065678", b"21061234"]
     assert sim.record.max_concurrent_connections == 1
+
+
+async def test_default_settings_use_get_with_list_where_the_meter_grants_it(
+    simulator: SimulatorFactory,
+) -> None:
+    """The client proposes multiple-references, so a meter that grants it gets one request."""
+    sim = await simulator(
+        SimulatorConfig(timing=FAST, meters=(MeterConfig(grant_multiple_references=True),))
+    )
+    async with MeterClient(field_settings(sim.endpoint)).session() as session:
+        assert session.negotiated is not None
+        assert session.negotiated.multiple_references
+        before = len(sim.record.frames)
+        results = await session.read_attributes([SERIAL, VOLTAGE, VOLTAGE_SCALER])
+        exchange = sim.record.frames[before:]
+    assert all(result.ok for result in results)
+    assert len([f for f in exchange if f.direction.name == "TO_METER"]) == 1

@@ -74,7 +74,8 @@ class Conformance(IntFlag):
         return cls(int.from_bytes(data, "big"))
 
 
-# What a reading client proposes; the Microstar grants 00 30 1D of it (field notes §1).
+# What the Microstar grants (field notes §1): GET, block transfer, selective access, no
+# multiple-references. The simulator grants it; tests pin the field AARQ with it.
 DEFAULT_CONFORMANCE = Conformance.from_bytes3(bytes.fromhex("00301D"))
 
 

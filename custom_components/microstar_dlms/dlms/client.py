@@ -73,6 +73,9 @@ GATEWAY_BUSY_TEXTS: Final = (
     b"Port disabled",
     b"kicked off",
 )
+# Propose multiple-references on top of the field grant: a meter grants only what is proposed,
+# so a meter that supports GET-with-list gets one request per poll instead of one per value.
+PROPOSED_CONFORMANCE: Final = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 _NOISE_MEMORY = 512
 _DRAIN_QUIET = 0.05  # stale input is what arrives before the line is quiet this long
 _DRAIN_MAX = 0.3
@@ -93,7 +96,7 @@ class ConnectionSettings:
     retries: int = 2  # HDLC retransmissions of one frame before giving up
     close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout
     max_pdu_size: int = 0xFFFF
-    conformance: Conformance = DEFAULT_CONFORMANCE
+    conformance: Conformance = PROPOSED_CONFORMANCE
     hdlc_parameters: HdlcParameters | None = None  # None: SNRM without parameter group
 
     @property
