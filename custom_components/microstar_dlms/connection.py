@@ -55,7 +55,7 @@ class MeterConfig:
     connection_type: str
     host: str | None = None
     port: int | None = None
-    device: str | None = None
+    device: str | None = field(default=None, repr=False)  # ESPHome URLs may hold a key
     client_sap: int = DEFAULT_CLIENT_SAP
     password: str | None = field(default=None, repr=False)
     server_logical: int = DEFAULT_SERVER_LOGICAL

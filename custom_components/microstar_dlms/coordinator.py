@@ -35,6 +35,7 @@ from .cosem import (
     FIRMWARE,
     OBJECT_LIST,
     SERIAL_NUMBER,
+    UNSCALED,
     MeterObject,
     ScalerUnit,
     as_datetime,
@@ -254,13 +255,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 clock_drift = _clock_drift(result.value, read_at)
                 continue
             raw = as_number(result.value)
-            scaler_unit = discovery.scaler_units.get(obj.key)
-            if raw is None:
-                values[obj.key] = None
-            elif scaler_unit is None:
-                values[obj.key] = Decimal(raw)
-            else:
-                values[obj.key] = scaler_unit.scale(raw)
+            scaler_unit = discovery.scaler_units.get(obj.key, UNSCALED)
+            values[obj.key] = None if raw is None else scaler_unit.scale(raw)
         return MeterReading(values, clock_drift)
 
     def is_enabled(self, key: str) -> bool:

@@ -4,14 +4,13 @@ Objects are keyed by their OBIS code in the six-group dotted form (``1.1.32.7.0.
 is also the suffix of every entity's unique id.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
 from .dlms import AttributeRef, Obis
-from .dlms.axdr import CosemDateTime, Data
+from .dlms.axdr import CosemDateTime
 
 OBJECT_LIST: Final = "0.0.40.0.0.255"  # association LN, attribute 2 (field notes 2)
 SERIAL_NUMBER: Final = "1.0.0.0.0.255"  # not 0-0:96.1.0 on this meter (field notes 2)
@@ -101,17 +100,14 @@ class ScalerUnit:
         return Decimal(raw).scaleb(self.scaler)
 
 
-def plain(value: Any) -> Any:
-    """Drop A-XDR tags from a value the client returned, whatever its nesting."""
-    if isinstance(value, Data):
-        return value.to_python()
-    return value
+UNSCALED: Final = ScalerUnit(0, 255)
+"""What a number without a scaler_unit attribute (class 1 Data) is: a plain count."""
 
 
 def parse_object_list(value: Any) -> list[MeterObject]:
     """Parse attribute 2 of an Association LN: ``{class_id, version, logical_name, rights}``."""
     objects: list[MeterObject] = []
-    for entry in _items(plain(value)):
+    for entry in _items(value):
         fields = _items(entry)
         if len(fields) < 3:
             continue
@@ -126,8 +122,8 @@ def parse_object_list(value: Any) -> list[MeterObject]:
 
 
 def parse_scaler_unit(value: Any) -> ScalerUnit | None:
-    """Parse a scaler_unit structure ``{integer scaler, enum unit}``."""
-    fields = _items(plain(value))
+    """Parse a scaler_unit structure ``{integer scaler, enum unit}`` (None if malformed)."""
+    fields = _items(value)
     if len(fields) != 2 or not all(isinstance(v, int) for v in fields):
         return None
     scaler, unit = fields
@@ -138,7 +134,6 @@ def parse_scaler_unit(value: Any) -> ScalerUnit | None:
 
 def as_number(value: Any) -> int | None:
     """A register value as an integer (COSEM registers here carry integers)."""
-    value = plain(value)
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
@@ -146,7 +141,6 @@ def as_number(value: Any) -> int | None:
 
 def as_text(value: Any) -> str | None:
     """A Data value (serial number, firmware id) as printable text."""
-    value = plain(value)
     if isinstance(value, bytes | bytearray):
         value = bytes(value).decode("ascii", errors="replace")
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -159,20 +153,13 @@ def as_text(value: Any) -> str | None:
 
 def as_datetime(value: Any) -> datetime | None:
     """A clock value (date-time or its 12-byte octet string) as a datetime."""
-    value = plain(value)
     if isinstance(value, bytes | bytearray) and len(value) == 12:
         value = CosemDateTime.decode(bytes(value))
     if isinstance(value, CosemDateTime):
         return value.to_datetime()
-    if isinstance(value, datetime):
-        return value
     return None
 
 
 def _items(value: Any) -> list[Any]:
-    """A structure or array as a list (anything else as an empty one)."""
-    if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray):
-        return list(value)
-    return []
+    """A structure or array (the client gives lists) as a list; anything else as empty."""
+    return list(value) if isinstance(value, list | tuple) else []

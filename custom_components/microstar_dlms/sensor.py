@@ -78,7 +78,7 @@ class MicrostarSensorEntityDescription(SensorEntityDescription):
     display_shift: int = 0
     """Decimal places the suggested unit adds (3 for Wh shown as kWh)."""
     cumulative: bool = False
-    """A register that only grows: a zero or a decrease is a glitch, never published."""
+    """A register that only grows: a decrease (or a drop to zero) is a glitch, never published."""
     has_fn: Callable[[MeterDiscovery, str], bool] = _discovered
     value_fn: Callable[[MeterReading, MeterDiscovery, str], SensorValue] = _register_value
 
@@ -349,7 +349,7 @@ class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
 
 
 class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
-    """A cumulative register: a zero or a decrease is dropped and logged, never published.
+    """A cumulative register: a decrease (a drop to zero included) is dropped and logged.
 
     A glitch shown as a decrease would read as a meter reset and corrupt the Energy
     dashboard's statistics; the last published value (restored across restarts) is the floor.
@@ -384,7 +384,9 @@ class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
         """Publish ``value`` unless it is a glitch."""
         if not isinstance(value, Decimal):
             return
-        if value == 0 or (self._published is not None and value < self._published):
+        # A drop to zero is the usual glitch; it is a decrease like any other. A register that
+        # has always read zero (export without solar panels) is published as such.
+        if self._published is not None and value < self._published:
             self.coordinator.health.glitches_dropped += 1
             LOGGER.warning(
                 "Meter %s: %s read %s after %s; dropped as a glitch (not a meter reset)",

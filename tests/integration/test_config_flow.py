@@ -517,3 +517,11 @@ async def test_reconfigure_gateway_busy(hass: HomeAssistant, sim: Simulator) -> 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], tcp_input(sim))
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "gateway_busy"}
+
+
+@pytest.mark.parametrize("meters", [(MeterConfig(serial_number=" "),)], indirect=True)
+async def test_meter_with_a_blank_serial_number(hass: HomeAssistant, sim: Simulator) -> None:
+    """A meter whose serial number is blank cannot be told apart from others: refused."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
+    assert result["errors"] == {"base": "no_serial_number"}

@@ -157,6 +157,16 @@ def test_every_form_error_code_exists(language: str) -> None:
                     and target.value.id == "errors"
                 ) or (isinstance(target, ast.Name) and target.id == "advanced_error"):
                     codes.add(node.value.value)
+            # what a `*_error` helper returns
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("_error"):
+                for inner in ast.walk(node):
+                    if (
+                        isinstance(inner, ast.Constant)
+                        and isinstance(inner.value, str)
+                        and inner.value.isidentifier()
+                        and inner.value.islower()
+                    ):
+                        codes.add(inner.value)
             # (ErrorType, "code") pairs and `return "base", "code"`
             if isinstance(node, ast.Tuple) and len(node.elts) == 2:
                 first, second = node.elts

@@ -1,0 +1,63 @@
+"""Diagnostics: enough to debug a meter from a user's download, without their password or host."""
+
+from datetime import UTC, datetime
+import json
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+
+from microstar_sim import FAST, FunctionClock, MeterConfig, Simulator, SimulatorConfig
+from microstar_sim.pytest_plugin import SimulatorFactory
+
+from .conftest import PASSWORD
+
+START = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
+pytestmark = pytest.mark.freeze_time(START, tick=True)
+
+
+@pytest.fixture
+async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> Simulator:
+    """A meter whose clock stands still, so the frames are the same each run."""
+    return await simulator(
+        SimulatorConfig(meters=meters, timing=FAST, clock=FunctionClock(lambda: START))
+    )
+
+
+def _steady(diagnostics: dict[str, Any]) -> dict[str, Any]:
+    """Replace what changes per run (frame times, durations, the ephemeral port) with markers."""
+    diagnostics["entry"]["data"]["port"] = "<port>"
+    for frame in diagnostics["last_session_frames"]:
+        frame["monotonic"] = "<time>"
+    polls = diagnostics["polls"]
+    polls["last_duration"] = "<duration>" if polls["last_duration"] is not None else None
+    polls["last_success"] = "<time>" if polls["last_success"] is not None else None
+    return diagnostics
+
+
+async def test_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Config with password and host redacted, what was negotiated and discovered, the frames."""
+    await init_integration.runtime_data.coordinator.async_refresh()
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+
+    text = json.dumps(diagnostics)
+    assert PASSWORD not in text
+    assert PASSWORD.encode().hex() not in text.replace(" ", "").lower()
+    assert "127.0.0.1" not in text
+    assert diagnostics["entry"]["data"]["password"] == "**REDACTED**"
+    # The AARQ is there, with the password masked in place.
+    aarq = diagnostics["last_session_frames"][2]
+    assert aarq["direction"] == "TX"
+    assert "** ** ** ** ** ** ** ** ** **" in aarq["hex"]
+    assert _steady(diagnostics) == snapshot

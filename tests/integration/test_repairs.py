@@ -1,0 +1,125 @@
+"""Repair issues: raised when the user must act, per entry, and gone at the next good poll."""
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.microstar_dlms.const import DOMAIN
+from microstar_sim import Busy, Silent, Simulator
+
+from .conftest import settled
+
+pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+
+
+async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let one poll interval pass."""
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_gateway_busy_repair(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Three busy polls in a row raise 'another client holds the gateway'; a good poll clears it."""
+    issue_id = f"gateway_busy_{init_integration.entry_id}"
+    sim.set_fault(Busy())
+    await poll(hass, freezer)
+    await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await poll(hass, freezer)
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert not issue.is_fixable
+    assert issue.translation_key == "gateway_busy"
+    assert issue.translation_placeholders == {
+        "title": init_integration.title,
+        "endpoint": sim.endpoint,
+    }
+
+    sim.clear_faults()
+    await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_meter_silent_repair(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Silent for longer than the 180 s inactivity window: power-cycle the meter."""
+    issue_id = f"meter_silent_{init_integration.entry_id}"
+    sim.set_fault(Silent())
+    # Polls at 30, 60 ... 180 s: the streak started at 30 s, so 150 s of silence so far.
+    for _ in range(6):
+        await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await poll(hass, freezer)  # 210 s: 180 s of silence (plus the real time the polls took)
+    await poll(hass, freezer)  # 240 s: past the window whatever the real time
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert issue.translation_key == "meter_silent"
+
+    # The field procedure: power cycle, then the next poll answers and the issue goes.
+    sim.power_cycle()
+    await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await settled(sim)
+    assert not sim.record.open_associations
+
+
+async def test_silence_at_start_still_raises(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A meter silent since Home Assistant started gets its repair through setup retries."""
+    sim.set_fault(Silent())
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    issue_id = f"meter_silent_{mock_config_entry.entry_id}"
+    for _ in range(12):
+        freezer.tick(timedelta(seconds=80))  # longer than any setup retry back-off
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        if issue_registry.async_get_issue(DOMAIN, issue_id):
+            break
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    # Removing the entry removes its issues and its poll health.
+    await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_issues_are_per_entry_and_go_with_unload(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """An unloaded entry leaves no repair behind."""
+    sim.set_fault(Busy())
+    for _ in range(3):
+        await poll(hass, freezer)
+    issues = [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
+    assert [i.issue_id for i in issues] == [f"gateway_busy_{init_integration.entry_id}"]
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]

@@ -1,0 +1,162 @@
+"""Sensors: what the meter's objects look like in Home Assistant, and the energy glitch guard."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+import logging
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    mock_restore_cache_with_extra_data,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.coordinator import MeterDiscovery
+from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit
+from custom_components.microstar_dlms.sensor import SENSORS, _with_meter_unit
+from microstar_sim import (
+    FAST,
+    EnergyGlitch,
+    FunctionClock,
+    MeterConfig,
+    Simulator,
+    SimulatorConfig,
+)
+from microstar_sim.pytest_plugin import SimulatorFactory
+
+from .conftest import SERIAL
+
+START = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
+pytestmark = pytest.mark.freeze_time(START, tick=True)
+
+ENERGY = "sensor.microstar_21061234_energy_import"
+CLOCK_DRIFT = "sensor.microstar_21061234_clock_drift"
+
+
+@pytest.fixture
+async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> Simulator:
+    """A meter whose clock stands still, so every value it reports is the same each run."""
+    return await simulator(
+        SimulatorConfig(meters=meters, timing=FAST, clock=FunctionClock(lambda: START))
+    )
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
+async def test_entities(
+    hass: HomeAssistant,
+    snapshot: SnapshotAssertion,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Every object of the three-phase meter, with units and classes from its scaler_unit."""
+    # Objects are read once their entity is enabled: the poll after setup reads them all.
+    await mock_config_entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    entries = er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
+    assert len(entries) == len(SENSORS)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, SERIAL), mock_config_entry.entry_id
+    )
+    assert device is not None
+    for entry in entries:
+        assert entry == snapshot(name=f"{entry.entity_id}-entry")
+        assert entry.device_id == device.id
+        assert entry.unique_id.startswith(f"{SERIAL}_")
+        state = hass.states.get(entry.entity_id)
+        assert state is not None
+        assert state.state != STATE_UNAVAILABLE
+        if entry.entity_id == CLOCK_DRIFT:
+            # The meter clock stood still while the test ran: a few seconds at most.
+            assert abs(int(state.state)) <= 10
+            continue
+        assert state == snapshot(name=f"{entry.entity_id}-state")
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_energy_dashboard_ready(hass: HomeAssistant) -> None:
+    """Imported energy is ENERGY, TOTAL_INCREASING, in kWh: the Energy dashboard takes it."""
+    state = hass.states.get(ENERGY)
+    assert state is not None
+    assert state.attributes["device_class"] == "energy"
+    assert state.attributes["state_class"] == "total_increasing"
+    assert state.attributes["unit_of_measurement"] == "kWh"
+
+
+async def test_energy_glitch_is_dropped(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A zero or a decrease of a cumulative register is logged and never published."""
+    before = hass.states.get(ENERGY).state
+    for mode in ("zero", "smaller"):
+        sim.set_fault(EnergyGlitch(obis="1-1:1.8.0", mode=mode))
+        freezer.tick(timedelta(seconds=30))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert hass.states.get(ENERGY).state == before
+    glitches = [r for r in caplog.records if "dropped as a glitch" in r.message]
+    assert len(glitches) == 2
+    assert all(r.levelno == logging.WARNING for r in glitches)
+    assert init_integration.runtime_data.coordinator.health.glitches_dropped == 2
+
+    # The next good read is published again.
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(ENERGY).state == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        # A value above the meter's (a glitch just before a restart): the meter's read is dropped.
+        ({"native_value": 99_999_999, "native_unit_of_measurement": "Wh"}, "99999.999"),
+        # Another unit or garbage is not a floor: the meter's value is shown.
+        ({"native_value": 99_999_999, "native_unit_of_measurement": "kWh"}, "12387.422"),
+        ({"native_value": "garbage", "native_unit_of_measurement": "Wh"}, "12387.422"),
+        ({"native_value": None, "native_unit_of_measurement": "Wh"}, "12387.422"),
+    ],
+)
+async def test_restored_energy_is_the_floor(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    extra: dict[str, Any],
+    expected: str,
+) -> None:
+    """After a restart the last published value is the floor a new read must not go under."""
+    mock_config_entry.add_to_hass(hass)
+    mock_restore_cache_with_extra_data(hass, [(State(ENERGY, "99999.999"), extra)])
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(ENERGY).state == expected
+
+
+def test_unit_the_description_does_not_accept(caplog: pytest.LogCaptureFixture) -> None:
+    """A meter reporting, say, Hz for a voltage register gets no sensor for it."""
+    voltage = next(d for d in SENSORS if d.key == "1.1.32.7.0.255")
+    meter = MeterDiscovery(
+        serial=SERIAL,
+        firmware=None,
+        objects={voltage.key: MeterObject(voltage.key, 3)},
+        scaler_units={voltage.key: ScalerUnit(-2, 44)},
+        object_list_read=True,
+    )
+    assert _with_meter_unit(voltage, meter) is None
+    assert "does not fit" in caplog.text
+    meter.scaler_units[voltage.key] = ScalerUnit(-2, 35)
+    fitted = _with_meter_unit(voltage, meter)
+    assert fitted is not None
+    assert fitted.native_unit_of_measurement == "V"
+    assert fitted.suggested_display_precision == 2
+    assert ScalerUnit(-2, 35).scale(23093) == Decimal("230.93")
