@@ -299,12 +299,6 @@ async def test_line_error_is_absorbed_within_the_poll(
     await recover(hass, sim, coordinator, meter_clock)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 4: a bad frame makes the client retransmit at once instead of reading on; "
-    "noise with a false frame start before every (intact) answer fails every poll; see "
-    ".notes/reliability-findings.md",
-)
 async def test_false_frame_starts_in_the_noise_do_not_fail_the_poll(
     hass: HomeAssistant,
     sim: Simulator,

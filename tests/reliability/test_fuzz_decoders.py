@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 from hypothesis import given, strategies as st
-import pytest
 
 from custom_components.microstar_dlms.coordinator import _clock_drift
 from custom_components.microstar_dlms.cosem import (
@@ -258,11 +257,6 @@ def test_axdr_decoder(data: bytes) -> None:
         value.to_python()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: A-XDR compact-array decoding is not linear in the input size; "
-    "see .notes/reliability-findings.md",
-)
 @fuzz_settings(ci=300, nightly=3_000)
 @given(
     st.one_of(
@@ -273,7 +267,8 @@ def test_axdr_decoder(data: bytes) -> None:
 )
 def test_decoded_size_is_linear_in_the_input(data: bytes) -> None:
     """Memory bound: a value decoded from n bytes holds at most a few Data values per byte
-    (or is refused). A compact-array of zero-size fields breaks that today."""
+    (or is refused), even a compact-array whose element is mostly zero-size fields
+    (finding 1, fixed by the decoder's value budget)."""
     value = decodes_or_rejects(lambda: Data.decode(data))
     if value is not None:
         assert data_nodes(value) <= NODES_PER_BYTE * len(data) + 16
@@ -384,15 +379,11 @@ def test_trace_masking_never_raises(data: bytes, secret: bytes | None) -> None:
 # -- a concrete amplification ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: A-XDR compact-array decoding is not linear in the input (2 KB -> 10^6 "
-    "values); see .notes/reliability-findings.md",
-)
 def test_two_kilobyte_answer_cannot_allocate_a_million_values() -> None:
     """A GET answer of 2 KB whose compact-array element is a structure of 1000 null-data
-    fields and one unsigned: a decoder must refuse it (DecodeError) or stay linear; today it
-    builds a million Data values (about 60 MB, seconds of CPU) and 1 MB would exhaust memory."""
+    fields and one unsigned: a decoder must refuse it (DecodeError) or stay linear. Before
+    finding 1 was fixed it built a million Data values (about 60 MB, seconds of CPU), and a
+    1 MB answer would have exhausted memory."""
     payload = b"\xc4\x01\xc1\x00" + compact_array(1000, 1000)
     assert len(payload) < 2100
     started = time.thread_time()

@@ -99,11 +99,6 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
 # -- traces: the core masks the password in every frame, however it is segmented ---------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 3: with a negotiated max info shorter than the password, middle AARQ "
-    "segments are traced unmasked; see .notes/reliability-findings.md",
-)
 @fuzz_settings(ci=1_000, nightly=20_000)
 @given(
     st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=32),
@@ -211,12 +206,6 @@ def test_settings_and_config_reprs_hide_the_password() -> None:
     assert not leaks(repr(config.settings(ServerAddress(1))), SECRET)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2: an echoed AARQ puts password bytes in DEBUG logs and traces (FrameError "
-    "messages carry raw frame hex; RX noise is masked only where the whole password occurs); "
-    "see .notes/reliability-findings.md",
-)
 @pytest.mark.parametrize(
     ("password", "path"),
     [
@@ -262,11 +251,6 @@ async def test_echoed_aarq_with_a_line_error_does_not_log_the_password(
     assert not found, f"{path}: password in trace records: {found}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 3: with a negotiated max info shorter than the password, middle AARQ "
-    "segments are traced unmasked; see .notes/reliability-findings.md",
-)
 async def test_small_frames_do_not_unmask_a_long_password(
     simulator: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
