@@ -296,6 +296,7 @@ async def test_soak_two_meters_one_gateway(
         print("\n[soak] " + "\n[soak] ".join(f"{k}: {v}" for k, v in report.items()))
 
     assert not published.decreases, published.decreases
+    assert all(v > 0 for values in published.values.values() for v in values), "a zero published"
     assert figures.max_concurrent_connections == 1
     assert figures.busy_outside_windows == 0
     # Every window was followed by a healthy cycle that recovered (the last may end the run).
