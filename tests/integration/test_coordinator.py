@@ -9,6 +9,7 @@ from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
@@ -212,3 +213,29 @@ def test_clock_drift_of_a_local_clock() -> None:
     naive = CosemDateTime.from_datetime(local + timedelta(seconds=42))
     assert _clock_drift(naive.encode(), now) == 42
     assert _clock_drift(b"not a clock", now) is None
+
+
+async def test_custom_schedule_with_polling_disabled(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The README's recipe: polling off, then homeassistant.update_entity reads the meter."""
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, pref_disable_polling=True)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    health = coordinator_of(mock_config_entry).health
+    assert health.successes == 1
+
+    await poll(hass, freezer)
+    await poll(hass, freezer)
+    assert health.successes == 1
+
+    await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": ENERGY}, blocking=True
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert health.successes == 2
