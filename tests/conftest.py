@@ -6,6 +6,16 @@ import pytest
 import pytest_socket
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--slow``: nightly sizes for fuzzing and the soak (tests/reliability)."""
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="reliability suite: heavy fuzzing and the full 10 000-poll soak",
+    )
+
+
 @pytest.fixture(autouse=True)
 def loopback_sockets_only() -> Iterator[None]:
     """Allow sockets (the HA harness blocks them), but only to loopback addresses."""

@@ -3,10 +3,8 @@
 ``--slow`` (or ``MICROSTAR_SLOW=1``) runs the nightly-style sizes: more fuzz examples and the
 full 10 000-poll soak. Without it the reduced CI versions run.
 
-pytest only reads ``--slow`` from this file when it is an initial conftest, i.e. when
-``tests/reliability`` (or a path inside it) is on the command line:
-``scripts/test tests/reliability --slow``. From the repository root use the environment variable:
-``MICROSTAR_SLOW=1 scripts/test``.
+The option itself is declared in tests/conftest.py, so ``scripts/test --slow`` works from the
+repository root as well as ``scripts/test tests/reliability --slow``.
 """
 
 from __future__ import annotations
@@ -46,16 +44,6 @@ from microstar_sim.pytest_plugin import SimulatorFactory, simulator
 __all__ = ["simulator"]
 
 SLOW_ENV = "MICROSTAR_SLOW"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--slow``: nightly sizes for fuzzing and the soak."""
-    parser.addoption(
-        "--slow",
-        action="store_true",
-        default=False,
-        help="reliability suite: heavy fuzzing and the full 10 000-poll soak",
-    )
 
 
 def slow_mode(config: pytest.Config) -> bool:
