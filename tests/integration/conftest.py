@@ -16,27 +16,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.microstar_dlms.const import (
-    CONF_ADDRESS_SIZE,
-    CONF_CLIENT_SAP,
-    CONF_CONNECT_TIMEOUT,
-    CONF_CONNECTION_TYPE,
-    CONF_HOST,
-    CONF_PASSWORD,
-    CONF_PORT,
-    CONF_RESPONSE_TIMEOUT,
-    CONF_SERVER_LOGICAL,
-    CONF_SERVER_PHYSICAL,
-    CONNECTION_TCP,
-    DOMAIN,
-)
+from custom_components.microstar_dlms.const import DOMAIN
 from microstar_sim import FAST, FunctionClock, MeterConfig, Simulator, SimulatorConfig
 from microstar_sim.pytest_plugin import SimulatorFactory, simulator
+from tests.meter_entries import PASSWORD, SERIAL, tcp_entry_data
 
-__all__ = ["simulator"]
+__all__ = ["PASSWORD", "SERIAL", "simulator"]
 
-SERIAL = "21061234"  # the simulator's default meter
-PASSWORD = "2222222222"  # client SAP 1, as in the field
 # Short, so a silent meter costs little real time; the form allows 0.5 s at least.
 RESPONSE_TIMEOUT = 0.3
 
@@ -79,29 +65,9 @@ async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> S
     )
 
 
-def entry_data(
-    sim: Simulator,
-    *,
-    client_sap: int = 1,
-    password: str | None = PASSWORD,
-    address_size: str = "1",
-    physical: int | None = None,
-) -> dict[str, Any]:
-    """Config entry data as the flow stores it, for the simulator's gateway."""
-    data: dict[str, Any] = {
-        CONF_CONNECTION_TYPE: CONNECTION_TCP,
-        CONF_HOST: sim.host,
-        CONF_PORT: sim.port,
-        CONF_CLIENT_SAP: client_sap,
-        CONF_SERVER_LOGICAL: 1,
-        CONF_SERVER_PHYSICAL: physical,
-        CONF_ADDRESS_SIZE: address_size,
-        CONF_RESPONSE_TIMEOUT: RESPONSE_TIMEOUT,
-        CONF_CONNECT_TIMEOUT: 2.0,
-    }
-    if password is not None:
-        data[CONF_PASSWORD] = password
-    return data
+def entry_data(sim: Simulator, **changes: Any) -> dict[str, Any]:
+    """Config entry data as the flow stores it, with this suite's short response timeout."""
+    return tcp_entry_data(sim, response_timeout=RESPONSE_TIMEOUT, **changes)
 
 
 @pytest.fixture
