@@ -124,7 +124,11 @@ class Page:
         return str(text or "")
 
     async def screenshot(self, path: Path) -> Path:
-        """Save a PNG of the viewport."""
+        """Save a PNG of the viewport once HA's launch screen has faded out."""
+        for _ in range(100):  # at most ~10 s; the fade takes well under a second
+            if not await self.evaluate("!!document.getElementById('ha-launch-screen')"):
+                break
+            await asyncio.sleep(0.1)
         shot = await self.send("Page.captureScreenshot", format="png")
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         return path
