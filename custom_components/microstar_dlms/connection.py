@@ -101,26 +101,27 @@ class MeterConfig:
         )
 
     def address_candidates(self) -> list[ServerAddress]:
-        """The server addresses to try, most likely first (field notes 1 and 6)."""
+        """The server addresses to try, most likely first (field notes 1 and 6).
+
+        When the user names the meter (physical address or serial number), the forms that carry
+        its physical address go first: on a line with several meters, every meter may answer
+        the logical-only 1-byte form, and the first to answer would be taken for this one.
+        """
         if self.address_size != ADDRESS_AUTO:
             return [self.server_address()]
-        physicals: list[int] = []
+        named = self.server_physical is not None or self.serial_hint is not None
         if self.server_physical is not None:
-            physicals.append(self.server_physical)
+            physical = self.server_physical
         elif self.serial_hint is not None:
-            physicals.append(physical_from_serial(self.serial_hint))
+            physical = physical_from_serial(self.serial_hint)
         else:
-            physicals.append(1)
-        candidates: list[ServerAddress] = []
-        if self.server_logical <= _MAX_ONE_BYTE_PART:
-            candidates.append(ServerAddress(self.server_logical))
-            candidates.extend(
-                ServerAddress(self.server_logical, physical, 2)
-                for physical in physicals
-                if physical <= _MAX_ONE_BYTE_PART
-            )
-        candidates.extend(ServerAddress(self.server_logical, physical, 4) for physical in physicals)
-        return candidates
+            physical = 1
+        logical = self.server_logical
+        one_byte = [ServerAddress(logical)] if logical <= _MAX_ONE_BYTE_PART else []
+        with_physical = [ServerAddress(logical, physical, 4)]
+        if logical <= _MAX_ONE_BYTE_PART and physical <= _MAX_ONE_BYTE_PART:
+            with_physical.insert(0, ServerAddress(logical, physical, 2))
+        return [*with_physical, *one_byte] if named else [*one_byte, *with_physical]
 
     def with_server(self, server: ServerAddress) -> MeterConfig:
         """This config with the address form fixed to ``server`` (what detection found)."""

@@ -167,6 +167,13 @@ async def test_serial_port(hass: HomeAssistant, sim: Simulator) -> None:
             300,
             id="4-byte-typed-physical",
         ),
+        pytest.param(
+            (MeterConfig(), MeterConfig(serial_number="21065678", address_size=4)),
+            {CONF_SERIAL_HINT: "21065678"},
+            "4",
+            5678,
+            id="named-meter-before-a-neighbour-answering-1-byte",
+        ),
     ],
     indirect=["meters"],
 )

@@ -146,12 +146,18 @@ def test_endpoints() -> None:
 
 
 def test_address_candidates() -> None:
-    """Auto-detection tries 1 byte, then 2 and 4 bytes with the likely physical addresses."""
+    """Auto-detection tries 1 byte first, but a named meter's physical address before it."""
+    unnamed = MeterConfig(connection_type=CONNECTION_TCP)
+    assert unnamed.address_candidates() == [
+        ServerAddress(1),
+        ServerAddress(1, 1, 2),
+        ServerAddress(1, 1, 4),
+    ]
     config = MeterConfig(connection_type=CONNECTION_TCP, serial_hint="21060042")
     assert config.address_candidates() == [
-        ServerAddress(1),
         ServerAddress(1, 42, 2),
         ServerAddress(1, 42, 4),
+        ServerAddress(1),
     ]
     far = MeterConfig(connection_type=CONNECTION_TCP, server_logical=300, server_physical=17)
     assert far.address_candidates() == [ServerAddress(300, 17, 4)]
