@@ -38,7 +38,7 @@ fault SPEC is NAME[:ARG][,KEY=VALUE...], repeatable; the same syntax works on th
                                  DISC or the inactivity timeout
   data-access-error:OBIS         GET of OBIS answers a data-access error
                                  (attribute=N, result=hardware-fault|object-undefined|..)
-  energy-glitch[:OBIS]           one read of an energy register gives 0 (mode=zero|smaller)
+  energy-glitch[:OBIS]           one bad read of an energy register (mode=zero|smaller|larger)
   on=any|ua|dm|rr|aare|get|rlre  which answers a frame fault hits; count=N|always
 names: {", ".join(FAULT_NAMES)}
 

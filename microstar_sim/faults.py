@@ -111,17 +111,20 @@ class DataAccessFailure:
 
 @dataclass(frozen=True, slots=True)
 class EnergyGlitch:
-    """One read of an energy register returns 0 (``zero``) or a smaller value (``smaller``)."""
+    """One read of an energy register returns 0 (``zero``), a smaller value (``smaller``) or ten
+    times the value (``larger``: garbage while the meter boots)."""
 
     obis: str = "1-1:1.8.0"
     mode: str = "zero"
     count: int | None = 1
 
     def __post_init__(self) -> None:
-        """Only two glitches are known from the field."""
+        """Zero and smaller are known from the field; larger guards the guard."""
         _check_obis(self.obis)
-        if self.mode not in ("zero", "smaller"):
-            raise ValueError(f"energy glitch mode must be 'zero' or 'smaller', not {self.mode!r}")
+        if self.mode not in ("zero", "smaller", "larger"):
+            raise ValueError(
+                f"energy glitch mode must be 'zero', 'smaller' or 'larger', not {self.mode!r}"
+            )
 
 
 def _check_obis(text: str) -> None:

@@ -443,8 +443,8 @@ class SimulatedMeter:
         if ref.obis in ENERGY_REGISTERS and ref.attribute == 2:
             glitch = self.faults.take(EnergyGlitch, lambda g: Obis.parse(g.obis) == ref.obis)
             if glitch is not None and isinstance(value.value, int):
-                lowered = 0 if glitch.mode == "zero" else value.value * 97 // 100
-                value = Data(value.type, lowered)
+                bad = {"zero": 0, "smaller": value.value * 97 // 100, "larger": value.value * 10}
+                value = Data(value.type, bad[glitch.mode])
         return value
 
     def value(self, obis: str, attribute: int = 2) -> Data:

@@ -3,7 +3,8 @@
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import override
+from time import monotonic
+from typing import Final, override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -125,8 +126,9 @@ SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
         key="1.1.1.9.0.255",
         translation_key="energy_import_month",
         device_class=SensorDeviceClass.ENERGY,
-        # Resets every billing period, which TOTAL_INCREASING reads as a new cycle.
-        state_class=SensorStateClass.TOTAL_INCREASING,
+        # No state class: it resets every billing period, so one glitch read (a zero) would be
+        # taken for a new period and count the month twice in long-term statistics. Energy
+        # import total (1.8.0) is the register for the Energy dashboard.
         suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         units=_WH,
         display_shift=3,
@@ -348,14 +350,26 @@ class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
         return self._current()
 
 
+# No home or small site draws more than this: a rise faster than it between two reads is a glitch.
+MAX_PLAUSIBLE_POWER_W: Final = Decimal(2_000_000)
+# Reads under the floor this many polls in a row, positive and not decreasing, are the meter's real
+# total (the floor came from a bad high read that got through): the guard starts again from them.
+REBASE_AFTER_READS: Final = 10
+_WH_PER_UNIT: Final = {"Wh": Decimal(1), "kWh": Decimal(1000), "MWh": Decimal(1_000_000)}
+
+
 class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
     """A cumulative register: a decrease (a drop to zero included) is dropped and logged.
 
     A glitch shown as a decrease would read as a meter reset and corrupt the Energy
     dashboard's statistics; the last published value (restored across restarts) is the floor.
+    A rise faster than any site can draw is dropped too, so one bad high read cannot become a
+    floor; should one get through anyway, a steady run of lower reads replaces it.
     """
 
     _published: Decimal | None = None
+    _published_at: float | None = None
+    _below: tuple[Decimal, ...] = ()
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -387,16 +401,56 @@ class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
         # A drop to zero is the usual glitch; it is a decrease like any other. A register that
         # has always read zero (export without solar panels) is published as such.
         if self._published is not None and value < self._published:
-            self.coordinator.health.glitches_dropped += 1
-            LOGGER.warning(
-                "Meter %s: %s read %s after %s; dropped as a glitch (not a meter reset)",
-                self._meter.serial,
-                self.entity_description.key,
-                value,
-                self._published,
-            )
+            if not self._rebased(value):
+                self._drop(value, "a decrease")
             return
+        self._below = ()
+        if self._implausible_rise(value):
+            self._drop(value, "a rise faster than any site draws")
+            return
+        self._publish(value)
+
+    def _publish(self, value: Decimal) -> None:
         self._published = value
+        self._published_at = monotonic()
+        self._below = ()
+
+    def _drop(self, value: Decimal, why: str) -> None:
+        self.coordinator.health.glitches_dropped += 1
+        LOGGER.warning(
+            "Meter %s: %s read %s after %s; dropped as a glitch (%s, not a meter reset)",
+            self._meter.serial,
+            self.entity_description.key,
+            value,
+            self._published,
+            why,
+        )
+
+    def _implausible_rise(self, value: Decimal) -> bool:
+        """Whether the rise since the last published read exceeds the plausible power."""
+        factor = _WH_PER_UNIT.get(self.native_unit_of_measurement or "")
+        if self._published is None or self._published_at is None or factor is None:
+            return False  # the first read after start-up has no time base
+        hours = Decimal(str((monotonic() - self._published_at) / 3600))
+        return (value - self._published) * factor > MAX_PLAUSIBLE_POWER_W * hours
+
+    def _rebased(self, value: Decimal) -> bool:
+        """Count a steady run of reads under the floor; after enough, take them as the total."""
+        steady = value > 0 and (not self._below or value >= self._below[-1])
+        self._below = (*self._below, value) if steady else ((value,) if value > 0 else ())
+        if len(self._below) < REBASE_AFTER_READS:
+            return False
+        LOGGER.warning(
+            "Meter %s: %s read under %s for %d polls in a row (now %s); taking that as the "
+            "meter's total",
+            self._meter.serial,
+            self.entity_description.key,
+            self._published,
+            REBASE_AFTER_READS,
+            value,
+        )
+        self._publish(value)
+        return True
 
     @property
     @override

@@ -20,7 +20,11 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MeterDiscovery
 from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit
-from custom_components.microstar_dlms.sensor import SENSORS, _with_meter_unit
+from custom_components.microstar_dlms.sensor import (
+    REBASE_AFTER_READS,
+    SENSORS,
+    _with_meter_unit,
+)
 from microstar_sim import (
     FAST,
     EnergyGlitch,
@@ -97,18 +101,18 @@ async def test_energy_glitch_is_dropped(
     init_integration: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A zero or a decrease of a cumulative register is logged and never published."""
+    """A zero, a decrease or an impossible rise of a cumulative register is never published."""
     before = hass.states.get(ENERGY).state
-    for mode in ("zero", "smaller"):
+    for mode in ("zero", "smaller", "larger"):
         sim.set_fault(EnergyGlitch(obis="1-1:1.8.0", mode=mode))
         freezer.tick(timedelta(seconds=30))
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
         assert hass.states.get(ENERGY).state == before
     glitches = [r for r in caplog.records if "dropped as a glitch" in r.message]
-    assert len(glitches) == 2
+    assert len(glitches) == 3
     assert all(r.levelno == logging.WARNING for r in glitches)
-    assert init_integration.runtime_data.coordinator.health.glitches_dropped == 2
+    assert init_integration.runtime_data.coordinator.health.glitches_dropped == 3
 
     # The next good read is published again.
     freezer.tick(timedelta(seconds=30))
@@ -140,6 +144,30 @@ async def test_restored_energy_is_the_floor(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get(ENERGY).state == expected
+
+
+async def test_a_bad_high_floor_gives_way_to_a_steady_run_of_reads(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A glitch that got in as the floor does not freeze the sensor: steady reads replace it."""
+    mock_config_entry.add_to_hass(hass)
+    extra = {"native_value": 99_999_999, "native_unit_of_measurement": "Wh"}
+    mock_restore_cache_with_extra_data(hass, [(State(ENERGY, "99999.999"), extra)])
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    for _ in range(REBASE_AFTER_READS - 2):  # the setup poll was the first read under the floor
+        freezer.tick(timedelta(seconds=30))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(ENERGY).state == "99999.999"
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert Decimal(hass.states.get(ENERGY).state) < Decimal("99999.999")
+    assert "taking that as the meter's total" in caplog.text
 
 
 def test_unit_the_description_does_not_accept(caplog: pytest.LogCaptureFixture) -> None:
