@@ -35,6 +35,7 @@ from .const import (
 from .cosem import SERIAL_NUMBER, MeterObject, as_text
 from .dlms import ConnectionSettings, MeterClient, ServerAddress
 from .dlms.errors import DataAccessError, DlmsError, NoAnswer
+from .dlms.transport import display_endpoint
 
 type TraceCallback = Callable[[Any], None]
 
@@ -78,7 +79,7 @@ class MeterConfig:
     @property
     def display_endpoint(self) -> str:
         """The endpoint for messages: never a query string (ESPHome URLs may carry a key)."""
-        return self.endpoint.partition("?")[0]
+        return display_endpoint(self.endpoint)
 
     def server_address(self) -> ServerAddress:
         """The stored (detected or chosen) server address; only valid once not 'auto'."""

@@ -26,6 +26,7 @@ from custom_components.microstar_dlms.dlms import (
     Unit,
 )
 from custom_components.microstar_dlms.dlms.apdu import DEFAULT_CONFORMANCE, Conformance
+from custom_components.microstar_dlms.dlms.transport import display_endpoint
 
 from .fake_meter import (
     OBJECT_LIST,
@@ -371,3 +372,25 @@ async def test_bad_frames_only_is_a_protocol_error() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_messages_show_the_endpoint_without_secrets() -> None:
+    """An ESPHome proxy URL may carry a key: messages show scheme, host, port and path only."""
+    assert (
+        display_endpoint("esphome://user:pw@10.0.0.5:6053/?key=c2VjcmV0&port_name=meter")
+        == "esphome://10.0.0.5:6053/"
+    )
+    assert display_endpoint("socket://127.0.0.1:3333") == "socket://127.0.0.1:3333"
+    assert display_endpoint("/dev/ttyUSB0") == "/dev/ttyUSB0"
+    assert display_endpoint("rfc2217://[::1]:4000") == "rfc2217://[::1]:4000"
+
+
+async def test_connection_errors_do_not_repeat_the_key() -> None:
+    """A failed open reports the endpoint without its query string."""
+    settings = ConnectionSettings(
+        endpoint="socket://127.0.0.1:1?key=c2VjcmV0", connect_timeout=1.0, lock_timeout=1.0
+    )
+    with pytest.raises(ConnectionFailed) as caught:
+        async with MeterClient(settings).session():
+            pass
+    assert "c2VjcmV0" not in str(caught.value)

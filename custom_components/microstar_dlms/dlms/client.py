@@ -224,7 +224,7 @@ class MeterSession:
             event = await self._exchange(self._link.connect(), stage="SNRM")
         except ResponseTimeout:
             raise NoAnswer(
-                f"no HDLC answer to SNRM from {self._settings.endpoint} (server "
+                f"no HDLC answer to SNRM from {self._stream.endpoint} (server "
                 f"{self._settings.server}, client SAP {self._settings.client_sap}) after "
                 f"{self._settings.retries + 1} tries: meter silent, or wrong address or SAP"
             ) from None
@@ -493,7 +493,7 @@ class MeterSession:
             elif self._stream.at_eof:
                 self._check_gateway_text()
                 raise ConnectionFailed(
-                    f"{self._settings.endpoint} closed the connection during {stage}"
+                    f"{self._stream.endpoint} closed the connection during {stage}"
                 )
 
     def _next_frame(self, stage: str) -> HdlcFrame | Noise | None:
@@ -520,7 +520,7 @@ class MeterSession:
             self._on_noise(data)
         if self._stream.at_eof:
             self._check_gateway_text()
-            raise ConnectionFailed(f"{self._settings.endpoint} closed the connection at once")
+            raise ConnectionFailed(f"{self._stream.endpoint} closed the connection at once")
 
     def _on_noise(self, data: bytes) -> None:
         self._record(Direction.RX, data, summary="not HDLC")

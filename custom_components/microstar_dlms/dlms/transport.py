@@ -34,6 +34,25 @@ def endpoint_key(endpoint: str) -> str:
     return text
 
 
+def display_endpoint(endpoint: str) -> str:
+    """The endpoint as messages and logs show it: no user info, query or fragment.
+
+    ESPHome serial proxy URLs may carry an encryption key; it must not reach a log line.
+    """
+    text = endpoint.strip()
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 # One lock table per event loop (asyncio locks belong to a loop); in HA there is one loop.
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
@@ -121,6 +140,7 @@ class MeterStream:
 
 async def open_stream(endpoint: str, baudrate: int, within: float) -> MeterStream:
     """Open ``socket://host:port``, ``rfc2217://...``, ``esphome://...`` or a device path."""
+    shown = display_endpoint(endpoint)
     kwargs: dict[str, Any] = {"baudrate": baudrate}
     if endpoint.startswith(("socket://", "tcp://", "rfc2217://", "esphome://")):
         kwargs["connect_timeout"] = within
@@ -129,8 +149,9 @@ async def open_stream(endpoint: str, baudrate: int, within: float) -> MeterStrea
             reader, writer = await serialx.open_serial_connection(endpoint, **kwargs)
     except TimeoutError:
         raise ConnectionFailed(
-            f"could not open {endpoint} within {within:g} s (host unreachable?)"
+            f"could not open {shown} within {within:g} s (host unreachable?)"
         ) from None
     except Exception as err:  # serialx raises many types; report them as one
-        raise ConnectionFailed(f"could not open {endpoint}: {err}") from None
-    return MeterStream(reader, writer, endpoint)
+        reason = str(err).replace(endpoint, shown)
+        raise ConnectionFailed(f"could not open {shown}: {reason}") from None
+    return MeterStream(reader, writer, shown)
