@@ -22,9 +22,9 @@ import probatio
 
 from .connection import (
     MeterConfig,
-    MeterIdentityError,
     async_detect,
     async_identify,
+    error_kind,
     password_error,
     validate_user_input,
 )
@@ -55,14 +55,8 @@ from .const import (
     LOGGER,
 )
 from .dlms.errors import (
-    AssociationRejected,
     AuthenticationFailed,
-    ConnectionFailed,
     DlmsError,
-    EndpointBusy,
-    GatewayBusy,
-    NoAnswer,
-    ResponseTimeout,
 )
 
 _WHOLE = NumberSelector(NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1))
@@ -128,19 +122,8 @@ def _error_of(err: Exception) -> tuple[str, str]:
     """The form field and translated error for a failed meter test."""
     if isinstance(err, AuthenticationFailed):
         return CONF_PASSWORD, "invalid_auth"
-    kinds: tuple[tuple[type[Exception], str], ...] = (
-        (AssociationRejected, "association_rejected"),
-        (GatewayBusy, "gateway_busy"),
-        (EndpointBusy, "endpoint_busy"),
-        (NoAnswer, "no_answer"),
-        (ConnectionFailed, "cannot_connect"),
-        (ResponseTimeout, "response_timeout"),
-        (MeterIdentityError, "no_serial_number"),
-        (DlmsError, "protocol_error"),
-    )
-    for error_type, code in kinds:
-        if isinstance(err, error_type):
-            return "base", code
+    if isinstance(err, DlmsError):
+        return "base", error_kind(err)
     LOGGER.exception("Unexpected error while testing the meter")
     return "base", "unknown"
 

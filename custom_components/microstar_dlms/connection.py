@@ -34,7 +34,16 @@ from .const import (
 )
 from .cosem import SERIAL_NUMBER, MeterObject, as_text
 from .dlms import ConnectionSettings, MeterClient, ServerAddress
-from .dlms.errors import DataAccessError, DlmsError, NoAnswer
+from .dlms.errors import (
+    AssociationRejected,
+    ConnectionFailed,
+    DataAccessError,
+    DlmsError,
+    EndpointBusy,
+    GatewayBusy,
+    NoAnswer,
+    ResponseTimeout,
+)
 from .dlms.transport import display_endpoint
 
 type TraceCallback = Callable[[Any], None]
@@ -47,6 +56,27 @@ _MAX_ONE_BYTE_PART = 0x7F
 
 class MeterIdentityError(DlmsError):
     """The meter answered but did not give a usable serial number."""
+
+
+# Client errors to translation keys, shared by the flow's form errors and the coordinator's
+# exceptions and statistics; authentication failures are handled before (reauth, password field).
+_ERROR_KINDS: tuple[tuple[type[DlmsError], str], ...] = (
+    (GatewayBusy, "gateway_busy"),
+    (EndpointBusy, "endpoint_busy"),
+    (NoAnswer, "no_answer"),
+    (ConnectionFailed, "cannot_connect"),
+    (AssociationRejected, "association_rejected"),
+    (ResponseTimeout, "response_timeout"),
+    (MeterIdentityError, "no_serial_number"),
+)
+
+
+def error_kind(err: DlmsError) -> str:
+    """The translation key (and statistics bucket) of a client error."""
+    for error_type, kind in _ERROR_KINDS:
+        if isinstance(err, error_type):
+            return kind
+    return "protocol_error"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

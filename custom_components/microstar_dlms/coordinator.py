@@ -19,7 +19,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .connection import MeterConfig
+from .connection import MeterConfig, error_kind
 from .const import (
     DOMAIN,
     ISSUE_GATEWAY_BUSY,
@@ -46,16 +46,9 @@ from .cosem import (
 )
 from .dlms import MeterClient, MeterSession
 from .dlms.errors import (
-    AssociationRejected,
     AuthenticationFailed,
-    ConnectionFailed,
     DataAccessError,
     DlmsError,
-    EndpointBusy,
-    GatewayBusy,
-    NoAnswer,
-    ProtocolError,
-    ResponseTimeout,
 )
 from .redact import redact_frames
 
@@ -174,7 +167,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self._record_failure("wrong_meter")
             raise
         except DlmsError as err:
-            kind = _failure_kind(err)
+            kind = error_kind(err)
             self._record_failure(kind)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -276,8 +269,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         health.last_success = dt_util.utcnow()
         health.busy_streak = health.silent_streak = 0
         health.silent_since = None
-        for issue in (ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT):
-            ir.async_delete_issue(self.hass, DOMAIN, f"{issue}_{self.config_entry.entry_id}")
+        async_delete_issues(self.hass, self.config_entry.entry_id)
 
     @callback
     def _record_failure(self, kind: str) -> None:
@@ -326,23 +318,6 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Remove the repair issues of an entry."""
     for issue in (ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT):
         ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry_id}")
-
-
-def _failure_kind(err: DlmsError) -> str:
-    """The translation key (and statistics bucket) of a client error."""
-    kinds: tuple[tuple[type[DlmsError], str], ...] = (
-        (GatewayBusy, "gateway_busy"),
-        (EndpointBusy, "endpoint_busy"),
-        (NoAnswer, "no_answer"),
-        (ConnectionFailed, "cannot_connect"),
-        (AssociationRejected, "association_rejected"),
-        (ResponseTimeout, "response_timeout"),
-        (ProtocolError, "protocol_error"),
-    )
-    for error_type, kind in kinds:
-        if isinstance(err, error_type):
-            return kind
-    return "protocol_error"
 
 
 def _clock_drift(value: Any, read_at: datetime) -> int | None:

@@ -11,7 +11,7 @@ from typing import Any
 from awesomeversion import AwesomeVersion
 import pytest
 
-from custom_components.microstar_dlms import coordinator
+from custom_components.microstar_dlms.connection import error_kind
 from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.dlms import errors
 from custom_components.microstar_dlms.sensor import SENSORS
@@ -106,7 +106,7 @@ def test_exceptions_issues_and_selectors(language: str) -> None:
         errors.FrameError("x"),
     ]
     for error in samples:
-        key = coordinator._failure_kind(error)
+        key = error_kind(error)
         assert strings["exceptions"][key]["message"]
     for key in ("authentication_failed", "wrong_meter", "poll_timeout"):
         assert strings["exceptions"][key]["message"]
@@ -157,8 +157,8 @@ def test_every_form_error_code_exists(language: str) -> None:
                     and target.value.id == "errors"
                 ) or (isinstance(target, ast.Name) and target.id == "advanced_error"):
                     codes.add(node.value.value)
-            # what a `*_error` helper returns
-            if isinstance(node, ast.FunctionDef) and node.name.endswith("_error"):
+            # what a `*_error` helper and `error_kind` return
+            if isinstance(node, ast.FunctionDef) and node.name.endswith(("_error", "error_kind")):
                 for inner in ast.walk(node):
                     if (
                         isinstance(inner, ast.Constant)
