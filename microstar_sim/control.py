@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .faults import FAULT_NAMES, describe_fault, parse_fault
+from .listener import Listener
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -26,35 +27,18 @@ HELP = (
 )
 
 
-class ControlServer:
+class ControlServer(Listener):
     """Accepts control connections on ``host``; each line is one command."""
 
     def __init__(self, simulator: Simulator, host: str) -> None:
         """Call ``start`` to listen."""
+        super().__init__()
         self.simulator = simulator
         self.host = host
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, port: int) -> None:
         """Listen on ``port`` (0: ephemeral)."""
-        self._server = await asyncio.start_server(self._on_connect, self.host, port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Close all control connections."""
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await self.listen(self.host, port)
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

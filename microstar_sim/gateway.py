@@ -10,28 +10,26 @@ import logging
 from .config import GatewayConfig
 from .faults import Busy, FaultBook
 from .line import SerialLine
+from .listener import Listener
 from .record import CloseReason, ConnectionRecord, SimulatorRecord, now
 
 _LOGGER = logging.getLogger(__name__)
 BUSY_TEXT = "Port already in use\r\n"
 
 
-class Gateway:
+class Gateway(Listener):
     """A raw TCP port in front of the meter line; closing TCP does not touch the meters."""
 
     def __init__(self, config: GatewayConfig, faults: FaultBook, record: SimulatorRecord) -> None:
         """Call ``attach`` and then ``start``."""
+        super().__init__()
         self.config = config
         self.faults = faults
         self.record = record
         self.line: SerialLine | None = None
-        self._server: asyncio.Server | None = None
         self._ids = itertools.count(1)
         self._active: tuple[ConnectionRecord, asyncio.StreamWriter] | None = None
         self._pending = bytearray(config.stale_bytes)
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._handlers: set[asyncio.Task[None]] = set()
-        self.port = 0
 
     def attach(self, line: SerialLine) -> None:
         """Connect the meter line."""
@@ -39,23 +37,7 @@ class Gateway:
 
     async def start(self) -> None:
         """Listen on the configured host and port (0: ephemeral)."""
-        self._server = await asyncio.start_server(
-            self._on_connect, self.config.host, self.config.port
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Close every connection and the listening socket."""
-        if self._server is not None:
-            self._server.close()
-        for writer in list(self._writers):
-            writer.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
+        await self.listen(self.config.host, self.config.port)
 
     @property
     def connection(self) -> int | None:
