@@ -33,7 +33,7 @@ from .const import (
     PUBLIC_CLIENT_SAP,
 )
 from .cosem import SERIAL_NUMBER, MeterObject, as_text
-from .dlms import ConnectionSettings, MeterClient, ServerAddress
+from .dlms import ConnectionSettings, MeterClient, MeterSession, ServerAddress
 from .dlms.errors import (
     AssociationRejected,
     ConnectionFailed,
@@ -317,12 +317,16 @@ async def async_identify(
 ) -> str:
     """Open one session with the meter at ``server`` and return its serial number."""
     client = MeterClient(config.settings(server), trace=trace)
-    serial_number = MeterObject(SERIAL_NUMBER, 1)
     async with client.session() as session:
-        try:
-            value = await session.get(serial_number.value_ref())
-        except DataAccessError as err:
-            raise MeterIdentityError("the meter did not give its serial number") from err
+        return await async_read_serial(session)
+
+
+async def async_read_serial(session: MeterSession) -> str:
+    """The meter's serial number (1-0:0.0.0, class 1); MeterIdentityError when it has none."""
+    try:
+        value = await session.get(MeterObject(SERIAL_NUMBER, 1).value_ref())
+    except DataAccessError as err:
+        raise MeterIdentityError("the meter did not give its serial number") from err
     if (serial := as_text(value)) is None:
         raise MeterIdentityError("the meter's serial number is empty")
     return serial

@@ -19,7 +19,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .connection import MeterConfig, error_kind
+from .connection import MeterConfig, async_read_serial, error_kind
 from .const import (
     DOMAIN,
     ISSUE_GATEWAY_BUSY,
@@ -34,7 +34,6 @@ from .cosem import (
     CLASS_CLOCK,
     FIRMWARE,
     OBJECT_LIST,
-    SERIAL_NUMBER,
     UNSCALED,
     MeterObject,
     ScalerUnit,
@@ -192,14 +191,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
 
     async def _async_discover(self, session: MeterSession) -> MeterDiscovery:
         """Learn the meter: serial, the objects we can present, their scalers (once)."""
-        serial = as_text(await session.get(MeterObject(SERIAL_NUMBER, 1).value_ref()))
-        if serial is None or serial != self.config_entry.unique_id:
+        serial = await async_read_serial(session)
+        if serial != self.config_entry.unique_id:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
                 translation_key="wrong_meter",
                 translation_placeholders={
                     "expected": str(self.config_entry.unique_id),
-                    "found": serial or "?",
+                    "found": serial,
                 },
             )
         object_list_read = True

@@ -11,7 +11,7 @@ from typing import Any
 from awesomeversion import AwesomeVersion
 import pytest
 
-from custom_components.microstar_dlms.connection import error_kind
+from custom_components.microstar_dlms.connection import MeterIdentityError, error_kind
 from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.dlms import errors
 from custom_components.microstar_dlms.sensor import SENSORS
@@ -104,6 +104,7 @@ def test_exceptions_issues_and_selectors(language: str) -> None:
         errors.ResponseTimeout("x"),
         errors.ProtocolError("x"),
         errors.FrameError("x"),
+        MeterIdentityError("x"),
     ]
     for error in samples:
         key = error_kind(error)
