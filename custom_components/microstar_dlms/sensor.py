@@ -84,15 +84,23 @@ class MicrostarSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[MeterReading, MeterDiscovery, str], SensorValue] = _register_value
 
 
-def _energy(key: str, name: str, *, enabled: bool = False) -> MicrostarSensorEntityDescription:
-    """A cumulative active energy register, as the Energy dashboard wants it."""
+def _energy(
+    key: str,
+    name: str,
+    *,
+    enabled: bool = False,
+    device_class: SensorDeviceClass = SensorDeviceClass.ENERGY,
+    suggested_unit: str = UnitOfEnergy.KILO_WATT_HOUR,
+    units: frozenset[int] = _WH,
+) -> MicrostarSensorEntityDescription:
+    """A cumulative energy register (active by default, as the Energy dashboard wants it)."""
     return MicrostarSensorEntityDescription(
         key=key,
         translation_key=name,
-        device_class=SensorDeviceClass.ENERGY,
+        device_class=device_class,
         state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        units=_WH,
+        suggested_unit_of_measurement=suggested_unit,
+        units=units,
         display_shift=3,
         cumulative=True,
         entity_registry_enabled_default=enabled,
@@ -135,16 +143,12 @@ SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
     ),
     *(
-        MicrostarSensorEntityDescription(
-            key=key,
-            translation_key=name,
+        _energy(
+            key,
+            name,
             device_class=SensorDeviceClass.REACTIVE_ENERGY,
-            state_class=SensorStateClass.TOTAL_INCREASING,
-            suggested_unit_of_measurement=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
+            suggested_unit=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
             units=_VARH,
-            display_shift=3,
-            cumulative=True,
-            entity_registry_enabled_default=False,
         )
         for key, name in (
             ("1.1.3.8.0.255", "reactive_energy_import"),
