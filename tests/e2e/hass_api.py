@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 import itertools
 import json
+import math
 import time
 from typing import Any
 
@@ -191,3 +192,46 @@ async def eventually[T](
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {seconds:g} s for {what}; last seen: {last!r}")
         await asyncio.sleep(interval)
+
+
+DOMAIN = "microstar_dlms"
+
+
+async def add_meter(rest: HassRest, typed: Mapping[str, Any]) -> dict[str, Any]:
+    """Add integration -> Microstar DLMS -> TCP gateway -> type ``typed`` -> Submit."""
+    flow = await rest.post(
+        "/api/config/config_entries/flow", {"handler": DOMAIN, "show_advanced_options": False}
+    )
+    assert flow["type"] == "menu", flow
+    assert "tcp" in flow["menu_options"], flow
+    form = await rest.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "tcp"}
+    )
+    assert form["type"] == "form", form
+    assert form["step_id"] == "tcp", form
+    assert not form["errors"], form
+    result: dict[str, Any] = await rest.post(
+        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        form_payload(form["data_schema"], typed),
+    )
+    return result
+
+
+async def meter_entities(ws: HassWebSocket, entry_id: str, serial: str) -> dict[str, str]:
+    """The enabled entities of a config entry, by OBIS key."""
+    entries = await ws.call("config/entity_registry/list")
+    return {
+        e["unique_id"].removeprefix(f"{serial}_"): e["entity_id"]
+        for e in entries
+        if e["config_entry_id"] == entry_id and not e["disabled_by"]
+    }
+
+
+def number(state: Mapping[str, Any]) -> float:
+    """A numeric state; fails with the state when it is not one."""
+    try:
+        value = float(state["state"])
+    except ValueError:
+        raise AssertionError(f"{state['entity_id']} is not a number: {state}") from None
+    assert math.isfinite(value), state
+    return value

@@ -32,8 +32,13 @@ class ManagedProcess:
         log: Path,
         cwd: Path,
         env: Mapping[str, str] | None = None,
+        *,
+        inherit_env: bool = True,
     ) -> None:
-        """Start ``argv`` in a new session (so its children can be signalled as one group)."""
+        """Start ``argv`` in a new session (so its children can be signalled as one group).
+
+        ``env`` adds to this process's environment, or replaces it with ``inherit_env=False``.
+        """
         self.name = name
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +50,7 @@ class ManagedProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, **(env or {})},
+                env={**(os.environ if inherit_env else {}), **(env or {})},
             )
 
     @property
@@ -131,18 +136,25 @@ class HassProcess:
     config_dir: Path
 
 
-def logged_errors(log: Path, logger_prefix: str) -> list[str]:
-    """ERROR/CRITICAL lines (with their traceback) that a logger under ``logger_prefix`` wrote."""
-    header = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ (ERROR|CRITICAL) \(\w+\) \[([\w.]+)\]")
-    found: list[str] = []
-    current: list[str] | None = None
+def log_records(log: Path, levels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(logger, text with traceback) of each record at one of ``levels`` in a hass log."""
+    header = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ (\w+) \([\w-]+\) \[([\w.]+)\]")
+    found: list[tuple[str, str]] = []
+    current = False
     for line in log.read_text(errors="replace").splitlines():
         if match := header.match(line):
-            current = [line] if match[2].startswith(logger_prefix) else None
-            if current is not None:
-                found.append(line)
-        elif current is not None and re.match(r"^\d{4}-\d\d-\d\d ", line):
-            current = None
-        elif current is not None:
-            found[-1] += "\n" + line
+            current = match[1] in levels
+            if current:
+                found.append((match[2], line))
+        elif current and not re.match(r"^\d{4}-\d\d-\d\d ", line):
+            logger, text = found[-1]
+            found[-1] = (logger, f"{text}\n{line}")
+        else:
+            current = False
     return found
+
+
+def logged_errors(log: Path, logger_prefix: str) -> list[str]:
+    """ERROR/CRITICAL lines (with their traceback) that a logger under ``logger_prefix`` wrote."""
+    records = log_records(log, ("ERROR", "CRITICAL"))
+    return [text for logger, text in records if logger.startswith(logger_prefix)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-import math
 import os
 from pathlib import Path
 import re
@@ -31,8 +30,10 @@ from .hass_api import (
     HassRest,
     HassWebSocket,
     Tokens,
+    add_meter,
     eventually,
-    form_payload,
+    meter_entities,
+    number,
     onboard,
 )
 from .processes import HassProcess, SimulatorProcess, logged_errors
@@ -150,46 +151,6 @@ async def control(sim: SimulatorProcess, command: str) -> str:
     return answer
 
 
-def number(state: dict[str, Any]) -> float:
-    """A numeric state; fails with the state when it is not one."""
-    try:
-        value = float(state["state"])
-    except ValueError:
-        raise AssertionError(f"{state['entity_id']} is not a number: {state}") from None
-    assert math.isfinite(value), state
-    return value
-
-
-async def add_meter(owner: Owner, typed: dict[str, Any]) -> dict[str, Any]:
-    """Add integration -> Microstar DLMS -> TCP gateway -> type ``typed`` -> Submit."""
-    flow = await owner.rest.post(
-        "/api/config/config_entries/flow", {"handler": DOMAIN, "show_advanced_options": False}
-    )
-    assert flow["type"] == "menu", flow
-    assert "tcp" in flow["menu_options"], flow
-    form = await owner.rest.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "tcp"}
-    )
-    assert form["type"] == "form", form
-    assert form["step_id"] == "tcp", form
-    assert not form["errors"], form
-    result: dict[str, Any] = await owner.rest.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
-        form_payload(form["data_schema"], typed),
-    )
-    return result
-
-
-async def meter_entities(owner: Owner, entry_id: str, serial: str) -> dict[str, str]:
-    """The enabled entities of a config entry, by OBIS key."""
-    entries = await owner.ws.call("config/entity_registry/list")
-    return {
-        e["unique_id"].removeprefix(f"{serial}_"): e["entity_id"]
-        for e in entries
-        if e["config_entry_id"] == entry_id and not e["disabled_by"]
-    }
-
-
 async def test_onboarding_through_the_rest_api(
     session: aiohttp.ClientSession, hass_process: HassProcess, story: Story
 ) -> None:
@@ -223,7 +184,7 @@ async def test_add_the_meter_through_the_config_flow_like_the_ui(
     """Add integration -> Microstar DLMS -> TCP gateway -> the README's values -> a device."""
     started = time.monotonic()
 
-    result = await add_meter(owner, {**README_INPUT, "port": simulator_process.port})
+    result = await add_meter(owner.rest, {**README_INPUT, "port": simulator_process.port})
 
     assert result["type"] == "create_entry", result
     assert result["title"] == f"Microstar {SERIAL}", result
@@ -252,7 +213,7 @@ async def test_the_device_and_its_sensors_show_live_readings(owner: Owner, story
 
     async def registered() -> dict[str, str] | None:
         assert story.entry_id is not None
-        mine = await meter_entities(owner, story.entry_id, SERIAL)
+        mine = await meter_entities(owner.ws, story.entry_id, SERIAL)
         wanted = (ENERGY_IMPORT, POWER_IMPORT, VOLTAGE_L1, CURRENT_L1, FREQUENCY, POWER_FACTOR)
         return mine if all(key in mine for key in wanted) else None
 
@@ -371,7 +332,7 @@ async def test_a_second_meter_on_the_same_gateway(
         "advanced": SECOND_METER_ADVANCED,
     }
 
-    result = await add_meter(owner, typed)
+    result = await add_meter(owner.rest, typed)
 
     assert result["type"] == "create_entry", result
     assert result["title"] == f"Microstar {SECOND_SERIAL}", result
@@ -381,7 +342,7 @@ async def test_a_second_meter_on_the_same_gateway(
     assert device["model"] == "Single-phase DLMS meter", device
 
     async def reading() -> dict[str, str] | None:
-        entities = await meter_entities(owner, entry_id, SECOND_SERIAL)
+        entities = await meter_entities(owner.ws, entry_id, SECOND_SERIAL)
         if VOLTAGE_L1 not in entities or ENERGY_IMPORT not in entities:
             return None
         state = await owner.state(entities[VOLTAGE_L1])
