@@ -138,7 +138,10 @@ class HassProcess:
 
 def log_records(log: Path, levels: tuple[str, ...]) -> list[tuple[str, str]]:
     """(logger, text with traceback) of each record at one of ``levels`` in a hass log."""
-    header = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ (\w+) \([\w-]+\) \[([\w.]+)\]")
+    # 2026.11 adds the UTC offset to the time: "2026-11-30 21:47:15.306+00:00 WARNING (...) [...]".
+    header = re.compile(
+        r"^\d{4}-\d\d-\d\d [\d:.]+(?:[+-]\d\d:?\d\d|Z)? (\w+) \([\w-]+\) \[([\w.]+)\]"
+    )
     found: list[tuple[str, str]] = []
     current = False
     for line in log.read_text(errors="replace").splitlines():

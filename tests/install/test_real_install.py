@@ -116,6 +116,9 @@ async def test_a_user_adds_the_meter_and_sees_live_readings(
         await ws.close()
 
     records = log_records(installed_hass.process.log, ("WARNING", "ERROR", "CRITICAL"))
+    assert any(STANDARD_NOTE.search(text) for _, text in records), (
+        f"no record parsed from {installed_hass.process.log}: has the log format changed?"
+    )
     problems = [
         text
         for logger, text in records
