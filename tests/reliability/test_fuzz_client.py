@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
+import random
 import time
-from typing import Any
 from unittest.mock import patch
 
 from hypothesis import event, given, strategies as st
@@ -79,7 +79,10 @@ DAMAGES = (
 class DamagingPeer:
     """Stands in for the TCP stream: the meter model answers, ``damage`` spoils answers."""
 
-    damage: Any  # hypothesis draw function: (strategy) -> value
+    # Damage comes from a seeded generator, not from hypothesis draws: how many answers a
+    # session gets depends on timing (4 ms timeouts on a loaded machine), and hypothesis refuses
+    # a test whose draws vary between runs of the same example (FlakyStrategyDefinition).
+    rng: random.Random
     meter: SimulatedMeter
     rate: int = 100  # percent of answers damaged
     damages: list[str] = field(default_factory=list)
@@ -121,33 +124,31 @@ class DamagingPeer:
                     self._answer(reply.data)
 
     def _answer(self, wire: bytes) -> None:
-        spoil = self.rate and self.damage(st.integers(0, 99)) < self.rate
-        kind = self.damage(st.sampled_from(DAMAGES)) if spoil else "none"
+        spoil = self.rate and self.rng.randint(0, 99) < self.rate
+        kind = self.rng.choice(DAMAGES) if spoil else "none"
         self.damages.append(kind)
         if kind == "none":
             self.inbound.append(wire)
         elif kind == "flip":
             spoiled = bytearray(wire)
-            spoiled[self.damage(st.integers(0, len(wire) - 1))] ^= 1 << self.damage(
-                st.integers(0, 7)
-            )
+            spoiled[self.rng.randint(0, len(wire) - 1)] ^= 1 << self.rng.randint(0, 7)
             self.inbound.append(bytes(spoiled))
         elif kind == "truncate":
-            self.inbound.append(wire[: self.damage(st.integers(0, len(wire) - 1))])
+            self.inbound.append(wire[: self.rng.randint(0, len(wire) - 1)])
         elif kind == "repeat":
             self.inbound.extend([wire, wire])
         elif kind == "noise":
-            self.inbound.extend([self.damage(st.binary(min_size=1, max_size=12)), wire])
+            self.inbound.extend([self.rng.randbytes(self.rng.randint(1, 12)), wire])
         elif kind == "garbage":
-            self.inbound.append(self.damage(st.binary(min_size=1, max_size=300)))
+            self.inbound.append(self.rng.randbytes(self.rng.randint(1, 300)))
         elif kind == "busy_text":
             self.inbound.append(b"Port already in use\r\n")
             self.at_eof = True
         elif kind == "close":
-            self.inbound.append(wire[: self.damage(st.integers(0, len(wire)))])
+            self.inbound.append(wire[: self.rng.randint(0, len(wire))])
             self.at_eof = True
         elif kind == "split":
-            cut = self.damage(st.integers(1, max(1, len(wire) - 1)))
+            cut = self.rng.randint(1, max(1, len(wire) - 1))
             self.inbound.extend([wire[:cut], wire[cut:]])
         elif kind == "late":
             self.held.append(wire)  # arrives after the client's next write (a slow meter)
@@ -189,15 +190,15 @@ async def _session(peer: DamagingPeer) -> str:
 
 
 @fuzz_settings(ci=600, nightly=20_000)
-@given(st.data(), st.sampled_from([0, 1, 3, 10, 30, 100]), st.integers(1, 1_000))
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 10, 30, 100]), st.integers(1, 1_000))
 def test_any_damage_ends_in_a_package_error_within_budget(
-    data: st.DataObject, rate: int, seed: int
+    damage_seed: int, rate: int, seed: int
 ) -> None:
     """A session against a meter whose answers are damaged at random (``rate`` percent)."""
     meter = SimulatedMeter(
         MeterConfig(seed=seed, load_profile_history_days=0), FakeClock(), SimulatorRecord()
     )
-    peer = DamagingPeer(damage=data.draw, meter=meter, rate=rate)
+    peer = DamagingPeer(rng=random.Random(damage_seed), meter=meter, rate=rate)
 
     async def scenario() -> str:
         started = time.monotonic()
