@@ -261,6 +261,10 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         return self.catalogue[key].enabled_by_default
 
     @callback
+    def record_glitch(self) -> None:
+        """Count a read an energy guard dropped (diagnostics show the count)."""
+        self.health.glitches_dropped += 1
+
     def _record_success(self) -> None:
         """Count a good poll and clear this entry's repairs."""
         health = self.health

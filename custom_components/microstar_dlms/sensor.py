@@ -1,10 +1,11 @@
 """Sensors of a Microstar meter: one description per OBIS object, units from the meter."""
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from time import monotonic
-from typing import Final, override
+from typing import override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -40,6 +41,7 @@ from .cosem import (
     FIRMWARE,
     SERIAL_NUMBER,
 )
+from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
 
 PARALLEL_UPDATES = 0
@@ -354,41 +356,28 @@ class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
         return self._current()
 
 
-# No home or small site draws more than this: a rise faster than it between two reads is a glitch.
-MAX_PLAUSIBLE_POWER_W: Final = Decimal(2_000_000)
-# Reads under the floor this many polls in a row, positive and not decreasing, are the meter's real
-# total (the floor came from a bad high read that got through): the guard starts again from them.
-REBASE_AFTER_READS: Final = 10
-_WH_PER_UNIT: Final = {"Wh": Decimal(1), "kWh": Decimal(1000), "MWh": Decimal(1_000_000)}
-
-
 class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
-    """A cumulative register: a decrease (a drop to zero included) is dropped and logged.
+    """A cumulative register, published through its glitch guard (energy_guard.py).
 
-    A glitch shown as a decrease would read as a meter reset and corrupt the Energy
-    dashboard's statistics; the last published value (restored across restarts) is the floor.
-    A rise faster than any site can draw is dropped too, so one bad high read cannot become a
-    floor; should one get through anyway, a steady run of lower reads replaces it.
+    The last published value, restored across restarts, is the floor; dropped reads are
+    logged and counted in the coordinator's poll health.
     """
 
-    _published: Decimal | None = None
-    _published_at: float | None = None
-    _below: tuple[Decimal, ...] = ()
+    _guard: EnergyGuard
 
     @override
     async def async_added_to_hass(self) -> None:
         """Restore the last published value as the floor, then take this poll's value."""
         await super().async_added_to_hass()
+        self._guard = EnergyGuard(WH_PER_UNIT.get(self.native_unit_of_measurement or ""))
         last = await self.async_get_last_sensor_data()
         if (
             last is not None
             and last.native_unit_of_measurement == self.native_unit_of_measurement
             and last.native_value is not None
         ):
-            try:
-                self._published = Decimal(str(last.native_value))
-            except InvalidOperation:
-                self._published = None
+            with suppress(InvalidOperation):
+                self._guard.restore(Decimal(str(last.native_value)))
         self._accept(self._current())
 
     @callback
@@ -399,71 +388,41 @@ class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
         super()._handle_coordinator_update()
 
     def _accept(self, value: SensorValue) -> None:
-        """Publish ``value`` unless it is a glitch."""
+        """Hand a read to the guard; log what it did not simply publish."""
         if not isinstance(value, Decimal):
             return
-        # A drop to zero is the usual glitch; it is a decrease like any other. A register that
-        # has always read zero (export without solar panels) is published as such.
-        if self._published is not None and value < self._published:
-            if not self._rebased(value):
-                self._drop(value, "a decrease")
-            return
-        self._below = ()
-        if self._implausible_rise(value):
-            self._drop(value, "a rise faster than any site draws")
-            return
-        self._publish(value)
-
-    def _publish(self, value: Decimal) -> None:
-        self._published = value
-        self._published_at = monotonic()
-        self._below = ()
-
-    def _drop(self, value: Decimal, why: str) -> None:
-        self.coordinator.health.glitches_dropped += 1
-        LOGGER.warning(
-            "Meter %s: %s read %s after %s; dropped as a glitch (%s, not a meter reset)",
-            self._meter.serial,
-            self.entity_description.key,
-            value,
-            self._published,
-            why,
-        )
-
-    def _implausible_rise(self, value: Decimal) -> bool:
-        """Whether the rise since the last published read exceeds the plausible power."""
-        factor = _WH_PER_UNIT.get(self.native_unit_of_measurement or "")
-        if self._published is None or self._published_at is None or factor is None:
-            return False  # the first read after start-up has no time base
-        hours = Decimal(str((monotonic() - self._published_at) / 3600))
-        return (value - self._published) * factor > MAX_PLAUSIBLE_POWER_W * hours
-
-    def _rebased(self, value: Decimal) -> bool:
-        """Count a steady run of reads under the floor; after enough, take them as the total."""
-        steady = value > 0 and (not self._below or value >= self._below[-1])
-        self._below = (*self._below, value) if steady else ((value,) if value > 0 else ())
-        if len(self._below) < REBASE_AFTER_READS:
-            return False
-        LOGGER.warning(
-            "Meter %s: %s read under %s for %d polls in a row (now %s); taking that as the "
-            "meter's total",
-            self._meter.serial,
-            self.entity_description.key,
-            self._published,
-            REBASE_AFTER_READS,
-            value,
-        )
-        self._publish(value)
-        return True
+        floor = self._guard.published
+        verdict = self._guard.accept(value, monotonic())
+        key = self.entity_description.key
+        if verdict is Verdict.REBASED:
+            LOGGER.warning(
+                "Meter %s: %s read under %s for %d polls in a row (now %s); taking that as the "
+                "meter's total",
+                self._meter.serial,
+                key,
+                floor,
+                REBASE_AFTER_READS,
+                value,
+            )
+        elif verdict is not Verdict.PUBLISHED:
+            self.coordinator.record_glitch()
+            LOGGER.warning(
+                "Meter %s: %s read %s after %s; dropped as a glitch (%s, not a meter reset)",
+                self._meter.serial,
+                key,
+                value,
+                floor,
+                verdict,
+            )
 
     @property
     @override
     def available(self) -> bool:
         """Available while this object reads and a good value has been seen."""
-        return super().available and self._published is not None
+        return super().available and self._guard.published is not None
 
     @property
     @override
     def native_value(self) -> SensorValue:
         """The last value that passed the guard."""
-        return self._published
+        return self._guard.published

@@ -20,8 +20,8 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MeterDiscovery
 from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit
+from custom_components.microstar_dlms.energy_guard import REBASE_AFTER_READS
 from custom_components.microstar_dlms.sensor import (
-    REBASE_AFTER_READS,
     SENSORS,
     _with_meter_unit,
 )
