@@ -12,7 +12,7 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator, _clock_drift
@@ -21,20 +21,15 @@ from custom_components.microstar_dlms.dlms.transport import endpoint_lock
 from microstar_sim import Busy, DataAccessFailure, Simulator
 
 from .conftest import SERIAL, entry_data, settled
+from .polling import poll
 
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+
 
 VOLTAGE = "sensor.microstar_21061234_voltage_l1"
 ENERGY = "sensor.microstar_21061234_energy_import"
 VOLTAGE_L2 = "sensor.microstar_21061234_voltage_l2"
 FIRMWARE = "sensor.microstar_21061234_firmware"
-
-
-async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30) -> None:
-    """Let the poll interval pass and the poll finish."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def coordinator_of(entry: MockConfigEntry) -> MicrostarCoordinator:

@@ -1,26 +1,18 @@
 """Repair issues: raised when the user must act, per entry, and gone at the next good poll."""
 
-from datetime import timedelta
-
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
 from microstar_sim import Busy, Silent, Simulator
 
 from .conftest import settled
+from .polling import poll
 
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
-
-
-async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Let one poll interval pass."""
-    freezer.tick(timedelta(seconds=30))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_gateway_busy_repair(
@@ -95,9 +87,7 @@ async def test_silence_at_start_still_raises(
     await hass.async_block_till_done()
     issue_id = f"meter_silent_{mock_config_entry.entry_id}"
     for _ in range(12):
-        freezer.tick(timedelta(seconds=80))  # longer than any setup retry back-off
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await poll(hass, freezer, 80)  # longer than any setup retry back-off
         if issue_registry.async_get_issue(DOMAIN, issue_id):
             break
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None

@@ -1,6 +1,6 @@
 """Sensors: what the meter's objects look like in Home Assistant, and the energy glitch guard."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 import logging
 from typing import Any
@@ -12,7 +12,6 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
-    async_fire_time_changed,
     mock_restore_cache_with_extra_data,
 )
 from syrupy.assertion import SnapshotAssertion
@@ -36,6 +35,7 @@ from microstar_sim import (
 from microstar_sim.pytest_plugin import SimulatorFactory
 
 from .conftest import SERIAL
+from .polling import poll
 
 START = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
 pytestmark = pytest.mark.freeze_time(START, tick=True)
@@ -105,9 +105,7 @@ async def test_energy_glitch_is_dropped(
     before = hass.states.get(ENERGY).state
     for mode in ("zero", "smaller", "larger"):
         sim.set_fault(EnergyGlitch(obis="1-1:1.8.0", mode=mode))
-        freezer.tick(timedelta(seconds=30))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await poll(hass, freezer)
         assert hass.states.get(ENERGY).state == before
     glitches = [r for r in caplog.records if "dropped as a glitch" in r.message]
     assert len(glitches) == 3
@@ -115,9 +113,7 @@ async def test_energy_glitch_is_dropped(
     assert init_integration.runtime_data.coordinator.health.glitches_dropped == 3
 
     # The next good read is published again.
-    freezer.tick(timedelta(seconds=30))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await poll(hass, freezer)
     assert hass.states.get(ENERGY).state == before
 
 
@@ -159,13 +155,9 @@ async def test_a_bad_high_floor_gives_way_to_a_steady_run_of_reads(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     for _ in range(REBASE_AFTER_READS - 2):  # the setup poll was the first read under the floor
-        freezer.tick(timedelta(seconds=30))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await poll(hass, freezer)
     assert hass.states.get(ENERGY).state == "99999.999"
-    freezer.tick(timedelta(seconds=30))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await poll(hass, freezer)
     assert Decimal(hass.states.get(ENERGY).state) < Decimal("99999.999")
     assert "taking that as the meter's total" in caplog.text
 

@@ -1,20 +1,20 @@
 """Two meters behind one gateway for an hour: the per-endpoint lock keeps them from colliding."""
 
-from datetime import timedelta
-
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
 from microstar_sim import MeterConfig, Simulator
 
 from .conftest import entry_data, settled
+from .polling import poll
 
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+
 
 SERIALS = ("21061234", "21065678")
 
@@ -47,9 +47,7 @@ async def test_an_hour_behind_one_gateway(
     assert all(entry.state is ConfigEntryState.LOADED for entry in entries)
 
     for _ in range(120):
-        freezer.tick(timedelta(seconds=30))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
+        await poll(hass, freezer)
 
     await settled(sim)
     record = sim.record
