@@ -5,117 +5,27 @@ from dataclasses import replace
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
-from homeassistant.data_entry_flow import section
-from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SelectSelector,
-    SelectSelectorConfig,
-    SelectSelectorMode,
-    SerialPortSelector,
-    TextSelector,
-    TextSelectorConfig,
-    TextSelectorType,
-)
 import probatio
 
-from .connection import (
-    MeterConfig,
-    async_detect,
-    async_identify,
-    error_kind,
-    password_error,
-    validate_user_input,
-)
 from .const import (
-    ADDRESS_AUTO,
-    ADDRESS_SIZES,
-    CONF_ADDRESS_SIZE,
-    CONF_ADVANCED,
-    CONF_CLIENT_SAP,
-    CONF_CONNECT_TIMEOUT,
     CONF_CONNECTION_TYPE,
-    CONF_DEVICE,
-    CONF_HOST,
     CONF_PASSWORD,
-    CONF_PORT,
-    CONF_RESPONSE_TIMEOUT,
-    CONF_SERIAL_HINT,
-    CONF_SERVER_LOGICAL,
-    CONF_SERVER_PHYSICAL,
     CONNECTION_SERIAL,
     CONNECTION_TCP,
-    DEFAULT_CLIENT_SAP,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_PORT,
-    DEFAULT_RESPONSE_TIMEOUT,
-    DEFAULT_SERVER_LOGICAL,
     DOMAIN,
     LOGGER,
 )
-from .dlms.errors import (
-    AuthenticationFailed,
-    DlmsError,
+from .dlms.errors import AuthenticationFailed, DlmsError
+from .form import (
+    PASSWORD_SELECTOR,
+    connection_schema,
+    password_error,
+    suggested_values,
+    validate_user_input,
+    without_password,
 )
-
-_WHOLE = NumberSelector(NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=1))
-_SECONDS = NumberSelector(
-    NumberSelectorConfig(mode=NumberSelectorMode.BOX, step=0.1, unit_of_measurement="s")
-)
-_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
-
-ADVANCED_SCHEMA = probatio.Schema(
-    {
-        probatio.Required(CONF_SERVER_LOGICAL, default=DEFAULT_SERVER_LOGICAL): _WHOLE,
-        probatio.Optional(CONF_SERVER_PHYSICAL): _WHOLE,
-        probatio.Required(CONF_ADDRESS_SIZE, default=ADDRESS_AUTO): SelectSelector(
-            SelectSelectorConfig(
-                options=[ADDRESS_AUTO, *ADDRESS_SIZES],
-                mode=SelectSelectorMode.DROPDOWN,
-                translation_key=CONF_ADDRESS_SIZE,
-            )
-        ),
-        probatio.Optional(CONF_SERIAL_HINT): TextSelector(),
-        probatio.Required(CONF_RESPONSE_TIMEOUT, default=DEFAULT_RESPONSE_TIMEOUT): _SECONDS,
-        probatio.Required(CONF_CONNECT_TIMEOUT, default=DEFAULT_CONNECT_TIMEOUT): _SECONDS,
-    }
-)
-
-
-def _connection_schema(connection_type: str) -> probatio.Schema:
-    """The form of one connection type; the advanced section starts collapsed."""
-    fields: dict[Any, Any] = {}
-    if connection_type == CONNECTION_TCP:
-        fields[probatio.Required(CONF_HOST)] = TextSelector(TextSelectorConfig(autocomplete="off"))
-        fields[probatio.Required(CONF_PORT, default=DEFAULT_PORT)] = _WHOLE
-    else:
-        fields[probatio.Required(CONF_DEVICE)] = SerialPortSelector()
-    fields[probatio.Required(CONF_CLIENT_SAP, default=DEFAULT_CLIENT_SAP)] = _WHOLE
-    fields[probatio.Optional(CONF_PASSWORD)] = _PASSWORD
-    fields[probatio.Required(CONF_ADVANCED)] = section(ADVANCED_SCHEMA, {"collapsed": True})
-    return probatio.Schema(fields)
-
-
-def _suggested_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Form values from config entry data (never the password)."""
-    advanced = {
-        key: data[key]
-        for key in (
-            CONF_SERVER_LOGICAL,
-            CONF_SERVER_PHYSICAL,
-            CONF_ADDRESS_SIZE,
-            CONF_RESPONSE_TIMEOUT,
-            CONF_CONNECT_TIMEOUT,
-        )
-        if data.get(key) is not None
-    }
-    values = {
-        key: data[key]
-        for key in (CONF_HOST, CONF_PORT, CONF_DEVICE, CONF_CLIENT_SAP)
-        if data.get(key) is not None
-    }
-    return {**values, CONF_ADVANCED: advanced}
+from .meter_config import MeterConfig
+from .meter_io import async_detect, async_identify, error_kind
 
 
 def _error_of(err: Exception) -> tuple[str, str]:
@@ -154,20 +64,18 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         """Validate, test the meter, detect its address and create the entry."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            config, errors = validate_user_input(connection_type, user_input)
-            if config is not None:
-                found, errors = await self._async_test(config)
-                if found is not None:
-                    detected, serial = found
-                    await self.async_set_unique_id(serial)
-                    self._abort_if_unique_id_configured()
-                    return self.async_create_entry(
-                        title=f"Microstar {serial}", data=detected.as_entry_data()
-                    )
+            found, errors = await self._async_check(connection_type, user_input)
+            if found is not None:
+                detected, serial = found
+                await self.async_set_unique_id(serial)
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(
+                    title=f"Microstar {serial}", data=detected.as_entry_data()
+                )
         return self.async_show_form(
             step_id=connection_type,
             data_schema=self.add_suggested_values_to_schema(
-                _connection_schema(connection_type), _without_password(user_input)
+                connection_schema(connection_type), without_password(user_input)
             ),
             errors=errors,
         )
@@ -204,7 +112,7 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_update_reload_and_abort(entry, data=data)
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=probatio.Schema({probatio.Optional(CONF_PASSWORD): _PASSWORD}),
+            data_schema=probatio.Schema({probatio.Optional(CONF_PASSWORD): PASSWORD_SELECTOR}),
             description_placeholders={"title": entry.title},
             errors=errors,
         )
@@ -220,23 +128,30 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
             typed = {**user_input}
             if not typed.get(CONF_PASSWORD) and entry.data.get(CONF_PASSWORD):
                 typed[CONF_PASSWORD] = entry.data[CONF_PASSWORD]  # empty keeps the old one
-            config, errors = validate_user_input(connection_type, typed)
-            if config is not None:
-                found, errors = await self._async_test(config)
-                if found is not None:
-                    detected, serial = found
-                    await self.async_set_unique_id(serial)
-                    self._abort_if_unique_id_mismatch(reason="wrong_meter")
-                    return self.async_update_reload_and_abort(entry, data=detected.as_entry_data())
+            found, errors = await self._async_check(connection_type, typed)
+            if found is not None:
+                detected, serial = found
+                await self.async_set_unique_id(serial)
+                self._abort_if_unique_id_mismatch(reason="wrong_meter")
+                return self.async_update_reload_and_abort(entry, data=detected.as_entry_data())
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _connection_schema(connection_type),
-                _without_password(user_input) or _suggested_values(entry.data),
+                connection_schema(connection_type),
+                without_password(user_input) or suggested_values(entry.data),
             ),
             description_placeholders={"title": entry.title},
             errors=errors,
         )
+
+    async def _async_check(
+        self, connection_type: str, user_input: dict[str, Any]
+    ) -> tuple[tuple[MeterConfig, str] | None, dict[str, str]]:
+        """What the user typed, checked, then tried on the meter: (config, serial) or errors."""
+        config, errors = validate_user_input(connection_type, user_input)
+        if config is None:
+            return None, errors
+        return await self._async_test(config)
 
     async def _async_test(
         self, config: MeterConfig
@@ -247,10 +162,3 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         except Exception as err:
             field, code = _error_of(err)
             return None, {field: code}
-
-
-def _without_password(user_input: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """What the user typed, to show again; the password is never echoed back."""
-    if user_input is None:
-        return None
-    return {key: value for key, value in user_input.items() if key != CONF_PASSWORD}

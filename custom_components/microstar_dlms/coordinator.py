@@ -19,7 +19,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .connection import MeterConfig, async_read_serial, error_kind
 from .const import (
     DOMAIN,
     ISSUE_GATEWAY_BUSY,
@@ -49,6 +48,8 @@ from .dlms.errors import (
     DataAccessError,
     DlmsError,
 )
+from .meter_config import MeterConfig
+from .meter_io import async_read_serial, error_kind
 from .redact import redact_frames
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]

@@ -401,7 +401,7 @@ async def test_silent_meter_in_auto_mode(hass: HomeAssistant, sim: Simulator) ->
 
 async def test_endpoint_busy(hass: HomeAssistant, sim: Simulator) -> None:
     """Another entry holding the gateway makes the flow say so instead of waiting forever."""
-    with patch("custom_components.microstar_dlms.connection.LOCK_TIMEOUT", 0.1):
+    with patch("custom_components.microstar_dlms.meter_config.LOCK_TIMEOUT", 0.1):
         flow_id = await start_tcp(hass)
         async with endpoint_lock(sim.endpoint, 1.0):
             result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))

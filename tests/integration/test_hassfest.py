@@ -11,9 +11,9 @@ from awesomeversion import AwesomeVersion
 from packaging.requirements import Requirement
 import pytest
 
-from custom_components.microstar_dlms.connection import MeterIdentityError, error_kind
 from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.dlms import errors
+from custom_components.microstar_dlms.meter_io import MeterIdentityError, error_kind
 from custom_components.microstar_dlms.sensor import SENSORS
 
 INTEGRATION = Path(__file__).parents[2] / "custom_components" / "microstar_dlms"
@@ -146,10 +146,10 @@ def test_every_form_error_code_exists(language: str) -> None:
     """Each error code the flow and the validation can return is translated."""
     strings = _translations(language)["config"]
     codes: set[str] = set()
-    for name in ("config_flow.py", "connection.py"):
+    for name in ("config_flow.py", "form.py", "meter_io.py"):
         tree = ast.parse((INTEGRATION / name).read_text("utf-8"))
         for node in ast.walk(tree):
-            # errors[...] = "code" and advanced_error = "code"
+            # errors[...] = "code" and error = "code" (the advanced section's one error)
             if (
                 isinstance(node, ast.Assign)
                 and isinstance(node.value, ast.Constant)
@@ -160,7 +160,7 @@ def test_every_form_error_code_exists(language: str) -> None:
                     isinstance(target, ast.Subscript)
                     and isinstance(target.value, ast.Name)
                     and target.value.id == "errors"
-                ) or (isinstance(target, ast.Name) and target.id == "advanced_error"):
+                ) or (isinstance(target, ast.Name) and target.id == "error"):
                     codes.add(node.value.value)
             # what a `*_error` helper and `error_kind` return
             if isinstance(node, ast.FunctionDef) and node.name.endswith(("_error", "error_kind")):

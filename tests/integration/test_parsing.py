@@ -7,11 +7,6 @@ from typing import Any
 
 import pytest
 
-from custom_components.microstar_dlms.connection import (
-    MeterConfig,
-    physical_from_serial,
-    validate_user_input,
-)
 from custom_components.microstar_dlms.const import (
     CONF_ADVANCED,
     CONF_CLIENT_SAP,
@@ -32,6 +27,8 @@ from custom_components.microstar_dlms.cosem import (
     parse_scaler_unit,
 )
 from custom_components.microstar_dlms.dlms import CosemDateTime, ServerAddress
+from custom_components.microstar_dlms.form import validate_user_input
+from custom_components.microstar_dlms.meter_config import MeterConfig, physical_from_serial
 from custom_components.microstar_dlms.redact import REDACTED, redact_frames, redact_text
 
 

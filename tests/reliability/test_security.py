@@ -21,7 +21,6 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.microstar_dlms.connection import MeterConfig as EntryMeterConfig
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.diagnostics import async_get_config_entry_diagnostics
 from custom_components.microstar_dlms.dlms import (
@@ -36,6 +35,7 @@ from custom_components.microstar_dlms.dlms.errors import ClientError, DlmsError
 from custom_components.microstar_dlms.dlms.hdlc import HdlcParameters, decode_frame
 from custom_components.microstar_dlms.dlms.hdlc_link import HdlcLink
 from custom_components.microstar_dlms.dlms.trace import MASK, aarq_password_span, mask_frame
+from custom_components.microstar_dlms.meter_config import MeterConfig as EntryMeterConfig
 from microstar_sim import (
     ClientAccess,
     CorruptFcs,
