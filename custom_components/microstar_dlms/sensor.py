@@ -1,6 +1,6 @@
 """Sensors of a Microstar meter: one description per OBIS object, units from the meter."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -90,6 +90,7 @@ def _energy(
     key: str,
     name: str,
     *,
+    placeholders: dict[str, str] | None = None,
     enabled: bool = False,
     device_class: SensorDeviceClass = SensorDeviceClass.ENERGY,
     suggested_unit: str = UnitOfEnergy.KILO_WATT_HOUR,
@@ -99,6 +100,7 @@ def _energy(
     return MicrostarSensorEntityDescription(
         key=key,
         translation_key=name,
+        translation_placeholders=placeholders,
         device_class=device_class,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_unit_of_measurement=suggested_unit,
@@ -115,12 +117,14 @@ def _measurement(
     device_class: SensorDeviceClass | None,
     units: frozenset[int],
     *,
+    placeholders: dict[str, str] | None = None,
     enabled: bool = False,
 ) -> MicrostarSensorEntityDescription:
     """An instantaneous value (power, voltage, current, ...)."""
     return MicrostarSensorEntityDescription(
         key=key,
         translation_key=name,
+        translation_placeholders=placeholders,
         device_class=device_class,
         state_class=SensorStateClass.MEASUREMENT,
         units=units,
@@ -128,10 +132,32 @@ def _measurement(
     )
 
 
+def _phase_measurement(
+    name: str,
+    codes: tuple[int, int, int],
+    device_class: SensorDeviceClass,
+    units: frozenset[int],
+) -> Iterator[MicrostarSensorEntityDescription]:
+    """One measurement per phase (C = ``codes`` for L1, L2, L3); L1 enabled where the
+    single-phase total has no object of its own (voltage, current)."""
+    for phase, code in enumerate(codes, start=1):
+        yield _measurement(
+            f"1.1.{code}.7.0.255",
+            f"{name}_phase",
+            device_class,
+            units,
+            placeholders={"phase": str(phase)},
+            enabled=phase == 1 and name in ("voltage", "current"),
+        )
+
+
 SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
     _energy("1.1.1.8.0.255", "energy_import", enabled=True),
     _energy("1.1.2.8.0.255", "energy_export", enabled=True),
-    *(_energy(f"1.1.1.8.{rate}.255", f"energy_import_rate_{rate}") for rate in range(1, 5)),
+    *(
+        _energy(f"1.1.1.8.{rate}.255", "energy_import_rate", placeholders={"rate": str(rate)})
+        for rate in range(1, 5)
+    ),
     MicrostarSensorEntityDescription(
         key="1.1.1.9.0.255",
         translation_key="energy_import_month",
@@ -174,23 +200,15 @@ SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
     _measurement("1.1.1.7.0.255", "power_import", SensorDeviceClass.POWER, _W, enabled=True),
     _measurement("1.1.2.7.0.255", "power_export", SensorDeviceClass.POWER, _W, enabled=True),
     _measurement("1.1.15.7.0.255", "power_total", SensorDeviceClass.POWER, _W),
-    _measurement("1.1.21.7.0.255", "power_import_l1", SensorDeviceClass.POWER, _W),
-    _measurement("1.1.41.7.0.255", "power_import_l2", SensorDeviceClass.POWER, _W),
-    _measurement("1.1.61.7.0.255", "power_import_l3", SensorDeviceClass.POWER, _W),
     _measurement("1.1.3.7.0.255", "reactive_power", SensorDeviceClass.REACTIVE_POWER, _VAR),
     _measurement("1.1.9.7.0.255", "apparent_power", SensorDeviceClass.APPARENT_POWER, _VA),
-    _measurement("1.1.32.7.0.255", "voltage_l1", SensorDeviceClass.VOLTAGE, _V, enabled=True),
-    _measurement("1.1.52.7.0.255", "voltage_l2", SensorDeviceClass.VOLTAGE, _V),
-    _measurement("1.1.72.7.0.255", "voltage_l3", SensorDeviceClass.VOLTAGE, _V),
-    _measurement("1.1.31.7.0.255", "current_l1", SensorDeviceClass.CURRENT, _A, enabled=True),
-    _measurement("1.1.51.7.0.255", "current_l2", SensorDeviceClass.CURRENT, _A),
-    _measurement("1.1.71.7.0.255", "current_l3", SensorDeviceClass.CURRENT, _A),
+    *_phase_measurement("voltage", (32, 52, 72), SensorDeviceClass.VOLTAGE, _V),
+    *_phase_measurement("current", (31, 51, 71), SensorDeviceClass.CURRENT, _A),
+    *_phase_measurement("power_import", (21, 41, 61), SensorDeviceClass.POWER, _W),
     _measurement(
         "1.1.13.7.0.255", "power_factor", SensorDeviceClass.POWER_FACTOR, _UNITLESS, enabled=True
     ),
-    _measurement("1.1.33.7.0.255", "power_factor_l1", SensorDeviceClass.POWER_FACTOR, _UNITLESS),
-    _measurement("1.1.53.7.0.255", "power_factor_l2", SensorDeviceClass.POWER_FACTOR, _UNITLESS),
-    _measurement("1.1.73.7.0.255", "power_factor_l3", SensorDeviceClass.POWER_FACTOR, _UNITLESS),
+    *_phase_measurement("power_factor", (33, 53, 73), SensorDeviceClass.POWER_FACTOR, _UNITLESS),
     _measurement("1.1.14.7.0.255", "frequency", SensorDeviceClass.FREQUENCY, _HZ, enabled=True),
     MicrostarSensorEntityDescription(
         key="1.1.1.2.0.255",
@@ -218,13 +236,13 @@ SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
     ),
     *(
-        _measurement(f"1.1.81.7.{code}.255", name, None, _DEGREES)
-        for code, name in (
-            (1, "voltage_angle_l2"),
-            (2, "voltage_angle_l3"),
-            (4, "current_angle_l1"),
-            (15, "current_angle_l2"),
-            (26, "current_angle_l3"),
+        _measurement(f"1.1.81.7.{code}.255", name, None, _DEGREES, placeholders={"phase": phase})
+        for code, name, phase in (
+            (1, "voltage_angle", "2"),
+            (2, "voltage_angle", "3"),
+            (4, "current_angle", "1"),
+            (15, "current_angle", "2"),
+            (26, "current_angle", "3"),
         )
     ),
     MicrostarSensorEntityDescription(
