@@ -10,6 +10,7 @@ import probatio
 from .const import (
     CONF_CONNECTION_TYPE,
     CONF_PASSWORD,
+    CONF_SERIAL_HINT,
     CONNECTION_SERIAL,
     CONNECTION_TCP,
     DOMAIN,
@@ -20,6 +21,7 @@ from .form import (
     PASSWORD_SELECTOR,
     connection_schema,
     password_error,
+    same_serial,
     suggested_values,
     validate_user_input,
     without_password,
@@ -75,7 +77,7 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id=connection_type,
             data_schema=self.add_suggested_values_to_schema(
-                connection_schema(connection_type), without_password(user_input)
+                connection_schema(connection_type, user_input), without_password(user_input)
             ),
             errors=errors,
         )
@@ -137,8 +139,8 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                connection_schema(connection_type),
-                without_password(user_input) or suggested_values(entry.data),
+                connection_schema(connection_type, user_input),
+                without_password(user_input) or suggested_values(entry.data, entry.unique_id),
             ),
             description_placeholders={"title": entry.title},
             errors=errors,
@@ -151,7 +153,15 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         config, errors = validate_user_input(connection_type, user_input)
         if config is None:
             return None, errors
-        return await self._async_test(config)
+        found, errors = await self._async_test(config)
+        if (
+            found is not None
+            and config.serial_hint
+            and not same_serial(config.serial_hint, found[1])
+        ):
+            # Another meter answered (a neighbour on the same line, or a typo on the label).
+            return None, {CONF_SERIAL_HINT: "serial_mismatch"}
+        return found, errors
 
     async def _async_test(
         self, config: MeterConfig

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 import ipaddress
 import re
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
@@ -77,29 +77,58 @@ ADVANCED_SCHEMA = probatio.Schema(
                 translation_key=CONF_ADDRESS_SIZE,
             )
         ),
-        probatio.Optional(CONF_SERIAL_HINT): TextSelector(),
         probatio.Required(CONF_RESPONSE_TIMEOUT, default=DEFAULT_RESPONSE_TIMEOUT): _SECONDS,
         probatio.Required(CONF_CONNECT_TIMEOUT, default=DEFAULT_CONNECT_TIMEOUT): _SECONDS,
     }
 )
 
 
-def connection_schema(connection_type: str) -> probatio.Schema:
-    """The form of one connection type; the advanced section starts collapsed."""
+# The access levels on a Microstar label, as the selector offers them (field notes 1); any other
+# client SAP can still be typed.
+CLIENT_SAP_OPTIONS: Final = ("1", "16", "32")
+_CLIENT_SAP = SelectSelector(
+    SelectSelectorConfig(
+        options=list(CLIENT_SAP_OPTIONS),
+        custom_value=True,
+        mode=SelectSelectorMode.DROPDOWN,
+        translation_key=CONF_CLIENT_SAP,
+    )
+)
+
+
+def connection_schema(
+    connection_type: str, user_input: Mapping[str, Any] | None = None
+) -> probatio.Schema:
+    """The form of one connection type, in the words on the meter's label.
+
+    The advanced section starts collapsed, and stays open once the user changed something in it.
+    """
     fields: dict[Any, Any] = {}
     if connection_type == CONNECTION_TCP:
         fields[probatio.Required(CONF_HOST)] = TextSelector(TextSelectorConfig(autocomplete="off"))
         fields[probatio.Required(CONF_PORT, default=DEFAULT_PORT)] = _WHOLE
     else:
         fields[probatio.Required(CONF_DEVICE)] = SerialPortSelector()
-    fields[probatio.Required(CONF_CLIENT_SAP, default=DEFAULT_CLIENT_SAP)] = _WHOLE
+    fields[probatio.Optional(CONF_SERIAL_HINT)] = TextSelector(
+        TextSelectorConfig(autocomplete="off")
+    )
+    fields[probatio.Required(CONF_CLIENT_SAP, default=str(DEFAULT_CLIENT_SAP))] = _CLIENT_SAP
     fields[probatio.Optional(CONF_PASSWORD)] = PASSWORD_SELECTOR
-    fields[probatio.Required(CONF_ADVANCED)] = section(ADVANCED_SCHEMA, {"collapsed": True})
+    collapsed = not _advanced_changed((user_input or {}).get(CONF_ADVANCED))
+    fields[probatio.Required(CONF_ADVANCED)] = section(ADVANCED_SCHEMA, {"collapsed": collapsed})
     return probatio.Schema(fields)
 
 
-def suggested_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Form values from config entry data (never the password)."""
+def _advanced_changed(advanced: Any) -> bool:
+    """Whether the advanced section holds anything but its defaults (the user opened it)."""
+    if not isinstance(advanced, Mapping):
+        return False
+    defaults = ADVANCED_SCHEMA({})
+    return any(value != defaults.get(key) for key, value in advanced.items())
+
+
+def suggested_values(data: Mapping[str, Any], serial: str | None) -> dict[str, Any]:
+    """Form values from config entry data and the meter's serial (never the password)."""
     advanced = {
         key: data[key]
         for key in (
@@ -112,11 +141,11 @@ def suggested_values(data: Mapping[str, Any]) -> dict[str, Any]:
         if data.get(key) is not None
     }
     values = {
-        key: data[key]
-        for key in (CONF_HOST, CONF_PORT, CONF_DEVICE, CONF_CLIENT_SAP)
-        if data.get(key) is not None
+        key: data[key] for key in (CONF_HOST, CONF_PORT, CONF_DEVICE) if data.get(key) is not None
     }
-    return {**values, CONF_ADVANCED: advanced}
+    if serial:
+        values[CONF_SERIAL_HINT] = serial
+    return {**values, CONF_CLIENT_SAP: str(data[CONF_CLIENT_SAP]), CONF_ADVANCED: advanced}
 
 
 def without_password(user_input: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -144,13 +173,17 @@ def validate_user_input(
     """Check what the user typed before any I/O; return the config or form errors."""
     errors: dict[str, str] = {}
     host, port, device = _where(connection_type, user_input, errors)
-    client_sap = _whole_number(user_input.get(CONF_CLIENT_SAP, DEFAULT_CLIENT_SAP), 1, 127)
+    hint = user_input.get(CONF_SERIAL_HINT) or None
+    if hint is not None and not _serial_hint_ok(hint):
+        errors[CONF_SERIAL_HINT] = "invalid_serial_hint"
+        hint = None
+    client_sap = _client_sap(user_input.get(CONF_CLIENT_SAP, DEFAULT_CLIENT_SAP))
     if client_sap is None:
         errors[CONF_CLIENT_SAP] = "invalid_client_sap"
     password = user_input.get(CONF_PASSWORD) or None
     if client_sap is not None and (error := password_error(password, client_sap)):
         errors[CONF_PASSWORD] = error
-    advanced = _advanced(user_input.get(CONF_ADVANCED) or {}, errors)
+    advanced = _advanced(user_input.get(CONF_ADVANCED) or {}, hint, errors)
     if errors or client_sap is None or advanced is None:
         return None, errors
     config = MeterConfig(
@@ -185,14 +218,16 @@ def _where(
     return host, port, None
 
 
-def _advanced(advanced: Mapping[str, Any], errors: dict[str, str]) -> _Advanced | None:
-    """The advanced section checked as a whole (one error shown under the section)."""
+def _advanced(
+    advanced: Mapping[str, Any], hint: str | None, errors: dict[str, str]
+) -> _Advanced | None:
+    """The advanced section checked as a whole (one error shown under the section); ``hint``
+    is the serial number from the label, checked already, that names the physical address."""
     size = advanced.get(CONF_ADDRESS_SIZE, ADDRESS_AUTO)  # the select selector checked it
     limit = MAX_ONE_BYTE_PART if size in ("1", "2") else MAX_LOGICAL_OR_PHYSICAL
     logical = _whole_number(advanced.get(CONF_SERVER_LOGICAL, DEFAULT_SERVER_LOGICAL), 1, limit)
     physical_typed = advanced.get(CONF_SERVER_PHYSICAL) is not None
     physical = _whole_number(advanced[CONF_SERVER_PHYSICAL], 0, limit) if physical_typed else None
-    hint = advanced.get(CONF_SERIAL_HINT) or None
     response_timeout = _seconds(advanced.get(CONF_RESPONSE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT), 30)
     connect_timeout = _seconds(advanced.get(CONF_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT), 60)
     error = None
@@ -200,9 +235,7 @@ def _advanced(advanced: Mapping[str, Any], errors: dict[str, str]) -> _Advanced 
         error = "invalid_logical_address"
     if physical_typed and physical is None:
         error = "invalid_physical_address"
-    if hint is not None and not _serial_hint_ok(hint):
-        error = "invalid_serial_hint"
-    elif size in ("2", "4") and not physical_typed:
+    if size in ("2", "4") and not physical_typed and CONF_SERIAL_HINT not in errors:
         if hint is None:
             error = "physical_required"
         elif physical_from_serial(hint) > limit:
@@ -235,6 +268,24 @@ def password_error(password: Any, client_sap: int) -> str | None:
     ):
         return "invalid_password"
     return None
+
+
+def same_serial(typed: str, meter: str) -> bool:
+    """Whether the serial typed from the label names the meter that answered.
+
+    Labels print prefixes and dashes (MSE-21061234) the meter does not report, so letters and
+    digits are compared, and one may end the other.
+    """
+    mine, theirs = (re.sub(r"[^0-9A-Za-z]", "", text).upper() for text in (typed, meter))
+    return bool(mine) and bool(theirs) and (mine.endswith(theirs) or theirs.endswith(mine))
+
+
+def _client_sap(value: Any) -> int | None:
+    """A client SAP from the selector (text, or a number from an API caller), 1..127."""
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 127 else None
+    return _whole_number(value, 1, 127)
 
 
 def _serial_hint_ok(hint: Any) -> bool:

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.e2e
 
 DOMAIN = "microstar_dlms"
 SERIAL = "21061234"  # the simulator's default meter
-README_INPUT = {"host": "127.0.0.1", "client_sap": 1, "password": "2222222222"}  # + the port
+README_INPUT = {"host": "127.0.0.1", "client_sap": "1", "password": "2222222222"}  # + the port
 SECOND_SERIAL = "21065678"  # scripts/develop --second-meter: single-phase, 4-byte address
 SECOND_METER_ADVANCED = {"address_size": "4", "server_physical": 5678}  # as the README says
 

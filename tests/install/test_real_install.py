@@ -37,7 +37,7 @@ from .conftest import REPO, Release
 pytestmark = pytest.mark.install
 
 MANIFEST = REPO / "custom_components" / "microstar_dlms" / "manifest.json"
-README_INPUT = {"host": "127.0.0.1", "client_sap": 1, "password": "2222222222"}  # + the port
+README_INPUT = {"host": "127.0.0.1", "client_sap": "1", "password": "2222222222"}  # + the port
 SERIAL = "21061234"
 ENERGY_IMPORT = "1.1.1.8.0.255"
 VOLTAGE_L1 = "1.1.32.7.0.255"

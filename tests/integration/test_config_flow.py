@@ -72,7 +72,7 @@ def tcp_input(sim: Simulator, **overrides: Any) -> dict[str, Any]:
     return {
         CONF_HOST: sim.host,
         CONF_PORT: sim.port,
-        CONF_CLIENT_SAP: 1,
+        CONF_CLIENT_SAP: "1",
         CONF_PASSWORD: PASSWORD,
         CONF_ADVANCED: advanced(),
         **overrides,
@@ -127,7 +127,7 @@ async def test_serial_port(hass: HomeAssistant, sim: Simulator) -> None:
     assert result["step_id"] == CONNECTION_SERIAL
     user_input = {
         CONF_DEVICE: f" {sim.endpoint} ",
-        CONF_CLIENT_SAP: 16,
+        CONF_CLIENT_SAP: "16",
         CONF_ADVANCED: advanced(),
     }
     result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
@@ -140,7 +140,7 @@ async def test_serial_port(hass: HomeAssistant, sim: Simulator) -> None:
 
 
 @pytest.mark.parametrize(
-    ("meters", "advanced_input", "size", "physical"),
+    ("meters", "typed", "size", "physical"),
     [
         pytest.param((MeterConfig(),), {}, "1", None, id="1-byte"),
         pytest.param(
@@ -162,7 +162,7 @@ async def test_serial_port(hass: HomeAssistant, sim: Simulator) -> None:
         ),
         pytest.param(
             (MeterConfig(address_size=4, physical=300),),
-            {CONF_SERVER_PHYSICAL: 300},
+            {CONF_ADVANCED: advanced(**{CONF_SERVER_PHYSICAL: 300})},
             "4",
             300,
             id="4-byte-typed-physical",
@@ -180,15 +180,13 @@ async def test_serial_port(hass: HomeAssistant, sim: Simulator) -> None:
 async def test_address_auto_detection(
     hass: HomeAssistant,
     sim: Simulator,
-    advanced_input: dict[str, Any],
+    typed: dict[str, Any],
     size: str,
     physical: int | None,
 ) -> None:
     """Automatic address size keeps the first form the meter answers, so polls never probe."""
     flow_id = await start_tcp(hass)
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, tcp_input(sim, **{CONF_ADVANCED: advanced(**advanced_input)})
-    )
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim, **typed))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_ADDRESS_SIZE] == size
     assert result["data"][CONF_SERVER_PHYSICAL] == physical
@@ -211,7 +209,7 @@ def meters(request: pytest.FixtureRequest) -> tuple[MeterConfig, ...]:
         ),
         pytest.param(
             (MeterConfig(address_size=4),),
-            {CONF_ADDRESS_SIZE: "4", CONF_SERIAL_HINT: SERIAL},
+            {CONF_ADDRESS_SIZE: "4"},
             id="4",
         ),
     ],
@@ -220,10 +218,11 @@ def meters(request: pytest.FixtureRequest) -> tuple[MeterConfig, ...]:
 async def test_explicit_address_size(
     hass: HomeAssistant, sim: Simulator, advanced_input: dict[str, Any]
 ) -> None:
-    """A chosen address size is used as is, with no probing."""
+    """A chosen address size is used as is, with no probing (4 bytes: from the serial)."""
     flow_id = await start_tcp(hass)
+    typed = {CONF_SERIAL_HINT: SERIAL} if advanced_input[CONF_ADDRESS_SIZE] == "4" else {}
     result = await hass.config_entries.flow.async_configure(
-        flow_id, tcp_input(sim, **{CONF_ADVANCED: advanced(**advanced_input)})
+        flow_id, tcp_input(sim, **typed, **{CONF_ADVANCED: advanced(**advanced_input)})
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_ADDRESS_SIZE] == advanced_input[CONF_ADDRESS_SIZE]
@@ -252,8 +251,9 @@ async def test_duplicate_meter_aborts(
         ({CONF_PORT: 0}, {CONF_PORT: "invalid_port"}),
         ({CONF_PORT: 70000}, {CONF_PORT: "invalid_port"}),
         ({CONF_PORT: 33.5}, {CONF_PORT: "invalid_port"}),
-        ({CONF_CLIENT_SAP: 0}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
-        ({CONF_CLIENT_SAP: 128}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: "0"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: "128"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: "public"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
         ({CONF_PASSWORD: "x" * 33}, {CONF_PASSWORD: "invalid_password"}),
         ({CONF_PASSWORD: "pass\nword"}, {CONF_PASSWORD: "invalid_password"}),
         ({CONF_PASSWORD: "contraseña"}, {CONF_PASSWORD: "invalid_password"}),
@@ -267,21 +267,18 @@ async def test_duplicate_meter_aborts(
             {CONF_ADVANCED: "invalid_physical_address"},
         ),
         (
-            {CONF_ADVANCED: advanced(**{CONF_SERIAL_HINT: "21061234", CONF_ADDRESS_SIZE: "2"})},
+            {
+                CONF_SERIAL_HINT: "21061234",
+                CONF_ADVANCED: advanced(**{CONF_ADDRESS_SIZE: "2"}),
+            },
             {CONF_ADVANCED: "invalid_physical_address"},
         ),
         (
             {CONF_ADVANCED: advanced(**{CONF_ADDRESS_SIZE: "4"})},
             {CONF_ADVANCED: "physical_required"},
         ),
-        (
-            {CONF_ADVANCED: advanced(**{CONF_SERIAL_HINT: "no digits"})},
-            {CONF_ADVANCED: "invalid_serial_hint"},
-        ),
-        (
-            {CONF_ADVANCED: advanced(**{CONF_SERIAL_HINT: "1234\x1b[0m"})},
-            {CONF_ADVANCED: "invalid_serial_hint"},
-        ),
+        ({CONF_SERIAL_HINT: "no digits"}, {CONF_SERIAL_HINT: "invalid_serial_hint"}),
+        ({CONF_SERIAL_HINT: "1234\x1b[0m"}, {CONF_SERIAL_HINT: "invalid_serial_hint"}),
         (
             {CONF_ADVANCED: advanced(**{CONF_RESPONSE_TIMEOUT: 0.1})},
             {CONF_ADVANCED: "invalid_timeout"},
@@ -315,7 +312,7 @@ async def test_invalid_serial_device(hass: HomeAssistant) -> None:
     )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {CONF_DEVICE: "/dev/tty USB0", CONF_CLIENT_SAP: 16, CONF_ADVANCED: advanced()},
+        {CONF_DEVICE: "/dev/tty USB0", CONF_CLIENT_SAP: "16", CONF_ADVANCED: advanced()},
     )
     assert result["errors"] == {CONF_DEVICE: "invalid_device"}
 
@@ -532,3 +529,79 @@ async def test_meter_with_a_blank_serial_number(hass: HomeAssistant, sim: Simula
     flow_id = await start_tcp(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim))
     assert result["errors"] == {"base": "no_serial_number"}
+
+
+async def test_serial_number_must_name_the_meter_that_answers(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """The serial typed from the label is checked: another meter's answer is not taken for it."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_SERIAL_HINT: "21069999"})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_SERIAL_HINT: "serial_mismatch"}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_SERIAL_HINT: f"MSE-{SERIAL}"})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == SERIAL
+
+
+async def test_access_level_offers_the_label_saps_and_takes_another(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """The client SAP is a choice of the label's access levels; a typed one works too."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "tcp"})
+    schema = {str(key): value for key, value in result["data_schema"].schema.items()}
+    options = schema[CONF_CLIENT_SAP].config["options"]
+    assert options == ["1", "16", "32"]
+    assert schema[CONF_CLIENT_SAP].config["custom_value"] is True
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_CLIENT_SAP: "32", CONF_PASSWORD: "12345678"})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_CLIENT_SAP] == 32
+
+
+def _advanced_collapsed(result: dict[str, Any]) -> bool:
+    section = next(v for k, v in result["data_schema"].schema.items() if str(k) == CONF_ADVANCED)
+    collapsed: bool = section.options["collapsed"]
+    return collapsed
+
+
+async def test_advanced_options_stay_open_once_changed(hass: HomeAssistant, sim: Simulator) -> None:
+    """After an error the advanced section is shown open if the user changed something in it."""
+    flow_id = await start_tcp(hass)
+    defaults = {CONF_SERVER_LOGICAL: 1, CONF_ADDRESS_SIZE: "auto"}
+    defaults |= {CONF_RESPONSE_TIMEOUT: 3.0, CONF_CONNECT_TIMEOUT: 5.0}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_PORT: 0, CONF_ADVANCED: defaults})
+    )
+    assert result["errors"] == {CONF_PORT: "invalid_port"}
+    assert _advanced_collapsed(result)
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_ADVANCED: advanced(**{CONF_ADDRESS_SIZE: "4"})})
+    )
+    assert result["errors"] == {CONF_ADVANCED: "physical_required"}
+    assert not _advanced_collapsed(result)
+
+
+async def test_reconfigure_suggests_the_meter_serial(hass: HomeAssistant, sim: Simulator) -> None:
+    """Reconfigure shows the serial number the entry belongs to and the stored access level."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested[CONF_SERIAL_HINT] == SERIAL
+    assert suggested[CONF_CLIENT_SAP] == "1"

@@ -202,12 +202,14 @@ def test_address_candidates() -> None:
         ),
         (
             CONNECTION_SERIAL,
-            {
-                CONF_DEVICE: "/dev/ttyUSB0",
-                CONF_CLIENT_SAP: 16,
-                CONF_ADVANCED: {"serial_hint": 1234},
-            },
-            {CONF_ADVANCED},
+            {CONF_DEVICE: "/dev/ttyUSB0", CONF_CLIENT_SAP: 16, "serial_hint": 1234},
+            {"serial_hint"},
+        ),
+        (CONNECTION_SERIAL, {CONF_DEVICE: "/dev/ttyUSB0", CONF_CLIENT_SAP: "16"}, set()),
+        (
+            CONNECTION_SERIAL,
+            {CONF_DEVICE: "/dev/ttyUSB0", CONF_CLIENT_SAP: "١٦"},
+            {CONF_CLIENT_SAP},
         ),
     ],
 )

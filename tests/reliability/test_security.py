@@ -300,7 +300,7 @@ async def test_integration_never_shows_the_password(
     form = {
         "host": sim.host,
         "port": sim.port,
-        "client_sap": 1,
+        "client_sap": "1",
         "password": SECRET,
         "advanced": {
             "server_logical": 1,
@@ -400,10 +400,16 @@ HOSTILE_TCP: list[tuple[str, dict[str, Any], str, str]] = [
     ("port huge", {"port": 1e20}, "port", "invalid_port"),
     ("port NaN", {"port": float("nan")}, "port", "invalid_port"),
     ("port infinite", {"port": float("inf")}, "port", "invalid_port"),
-    ("SAP 0", {"client_sap": 0}, "client_sap", "invalid_client_sap"),
-    ("SAP 128", {"client_sap": 128}, "client_sap", "invalid_client_sap"),
-    ("SAP negative", {"client_sap": -16}, "client_sap", "invalid_client_sap"),
-    ("SAP fraction", {"client_sap": 1.5}, "client_sap", "invalid_client_sap"),
+    ("SAP 0", {"client_sap": "0"}, "client_sap", "invalid_client_sap"),
+    ("SAP 128", {"client_sap": "128"}, "client_sap", "invalid_client_sap"),
+    ("SAP negative", {"client_sap": "-16"}, "client_sap", "invalid_client_sap"),
+    ("SAP fraction", {"client_sap": "1.5"}, "client_sap", "invalid_client_sap"),
+    ("SAP text", {"client_sap": "16; DROP"}, "client_sap", "invalid_client_sap"),
+    ("SAP number", {"client_sap": 16}, "client_sap", "invalid_client_sap"),
+    ("serial path", {"serial_hint": "../../etc/passwd"}, "serial_hint", "invalid_serial_hint"),
+    ("serial 33", {"serial_hint": "1" * 33}, "serial_hint", "invalid_serial_hint"),
+    ("serial NUL", {"serial_hint": "2106\x001234"}, "serial_hint", "invalid_serial_hint"),
+    ("serial no digit", {"serial_hint": "ABCDEF"}, "serial_hint", "invalid_serial_hint"),
     ("password 33", {"password": "p" * 33}, "password", "invalid_password"),
     ("password 10k", {"password": "p" * 10_000}, "password", "invalid_password"),
     ("password NUL", {"password": "2222\x002222"}, "password", "invalid_password"),
@@ -425,10 +431,6 @@ HOSTILE_ADVANCED: list[tuple[str, dict[str, Any], str]] = [
     ("physical 128 two bytes", {"server_physical": 128, "address_size": "2"}, PHYSICAL),
     ("size 3", {"address_size": "3"}, "invalid_address_size"),
     ("size injection", {"address_size": "auto'; DROP TABLE"}, "invalid_address_size"),
-    ("serial path", {"serial_hint": "../../etc/passwd"}, "invalid_serial_hint"),
-    ("serial 33", {"serial_hint": "1" * 33}, "invalid_serial_hint"),
-    ("serial NUL", {"serial_hint": "2106\x001234"}, "invalid_serial_hint"),
-    ("serial no digit", {"serial_hint": "ABCDEF"}, "invalid_serial_hint"),
     ("timeout 0", {"response_timeout": 0}, "invalid_timeout"),
     ("timeout negative", {"response_timeout": -3}, "invalid_timeout"),
     ("timeout huge", {"response_timeout": 1e9}, "invalid_timeout"),
@@ -461,7 +463,7 @@ def _valid_tcp_form(sim: Simulator) -> dict[str, Any]:
     return {
         "host": sim.host,
         "port": sim.port,
-        "client_sap": 1,
+        "client_sap": "1",
         "password": SECRET,
         "advanced": {
             "server_logical": 1,
@@ -548,7 +550,7 @@ async def test_hostile_serial_device_is_refused_before_any_io(
     """A hostile serial device path."""
     form = {
         "device": device,
-        "client_sap": 16,
+        "client_sap": "16",
         "advanced": {
             "server_logical": 1,
             "address_size": "auto",
