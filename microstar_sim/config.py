@@ -116,6 +116,9 @@ class SimulatorConfig:
     control_port: int | None = None  # None: no control port; 0: an ephemeral one
     clock: Clock | None = field(default=None, compare=False)  # None: the system clock
     seed: int = 1
+    # The meter line on this serial device instead of behind the gateway model: an existing
+    # pty end (socat's pair) or a path where the simulator links a pty of its own.
+    serial_device: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse configurations a real bus could not have."""
