@@ -111,7 +111,12 @@ class SerialDevice:
     async def _writable(self) -> bool:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
-        loop.add_writer(self._fd, lambda: ready.done() or ready.set_result(None))
+
+        def writable() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_writer(self._fd, writable)
         try:
             async with asyncio.timeout(_WRITE_WITHIN):
                 await ready
