@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout",
         type=float,
         metavar="SECONDS",
-        help="close a TCP client that sends nothing for this long (default: never)",
+        help="close a TCP client when no byte went either way for this long (default: never)",
     )
     gw.add_argument(
         "--stale-bytes",
@@ -136,8 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gw.add_argument(
         "--keep-output",
-        action="store_true",
-        help="keep meter output sent while no client is connected for the next client",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep meter output sent while no client is connected for the next client, as "
+        "ser2net in front of a pty does (default; --no-keep-output: lose it)",
     )
     gw.add_argument(
         "--serial-device",

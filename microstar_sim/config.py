@@ -99,10 +99,13 @@ class GatewayConfig:
 
     host: str = "127.0.0.1"
     port: int = 0  # 0: an ephemeral port (tests)
-    idle_timeout: float | None = None  # close a client silent this long (ser2net "timeout")
+    # Close a client when no byte went either way for this long (ser2net "timeout": meter
+    # output counts as activity too; ser2net checks once a second, so it closes up to ~1 s late).
+    idle_timeout: float | None = None
     stale_bytes: bytes = b""  # waiting in the gateway buffer for the first client
-    # Bytes the meter sends while nobody is connected wait for the next client (field §3).
-    keep_output_while_disconnected: bool = False
+    # Bytes the meter sends while nobody is connected wait for the next client (field §3, and
+    # ser2net in front of a pty: the line keeps them until the next client opens it).
+    keep_output_while_disconnected: bool = True
 
 
 @dataclass(frozen=True, slots=True)
