@@ -29,7 +29,7 @@ from custom_components.microstar_dlms.const import (
     CONNECTION_TCP,
     DOMAIN,
 )
-from microstar_sim import Simulator
+from microstar_sim import DelayResponse, ResponseKind, Simulator
 from tests.integration.conftest import check_translations
 
 from .processes import PtyPair, Ser2net
@@ -86,11 +86,16 @@ async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-def health(hass: HomeAssistant, entry_id: str) -> Any:
-    """The entry's poll statistics."""
+def coordinator_of(hass: HomeAssistant, entry_id: str) -> Any:
+    """The entry's coordinator."""
     entry = hass.config_entries.async_get_entry(entry_id)
     assert entry is not None
-    return entry.runtime_data.coordinator.health
+    return entry.runtime_data.coordinator
+
+
+def health(hass: HomeAssistant, entry_id: str) -> Any:
+    """The entry's poll statistics."""
+    return coordinator_of(hass, entry_id).health
 
 
 async def closed(meter: Simulator, gateway: Ser2net) -> None:
@@ -166,3 +171,35 @@ async def test_gateway_busy_repair_through_ser2net(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
     await closed(meter, gateway)
+
+
+async def test_ser2net_restart_mid_poll(
+    hass: HomeAssistant, meter: Simulator, start_ser2net: Any
+) -> None:
+    """systemd restarts ser2net while a poll waits for the meter: that poll fails as 'cannot
+    connect' at once, the entities go unavailable, and the next poll reads again; ser2net holds
+    nothing and the meter has no link or association left open."""
+    gateway: Ser2net = start_ser2net()
+    entry_id = await add_meter(hass, CONNECTION_TCP, connection_input(gateway))
+    coordinator = coordinator_of(hass, entry_id)
+    await closed(meter, gateway)
+    meter.set_fault(DelayResponse(1.0, on=ResponseKind.GET))
+    poll_task = hass.async_create_task(coordinator.async_refresh())
+    for _ in range(500):  # until the poll is mid-session
+        if meter.record.open_associations:
+            break
+        await asyncio.sleep(0.02)
+    assert meter.record.open_associations
+    await hass.async_add_executor_job(gateway.restart)
+    await poll_task
+    assert not coordinator.last_update_success
+    assert coordinator.health.last_failure_kind == "cannot_connect"
+    assert hass.states.get(ENERGY).state == "unavailable"  # type: ignore[union-attr]
+    meter.clear_faults()
+    await meter.settle()
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
+    await closed(meter, gateway)
+    assert meter.record.open_sessions == []
+    assert meter.record.open_associations == []
