@@ -18,6 +18,7 @@ from custom_components.microstar_dlms.dlms import (
     MeterClient,
     Obis,
     ServerAddress,
+    TraceRecord,
 )
 from microstar_sim import DelayResponse, ResponseKind, Simulator
 
@@ -193,15 +194,30 @@ async def test_ser2net_idle_timeout_mid_session(
 
 async def test_ser2net_restart_mid_poll(meter: Simulator, ser2net: Ser2net) -> None:
     """ser2net restarted (SIGTERM, as systemd does) while the meter is answering: the session
-    fails at once with ConnectionFailed, and the next session after the restart reads."""
+    fails at once with ConnectionFailed. The meter's late answer waits on the line: through raw
+    TCP it is the first thing the next client gets (and drains); through RFC 2217 it is gone,
+    cleared when the port is set up. Either way the next session reads."""
     meter.set_fault(DelayResponse(1.0, on=ResponseKind.GET))
     poll = asyncio.create_task(read_serial(ser2net.endpoint, response_timeout=3.0))
-    await asyncio.to_thread(wait_for, lambda: meter.record.open_associations, 10, "the association")
+    # The meter took the GET and is holding its answer (the one-shot delay is used up).
+    await asyncio.to_thread(wait_for, lambda: not meter.faults, 10, "the GET at the meter")
     await asyncio.to_thread(ser2net.restart)
     with pytest.raises(ConnectionFailed):
         await poll
-    await meter.settle()
-    assert await read_serial(ser2net.endpoint) == b"21061234"
+    await meter.settle()  # the late answer went onto the line while nobody had it open
+    trace: list[TraceRecord] = []
+    async with MeterClient(settings(ser2net.endpoint), trace=trace.append).session() as session:
+        assert await session.get(SERIAL_NUMBER) == b"21061234"
+    received = [record for record in trace if record.direction == "RX"]
+    if ser2net.rfc2217:
+        # Gone: the RFC 2217 port setup at open (serialx configures the line) clears it.
+        assert received[0].summary.startswith("UA ")
+    else:
+        # Raw TCP: the late answer meant for the poll before the restart comes first; the
+        # client drains it before its SNRM.
+        assert received[0].summary == "not HDLC"
+        assert received[0].hex.startswith("7E A0 1A 03 03")  # the serial number's GET answer
+        assert received[1].summary.startswith("UA ")
     await nothing_left_open(meter, ser2net)
 
 
