@@ -31,7 +31,7 @@ def line(tmp_path: Path) -> Iterator[PtyPair]:
 
 
 @pytest.fixture
-def start_meter(simulator: SimulatorFactory, line: PtyPair) -> MeterFactory:
+def start_meter(line: PtyPair, simulator: SimulatorFactory) -> MeterFactory:
     """Start the simulated meter on the line's meter end (fast timing unless told otherwise)."""
 
     async def start(**changes: Any) -> Simulator:

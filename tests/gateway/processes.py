@@ -15,7 +15,11 @@ import time
 
 import pytest
 
-SETUP_HINT = "the project's setup installs it: scripts/setup (scripts/run-in-env ROOTFS_PACKAGES)"
+SETUP_HINT = (
+    "scripts/setup installs it in the Debian rootfs (scripts/run-in-env ROOTFS_PACKAGES); "
+    "when run-in-env uses a host Python instead, install it on the host: apt-get install "
+    "ser2net socat"
+)
 
 
 def tool(name: str) -> str:
