@@ -46,7 +46,9 @@ ENERGY = "sensor.microstar_21061234_energy_import"
 VOLTAGE = "sensor.microstar_21061234_voltage_l1"
 
 
-def connection_input(ser2net: Ser2net | None, device: str | None = None) -> dict[str, Any]:
+def connection_input(
+    ser2net: Ser2net | None, device: str | None = None, response_timeout: float = 1.0
+) -> dict[str, Any]:
     """What a user types: host and port of a raw gateway, or a device / rfc2217:// URL."""
     fields: dict[str, Any] = (
         {CONF_HOST: "127.0.0.1", CONF_PORT: ser2net.port}
@@ -60,7 +62,7 @@ def connection_input(ser2net: Ser2net | None, device: str | None = None) -> dict
         CONF_ADVANCED: {
             CONF_SERVER_LOGICAL: 1,
             CONF_ADDRESS_SIZE: "auto",
-            CONF_RESPONSE_TIMEOUT: 1.0,
+            CONF_RESPONSE_TIMEOUT: response_timeout,
             CONF_CONNECT_TIMEOUT: 5.0,
         },
     }
@@ -197,6 +199,33 @@ async def test_ser2net_restart_mid_poll(
     assert hass.states.get(ENERGY).state == "unavailable"  # type: ignore[union-attr]
     meter.clear_faults()
     await meter.settle()
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
+    await closed(meter, gateway)
+    assert meter.record.open_sessions == []
+    assert meter.record.open_associations == []
+
+
+async def test_ser2net_idle_timeout_mid_poll(
+    hass: HomeAssistant, meter: Simulator, start_ser2net: Any
+) -> None:
+    """ser2net's ``timeout: 1`` cuts a poll whose meter is slower than that (the response
+    timeout allows 5 s): 'cannot connect', unavailable; the late answer waits on the line, the
+    next poll drains it and reads; nothing is left open."""
+    gateway: Ser2net = start_ser2net(timeout=1)
+    entry_id = await add_meter(
+        hass, CONNECTION_TCP, connection_input(gateway, response_timeout=5.0)
+    )
+    coordinator = coordinator_of(hass, entry_id)
+    await closed(meter, gateway)
+    meter.set_fault(DelayResponse(4.0, on=ResponseKind.GET))
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert coordinator.health.last_failure_kind == "cannot_connect"
+    assert hass.states.get(ENERGY).state == "unavailable"  # type: ignore[union-attr]
+    await closed(meter, gateway)
+    await meter.settle()  # the meter's late answer is on the line now
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
