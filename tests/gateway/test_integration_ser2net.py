@@ -228,6 +228,8 @@ async def test_ser2net_idle_timeout_mid_poll(
     await meter.settle()  # the meter's late answer is on the line now
     await coordinator.async_refresh()
     assert coordinator.last_update_success
+    first = coordinator.health.last_frames[0]  # drained before the SNRM
+    assert (first["direction"], first["summary"]) == ("RX", "not HDLC")
     assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
     await closed(meter, gateway)
     assert meter.record.open_sessions == []
