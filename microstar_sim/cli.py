@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-timeout",
         type=float,
         metavar="SECONDS",
-        help="close a TCP client that sends nothing for this long (default: never)",
+        help="close a TCP client when no byte went either way for this long (default: never)",
     )
     gw.add_argument(
         "--stale-bytes",
@@ -136,8 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gw.add_argument(
         "--keep-output",
-        action="store_true",
-        help="keep meter output sent while no client is connected for the next client",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep meter output sent while no client is connected for the next client, as "
+        "ser2net in front of a pty does (default; --no-keep-output: lose it)",
+    )
+    gw.add_argument(
+        "--serial-device",
+        metavar="PATH",
+        help=(
+            "put the meter line on a serial device instead of the gateway model, for real "
+            "gateway software (ser2net) or a local serial client: an existing pty end (socat "
+            "pty,raw,echo=0,link=A pty,raw,echo=0,link=B: the simulator on A, clients on B) or "
+            "a new path the simulator links to a pty of its own; --port is then unused"
+        ),
     )
     gw.add_argument(
         "--control-port",
@@ -275,6 +287,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         faults=tuple(args.fault),
         control_port=None if args.control_port < 0 else args.control_port,
         seed=args.seed,
+        serial_device=args.serial_device,
     )
 
 
@@ -293,7 +306,8 @@ async def run(config: SimulatorConfig) -> None:
             else f"{timing.baudrate} baud, turnaround "
             f"{timing.turnaround_min * 1000:g}-{timing.turnaround_max * 1000:g} ms"
         )
-        print(f"Microstar simulator: gateway on {sim.endpoint} ({pace})")
+        where = "serial device" if config.serial_device else "gateway"
+        print(f"Microstar simulator: {where} on {sim.endpoint} ({pace})")
         for line in sim.describe():
             print(line)
         if sim.control_port is not None:
@@ -322,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(run(config))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

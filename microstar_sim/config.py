@@ -99,10 +99,14 @@ class GatewayConfig:
 
     host: str = "127.0.0.1"
     port: int = 0  # 0: an ephemeral port (tests)
-    idle_timeout: float | None = None  # close a client silent this long (ser2net "timeout")
+    # Close a client when no byte went either way for this long (ser2net "timeout": meter
+    # output counts as activity too). ser2net closes 1-2 s later (measured: timeout 1 -> 2.0 s,
+    # timeout 3 -> 4.0 s); the model closes on time.
+    idle_timeout: float | None = None
     stale_bytes: bytes = b""  # waiting in the gateway buffer for the first client
-    # Bytes the meter sends while nobody is connected wait for the next client (field §3).
-    keep_output_while_disconnected: bool = False
+    # Bytes the meter sends while nobody is connected wait for the next client (field §3, and
+    # ser2net in front of a pty: the line keeps them until the next client opens it).
+    keep_output_while_disconnected: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,9 @@ class SimulatorConfig:
     control_port: int | None = None  # None: no control port; 0: an ephemeral one
     clock: Clock | None = field(default=None, compare=False)  # None: the system clock
     seed: int = 1
+    # The meter line on this serial device instead of behind the gateway model: an existing
+    # pty end (socat's pair) or a path where the simulator links a pty of its own.
+    serial_device: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse configurations a real bus could not have."""

@@ -30,6 +30,7 @@ class Gateway(Listener):
         self._ids = itertools.count(1)
         self._active: tuple[ConnectionRecord, asyncio.StreamWriter] | None = None
         self._pending = bytearray(config.stale_bytes)
+        self._idle: asyncio.Timeout | None = None  # the current client's idle deadline
 
     def attach(self, line: SerialLine) -> None:
         """Connect the meter line."""
@@ -48,6 +49,7 @@ class Gateway(Listener):
         """Leave bytes in the gateway buffer for the next client (or the current one)."""
         if self._active is not None:
             self._active[1].write(data)
+            self._touch()
         else:
             self._pending += data
 
@@ -59,8 +61,14 @@ class Gateway(Listener):
             return
         writer = self._active[1]
         writer.write(data)
+        self._touch()
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+
+    def _touch(self) -> None:
+        """Traffic either way keeps a client from the idle timeout (as ser2net's ``timeout``)."""
+        if self._idle is not None and self.config.idle_timeout is not None:
+            self._idle.reschedule(asyncio.get_running_loop().time() + self.config.idle_timeout)
 
     async def drop_client(self) -> None:
         """Close the current client's connection from the gateway side."""
@@ -124,10 +132,12 @@ class Gateway(Listener):
         assert self.line is not None
         while True:
             try:
-                async with asyncio.timeout(self.config.idle_timeout):
+                async with asyncio.timeout(self.config.idle_timeout) as self._idle:
                     data = await reader.read(4096)
             except TimeoutError:
                 return CloseReason.IDLE_TIMEOUT
+            finally:
+                self._idle = None
             if not data:
                 return CloseReason.CLIENT
             if connection.closed_at is not None:

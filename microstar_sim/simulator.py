@@ -28,9 +28,11 @@ from .gateway import Gateway
 from .line import SerialLine
 from .meter import SimulatedMeter
 from .record import SimulatorRecord
+from .serial_device import SerialDevice
 
 _LINE_FAULTS = (Busy, CorruptFcs, DelayResponse, DropMidResponse, NoiseBytes, TruncateFrame)
 _METER_FAULTS = (RejectAssociation, DataAccessFailure, EnergyGlitch)
+_GATEWAY_FAULTS = (Busy, DropMidResponse)  # need the gateway model's TCP side
 
 
 class Simulator:
@@ -49,24 +51,30 @@ class Simulator:
             SimulatedMeter(meter, self.clock, self._record) for meter in self.config.meters
         ]
         self.gateway = Gateway(self.config.gateway, self.line_faults, self._record)
+        self.serial = SerialDevice(self.config.serial_device) if self.config.serial_device else None
         self.line = SerialLine(
             self.meters,
             timing=self.config.timing,
             faults=self.line_faults,
             record=self._record,
-            output=self.gateway,
+            output=self.serial or self.gateway,
             rng=random.Random(self.config.seed),  # noqa: S311 - timing jitter, not crypto
         )
         self.gateway.attach(self.line)
+        if self.serial is not None:
+            self.serial.attach(self.line)
         self.control: ControlServer | None = None
         for fault in self.config.faults:
             self.set_fault(fault)
 
     async def start(self) -> None:
-        """Listen on the gateway port (and the control port when configured)."""
+        """Listen on the gateway port or open the serial device (and the control port)."""
         self.line.start()
         try:
-            await self.gateway.start()
+            if self.serial is not None:
+                await self.serial.start()
+            else:
+                await self.gateway.start()
             if self.config.control_port is not None:
                 self.control = ControlServer(self, self.config.gateway.host)
                 await self.control.start(self.config.control_port)
@@ -80,6 +88,8 @@ class Simulator:
             await self.control.stop()
             self.control = None
         await self.gateway.stop()
+        if self.serial is not None:
+            await self.serial.stop()
         await self.line.stop()
 
     async def __aenter__(self) -> Self:
@@ -110,7 +120,10 @@ class Simulator:
 
     @property
     def endpoint(self) -> str:
-        """``socket://127.0.0.1:PORT`` for serialx and the integration."""
+        """``socket://127.0.0.1:PORT`` for serialx and the integration (the device path with
+        ``serial_device``; of a pty pair, clients open the other end)."""
+        if self.serial is not None:
+            return str(self.serial.client_path)
         return f"socket://{self.host}:{self.port}"
 
     @property
@@ -140,6 +153,8 @@ class Simulator:
     def set_fault(self, fault: Fault, meter: int | None = None) -> None:
         """Switch a fault on; meter-level faults go to ``meter`` (index) or to every meter."""
         targets = self.meters if meter is None else [self.meters[meter]]
+        if self.serial is not None and isinstance(fault, _GATEWAY_FAULTS):
+            raise ValueError(f"{type(fault).__name__} is a gateway fault; a serial line has none")
         if isinstance(fault, Silent):
             for target in targets:
                 target.hang()
@@ -177,8 +192,8 @@ class Simulator:
         self.meters[meter].set_password(client_sap, password)
 
     def add_stale_bytes(self, data: bytes) -> None:
-        """Leave bytes waiting in the gateway for the next client."""
-        self.gateway.add_stale_bytes(data)
+        """Leave bytes waiting in the gateway (or the serial device) for the next client."""
+        (self.serial or self.gateway).add_stale_bytes(data)
 
     def describe(self) -> list[str]:
         """Lines for a start banner: address, client SAPs and passwords of each meter."""
