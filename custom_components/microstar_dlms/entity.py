@@ -28,11 +28,9 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, meter.serial)},
             manufacturer=MANUFACTURER,
-            model=(
-                "Three-phase DLMS meter"
-                if THREE_PHASE_MARKER in meter.objects
-                else "Single-phase DLMS meter"
-            ),
+            # As a meter's nameplate writes it ("3~" for three-phase): the same in every language,
+            # as Home Assistant offers no translation for a device model.
+            model="DLMS/COSEM 3~" if THREE_PHASE_MARKER in meter.objects else "DLMS/COSEM 1~",
             name=coordinator.config_entry.title,
             serial_number=meter.serial,
             sw_version=meter.firmware,

@@ -339,7 +339,7 @@ async def test_a_second_meter_on_the_same_gateway(
     entry_id = result["result"]["entry_id"]
     devices = await owner.ws.call("config/device_registry/list")
     device = next(d for d in devices if [DOMAIN, SECOND_SERIAL] in d["identifiers"])
-    assert device["model"] == "Single-phase DLMS meter", device
+    assert device["model"] == "DLMS/COSEM 1~", device
 
     async def reading() -> dict[str, str] | None:
         entities = await meter_entities(owner.ws, entry_id, SECOND_SERIAL)

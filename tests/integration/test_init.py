@@ -29,7 +29,7 @@ async def test_setup_and_unload(
     assert device is not None
     assert device.manufacturer == "Microstar Electric"
     assert device.serial_number == SERIAL
-    assert device.model == "Three-phase DLMS meter"
+    assert device.model == "DLMS/COSEM 3~"
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
