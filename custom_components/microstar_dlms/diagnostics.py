@@ -27,7 +27,8 @@ async def async_get_config_entry_diagnostics(
         "negotiated": health.negotiated,
         "meter": {
             "firmware": meter.firmware,
-            "object_list_read": meter.object_list_read,
+            "discovery_pending": len(coordinator.pending_objects()),
+            "absent": sorted(meter.absent),
             "objects": [
                 {
                     "obis": key,

@@ -25,7 +25,6 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import LOGGER
 from .coordinator import (
     CatalogueEntry,
-    MeterDiscovery,
     MeterReading,
     MicrostarConfigEntry,
     MicrostarCoordinator,
@@ -39,7 +38,9 @@ from .cosem import (
     CLOCK,
     FIRMWARE,
     SERIAL_NUMBER,
+    ScalerUnit,
 )
+from .discovery import MeterDiscovery
 from .entity import MicrostarEntity
 
 PARALLEL_UPDATES = 0
@@ -283,19 +284,36 @@ async def async_setup_entry(
     entry: MicrostarConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a sensor for every described object the meter has, in a unit we understand."""
+    """Add a sensor for every described object the meter has, as discovery confirms them."""
     coordinator = entry.runtime_data.coordinator
     meter = entry.runtime_data.meter
-    entities: list[MicrostarSensorEntity] = []
-    for description in SENSORS:
-        if not description.has_fn(meter, description.key):
-            continue
-        sized = _with_meter_unit(description, meter)
-        if sized is None:
-            continue
-        entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
-        entities.append(entity_type(coordinator, sized, meter))
-    async_add_entities(entities)
+    built: dict[str, ScalerUnit | None] = {}  # key -> the scaler_unit its entity was built with
+
+    @callback
+    def _add_confirmed() -> None:
+        """Add the entities of objects confirmed since the last call."""
+        if any(
+            meter.scaler_units.get(key, scaler_unit) != scaler_unit
+            for key, scaler_unit in built.items()
+        ):
+            # Rediscovery (new firmware) changed a unit: entities are built again.
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+            return
+        entities: list[MicrostarSensorEntity] = []
+        for description in SENSORS:
+            if description.key in built or not description.has_fn(meter, description.key):
+                continue
+            built[description.key] = meter.scaler_units.get(description.key)
+            sized = _with_meter_unit(description, meter)
+            if sized is None:
+                continue
+            entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
+            entities.append(entity_type(coordinator, sized, meter))
+        if entities:
+            async_add_entities(entities)
+
+    _add_confirmed()
+    entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
 
 
 def _with_meter_unit(
