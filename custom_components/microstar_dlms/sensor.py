@@ -1,5 +1,6 @@
 """Sensors of a Microstar meter: one description per OBIS object, units from the meter."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -279,6 +280,11 @@ CATALOGUE: dict[str, CatalogueEntry] = {
 }
 
 
+# Entities added per step at setup: 50 meters set up at once must not stall the event loop with
+# 50 x 44 entity registrations in one go (scripts/bench: setup_max_loop_stall_ms).
+ADD_BATCH: Final = 8
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: MicrostarConfigEntry,
@@ -289,16 +295,8 @@ async def async_setup_entry(
     meter = entry.runtime_data.meter
     built: dict[str, ScalerUnit | None] = {}  # key -> the scaler_unit its entity was built with
 
-    @callback
-    def _add_confirmed() -> None:
-        """Add the entities of objects confirmed since the last call."""
-        if any(
-            meter.scaler_units.get(key, scaler_unit) != scaler_unit
-            for key, scaler_unit in built.items()
-        ):
-            # Rediscovery (new firmware) changed a unit: entities are built again.
-            hass.config_entries.async_schedule_reload(entry.entry_id)
-            return
+    def _confirmed() -> list[MicrostarSensorEntity]:
+        """Entities of objects confirmed since the last call."""
         entities: list[MicrostarSensorEntity] = []
         for description in SENSORS:
             if description.key in built or not description.has_fn(meter, description.key):
@@ -309,10 +307,25 @@ async def async_setup_entry(
                 continue
             entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
             entities.append(entity_type(coordinator, sized, meter))
-        if entities:
+        return entities
+
+    @callback
+    def _add_confirmed() -> None:
+        """Add what discovery confirmed since; rebuild all when a known unit changed."""
+        if any(
+            meter.scaler_units.get(key, scaler_unit) != scaler_unit
+            for key, scaler_unit in built.items()
+        ):
+            # Rediscovery (new firmware) changed a unit: entities are built again.
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+            return
+        if entities := _confirmed():
             async_add_entities(entities)
 
-    _add_confirmed()
+    initial = _confirmed()
+    for first in range(0, len(initial), ADD_BATCH):
+        async_add_entities(initial[first : first + ADD_BATCH])
+        await asyncio.sleep(0)  # the rest in a later step: other callbacks run between
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
 
 
