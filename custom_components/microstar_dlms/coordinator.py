@@ -259,8 +259,10 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             )
         try:
             firmware = as_text(await session.get(MeterObject(FIRMWARE, 1).value_ref()))
-        except DataAccessError:
-            firmware = None
+        except DataAccessError as err:
+            # A meter without the object has none; one read failing is no firmware change.
+            LOGGER.debug("Meter %s: firmware id not read (%s)", serial, err)
+            firmware = discovery.firmware
         if firmware != discovery.firmware:
             if discovery.objects or discovery.absent:
                 LOGGER.info(
