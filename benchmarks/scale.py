@@ -79,7 +79,7 @@ def _frames_sent(entries: list[MockConfigEntry]) -> int:
         sum(
             1
             for f in e.runtime_data.coordinator.health.last_frames
-            if str(f.get("direction", "")).upper() == "TX"
+            if str(getattr(f, "direction", "")).upper() == "TX"
         )
         for e in entries
     )

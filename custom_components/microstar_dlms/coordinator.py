@@ -52,7 +52,6 @@ from .dlms.errors import (
     DataAccessResult,
     DlmsError,
 )
-from .redact import redact_frames
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
 
@@ -92,7 +91,8 @@ class PollHealth:
     silent_since: datetime | None = None
     glitches_dropped: int = 0
     negotiated: dict[str, Any] | None = None
-    last_frames: list[dict[str, Any]] = field(default_factory=list)
+    last_frames: list[Any] = field(default_factory=list)
+    """The last session's trace records (password masked); redacted again when shown."""
 
 
 @dataclass(slots=True)
@@ -185,7 +185,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             ) from err
         finally:
             self.health.last_duration = round(monotonic() - started, 3)
-            self.health.last_frames = redact_frames(self._frames, self.meter_config.password)
+            # Kept as the records: copying them into dicts every poll only fed the garbage
+            # collector (scripts/bench: setup_max_loop_stall_ms); diagnostics redact them.
+            self.health.last_frames = list(self._frames)
             if self._learned:
                 self._learned = False
                 await self.store.async_save(self.discovery)
