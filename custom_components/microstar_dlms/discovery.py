@@ -104,7 +104,9 @@ class DiscoveryStore:
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
         """Open the store of one config entry."""
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}", serialize_in_event_loop=False
+        )
 
     async def async_load(self, serial: str, catalogue: Iterable[str]) -> MeterDiscovery:
         """What earlier polls learned about meter ``serial``; nothing for another meter."""
