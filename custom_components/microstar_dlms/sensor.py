@@ -1,7 +1,7 @@
 """Sensors of a Microstar meter: one description per OBIS object, units from the meter."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from time import monotonic
@@ -296,9 +296,8 @@ async def async_setup_entry(
     meter = entry.runtime_data.meter
     built: dict[str, ScalerUnit | None] = {}  # key -> the scaler_unit its entity was built with
 
-    def _confirmed() -> list[MicrostarSensorEntity]:
-        """Entities of objects confirmed since the last call."""
-        entities: list[MicrostarSensorEntity] = []
+    def _confirmed() -> Iterator[MicrostarSensorEntity]:
+        """Entities of objects confirmed since the last call, built one at a time."""
         for description in SENSORS:
             if description.key in built or not description.has_fn(meter, description.key):
                 continue
@@ -307,8 +306,7 @@ async def async_setup_entry(
             if sized is None:
                 continue
             entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
-            entities.append(entity_type(coordinator, sized, meter))
-        return entities
+            yield entity_type(coordinator, sized, meter)
 
     @callback
     def _add_confirmed() -> None:
@@ -320,13 +318,18 @@ async def async_setup_entry(
             # Rediscovery (new firmware) changed a unit: entities are built again.
             hass.config_entries.async_schedule_reload(entry.entry_id)
             return
-        if entities := _confirmed():
+        if entities := list(_confirmed()):
             async_add_entities(entities)
 
-    initial = _confirmed()
-    for first in range(0, len(initial), ADD_BATCH):
-        async_add_entities(initial[first : first + ADD_BATCH])
-        await asyncio.sleep(0)  # the rest in a later step: other callbacks run between
+    batch: list[MicrostarSensorEntity] = []
+    for entity in _confirmed():
+        batch.append(entity)
+        if len(batch) == ADD_BATCH:
+            async_add_entities(batch)
+            batch = []
+            await asyncio.sleep(0)  # the rest in a later step: other callbacks run between
+    if batch:
+        async_add_entities(batch)
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
 
 
