@@ -1,6 +1,7 @@
 """Discovery on the meter the vendor's guide describes: learned once, kept, resumed, redone."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
@@ -14,7 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.dlms import AttributeRef, DataAccessResult
+from custom_components.microstar_dlms.dlms import AttributeRef, DataAccessResult, Obis
 from microstar_sim import (
     GUIDE_PROFILE,
     DataAccessFailure,
@@ -23,6 +24,7 @@ from microstar_sim import (
     Simulator,
     profile_meter,
 )
+from microstar_sim.interface_classes import RegisterObject
 from microstar_sim.meter import SimulatedMeter
 
 from .conftest import SERIAL
@@ -228,7 +230,7 @@ async def test_new_firmware_forces_rediscovery(
     await poll(hass, freezer, init_integration)
     assert not requests.scalers(requests.take())  # not due yet: values only
 
-    await poll(hass, freezer, init_integration, timedelta(days=1).total_seconds())
+    await poll(hass, freezer, init_integration, timedelta(days=1, minutes=1).total_seconds())
     asked = requests.take()
     assert ("1.0.0.2.0.255", 2) in asked
     assert "1.1.32.7.0.255" in requests.scalers(asked)
@@ -259,3 +261,26 @@ async def test_known_object_gone_forces_rediscovery(
     assert "1.1.14.7.0.255" in requests.scalers(asked)
     assert hass.states.get(FREQUENCY).state != STATE_UNAVAILABLE
     assert init_integration.state is ConfigEntryState.LOADED
+
+
+async def test_new_firmware_with_another_scaler_rebuilds_the_sensors(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+) -> None:
+    """The new firmware reports voltage in 0.1 V: the sensors are built again, values right."""
+    before = init_integration.runtime_data.coordinator
+    meter = sim.meter(0)
+    meter.update_firmware("MS-DLMS 2.40")
+    voltage = next(o for o in meter.objects if str(o.obis) == str(Obis.parse("1-1:32.7.0")))
+    assert isinstance(voltage, RegisterObject)
+    voltage.quantity = replace(voltage.quantity, scaler=-1)
+
+    await poll(hass, freezer, init_integration, timedelta(days=1, minutes=1).total_seconds())
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert init_integration.runtime_data.coordinator is not before  # reloaded
+    assert init_integration.runtime_data.meter.scaler_units["1.1.32.7.0.255"].scaler == -1
+    state = hass.states.get(VOLTAGE)
+    assert state.state != STATE_UNAVAILABLE
+    assert 215 < float(state.state) < 245
