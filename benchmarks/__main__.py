@@ -21,6 +21,7 @@ from .single import multiple_references, reference_polls, single_meter
 
 TURNAROUNDS = (0.030, 0.250)  # the meter's minimum, and the slow end of a healthy gateway
 SCALES = ((5, 20), (50, 50))  # (gateways, meters)
+GUIDE_TURNAROUND = 0.250  # issue 13: the guide meter at 9600 baud, 250 ms turnaround
 
 
 class Sizes:
@@ -50,6 +51,21 @@ def run_scale(gateways: int, meters: int, rounds: int) -> dict[str, Any]:
     return result
 
 
+def run_guide(turnaround: float) -> dict[str, Any]:
+    """The guide meter's first discovery and restart, in a fresh process (a Home Assistant)."""
+    done = subprocess.run(  # noqa: S603 - our own module, fixed arguments
+        [sys.executable, "-m", "benchmarks.guide", str(round(turnaround * 1000))],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"guide run failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 async def run_single(sizes: Sizes) -> dict[str, Any]:
     """Parts 1 and 2."""
     ours = {}
@@ -63,8 +79,10 @@ async def run_single(sizes: Sizes) -> dict[str, Any]:
     return {"ours": ours, "reference": reference, "multiple_references": with_list}
 
 
-def summarise(single: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
-    """The top-level numbers issue 7 asks for."""
+def summarise(
+    single: dict[str, Any], scale: dict[str, Any], guide: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The top-level numbers issues 7 and 13 ask for."""
     ours = single["ours"]
     reference = single["reference"]
     keys = list(ours)
@@ -77,6 +95,17 @@ def summarise(single: dict[str, Any], scale: dict[str, Any]) -> dict[str, Any]:
         "round_trips_ours": max(ours[k]["steady"]["round_trips"] for k in keys),
         "round_trips_reference": max(reference[k]["round_trips"] for k in keys),
         "max_loop_stall_ms": max(run["max_loop_stall_ms"] for run in scale.values()),
+        "setup_max_loop_stall_ms": max(
+            run["setup_with_first_poll"]["max_loop_stall_ms"] for run in scale.values()
+        ),
+        **(
+            {
+                "first_discovery_guide_s": guide["first_discovery_guide_s"],
+                "restart_extra_round_trips": guide["restart_extra_round_trips"],
+            }
+            if guide is not None
+            else {}
+        ),
     }
 
 
@@ -96,12 +125,18 @@ def main() -> None:
     scale = {f"{g}_gateways_{m}_meters": run_scale(g, m, sizes.rounds) for g, m in SCALES}
     print("part 4: decoder throughput ...", file=sys.stderr)
     decoder = decoder_throughput(sizes.frames)
+    print(
+        "part 5: the guide meter, first discovery and restart (about 2 minutes) ...",
+        file=sys.stderr,
+    )
+    guide = run_guide(GUIDE_TURNAROUND)
 
     report: dict[str, Any] = {
-        **summarise(single, scale),
+        **summarise(single, scale, guide),
         "targets": {},
         "single_meter": single,
         "scale": scale,
+        "guide": guide,
         "decoder": decoder,
         "run": {
             "quick": args.quick,
@@ -116,6 +151,10 @@ def main() -> None:
         "fewer_round_trips_than_reference": report["round_trips_ours"]
         < report["round_trips_reference"],
         "no_loop_stall_over_20_ms": report["max_loop_stall_ms"] <= 20.0,
+        "steady_within_1_06_of_floor": report["ratio_to_floor"] <= 1.06,
+        "first_discovery_guide_within_30_s": report["first_discovery_guide_s"] <= 30.0,
+        "no_extra_round_trips_after_restart": report["restart_extra_round_trips"] == 0,
+        "setup_loop_stall_within_50_ms": report["setup_max_loop_stall_ms"] <= 50.0,
     }
     print(render(report))
     if args.out is not None:

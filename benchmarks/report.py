@@ -201,6 +201,27 @@ def _summary(report: dict[str, Any]) -> str:
             f"<= 20  {mark(targets['no_loop_stall_over_20_ms'])}",
         ),
     ]
+    if "setup_max_loop_stall_ms" in report and "setup_loop_stall_within_50_ms" in targets:
+        rows.append(
+            (
+                "setup_max_loop_stall_ms (meters set up)",
+                f"{report['setup_max_loop_stall_ms']:.1f}",
+                f"<= 50  {mark(targets['setup_loop_stall_within_50_ms'])}",
+            )
+        )
+    if "first_discovery_guide_s" in report:
+        rows += [
+            (
+                "first_discovery_guide_s (9600 baud, 250 ms)",
+                f"{report['first_discovery_guide_s']:.1f}",
+                f"<= 30  {mark(targets['first_discovery_guide_within_30_s'])}",
+            ),
+            (
+                "restart_extra_round_trips",
+                str(report["restart_extra_round_trips"]),
+                f"0  {mark(targets['no_extra_round_trips_after_restart'])}",
+            ),
+        ]
     return _table("Summary", ("figure", "value", "target"), rows)
 
 

@@ -79,7 +79,7 @@ def _frames_sent(entries: list[MockConfigEntry]) -> int:
         sum(
             1
             for f in e.runtime_data.coordinator.health.last_frames
-            if str(f.get("direction", "")).upper() == "TX"
+            if str(getattr(f, "direction", "")).upper() == "TX"
         )
         for e in entries
     )
@@ -176,6 +176,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             setup_wall = time.monotonic() - started
             setup_cpu = _cpu() - cpu
             setup_stall = probe.max_stall
+            setup_stall_cpu = probe.thread_cpu_during_max
             setup_callback = probe.longest_callback
             setup_callback_name = probe.longest_callback_name
             setup_gc = probe.longest_gc_pause
@@ -211,6 +212,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             "wall_ms": ms(setup_wall),
             "cpu_ms_per_meter": ms(setup_cpu / len(entries)),
             "max_loop_stall_ms": ms(setup_stall),
+            "loop_thread_cpu_in_that_sample_ms": ms(setup_stall_cpu),
             "longest_callback_ms": ms(setup_callback),
             "longest_callback": setup_callback_name,
             "longest_gc_pause_ms": ms(setup_gc),

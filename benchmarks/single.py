@@ -48,7 +48,7 @@ DEFAULT_REGISTERS: tuple[str, ...] = (
 )
 REGISTER_CLASS = 3
 SERIAL_NUMBER = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
-OBJECT_LIST = AttributeRef(15, Obis.parse("0-0:40.0.0"), 2)
+FIRMWARE = AttributeRef(1, Obis.parse("1-0:0.2.0"), 2)
 
 
 def value_refs(registers: Sequence[str] = DEFAULT_REGISTERS) -> list[AttributeRef]:
@@ -152,9 +152,12 @@ async def read_values_one_by_one(session: MeterSession) -> None:
 
 
 async def first_poll(session: MeterSession) -> None:
-    """Discovery: serial number, the association's object list, scalers, then the values."""
+    """Discovery: serial number and firmware, the scalers asked directly, then the values.
+
+    As the integration learns a meter (no object list: see ``benchmarks.guide``).
+    """
     await session.get(SERIAL_NUMBER)
-    await session.get(OBJECT_LIST)
+    await session.get(FIRMWARE)
     results = await session.read_attributes(scaler_refs())
     if not all(r.ok for r in results):
         raise RuntimeError("a scaler read failed")
@@ -201,7 +204,7 @@ async def single_meter(
     needed = unavoidable(steady[0].exchanges, value_refs())
     floor = floor_seconds(needed, baudrate, turnaround)
     first_floor = floor_seconds(
-        unavoidable(first.exchanges, [SERIAL_NUMBER, OBJECT_LIST, *scaler_refs(), *value_refs()]),
+        unavoidable(first.exchanges, [SERIAL_NUMBER, FIRMWARE, *scaler_refs(), *value_refs()]),
         baudrate,
         turnaround,
     )

@@ -29,11 +29,13 @@ from .faults import (
     TruncateFrame,
     parse_fault,
 )
+from .profiles import GUIDE_PROFILE, profile_meter
 from .record import CloseReason, Direction, SimulatorRecord
 from .simulator import Simulator
 
 __all__ = [
     "FAST",
+    "GUIDE_PROFILE",
     "Busy",
     "ClientAccess",
     "Clock",
@@ -61,4 +63,5 @@ __all__ = [
     "TimingConfig",
     "TruncateFrame",
     "parse_fault",
+    "profile_meter",
 ]

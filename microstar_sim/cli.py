@@ -19,7 +19,7 @@ from .config import (
     TimingConfig,
 )
 from .faults import FAULT_NAMES, describe_fault, parse_fault
-from .profiles import PROFILES
+from .profiles import PROFILE_MAX_PDU, PROFILES
 from .simulator import Simulator
 
 _DEFAULT_METER = MeterConfig()
@@ -48,6 +48,7 @@ control port (line-based, loopback): nc 127.0.0.1 PORT, then e.g.
 examples:
   scripts/simulator --port 3333 --profile microstar-3p
   scripts/simulator --port 3333 --fast --fault silent
+  scripts/simulator --port 3333 --profile microstar-guide
   scripts/simulator --meter serial=21065678,address-size=4,profile=microstar-1p
 """
 
@@ -163,7 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=PROFILES,
         default=_DEFAULT_METER.profile,
-        help="object set: three-phase, or single-phase (phase B/C answer object-undefined)",
+        help=(
+            "object set: three-phase, single-phase (phase B/C answer object-undefined), or "
+            "microstar-guide (every object of the vendor's guide: 3 channels, max PDU 6400)"
+        ),
     )
     meter.add_argument("--serial", default=_DEFAULT_METER.serial_number, help="serial number")
     meter.add_argument("--logical", type=int, default=1, help="HDLC logical address (1)")
@@ -204,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     meter.add_argument(
         "--max-info", type=int, default=128, help="HDLC max information field length (128)"
     )
-    meter.add_argument("--max-pdu", type=int, default=512, help="server max PDU size (512)")
+    meter.add_argument(
+        "--max-pdu", type=int, help="server max PDU size (512; the guide profile 6400)"
+    )
     meter.add_argument(
         "--snrm-when-connected",
         choices=("accept", "ignore"),
@@ -261,7 +267,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         grant_multiple_references=args.grant_multiple_references,
         inactivity_timeout=args.inactivity_timeout,
         max_info_length=args.max_info,
-        max_pdu_size=args.max_pdu,
+        max_pdu_size=args.max_pdu or PROFILE_MAX_PDU.get(args.profile, 512),
         snrm_when_connected=args.snrm_when_connected,
         utc_offset_minutes=args.utc_offset,
     )

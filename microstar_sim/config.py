@@ -11,6 +11,8 @@ from custom_components.microstar_dlms.dlms.hdlc import AddressSize, ServerAddres
 from .clock import Clock
 from .faults import Fault
 
+FIRMWARE = "MS-DLMS 2.31"
+
 
 @dataclass(frozen=True, slots=True)
 class ClientAccess:
@@ -55,6 +57,7 @@ class MeterConfig:
     load_profile_capacity: int = 960
     initial_import_wh: int = 12_345_678
     seed: int = 1
+    firmware: str = FIRMWARE
 
     @property
     def address(self) -> ServerAddress:

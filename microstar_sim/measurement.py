@@ -160,6 +160,11 @@ class Registers:
     max_demand_at: datetime | None = None
     profile: list[ProfileEntry] = field(default_factory=list)
     profile_capacity: int = 960
+    # Per-tariff counters of the other energy kinds (the guide profile's 2/3/4/9/10.8.1..4),
+    # the counters at the start of the month (its .9. registers) and each tariff's max demand.
+    kind_rates: dict[str, list[float]] = field(default_factory=dict)
+    month_start_rates: dict[str, list[float]] = field(default_factory=dict)
+    max_demand_rates_w: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0, 0.0])
 
     @classmethod
     def start(
@@ -190,6 +195,19 @@ class Registers:
         registers.month_start_import_wh = initial_import_wh - 11_000.0 * model._scale * (
             local.day - 1 + local.hour / 24
         )
+        shares = (0.35, 0.40, 0.17, 0.08)
+        registers.kind_rates = {
+            "export": [registers.export_wh * s for s in shares],
+            "reactive_import": [registers.reactive_import_varh * s for s in shares],
+            "reactive_export": [registers.reactive_export_varh * s for s in shares],
+            "apparent_import": [registers.apparent_import_vah * s for s in shares],
+            "apparent_export": [registers.apparent_export_vah * s for s in shares],
+        }
+        month_share = max(0.0, registers.month_start_import_wh) / max(1.0, initial_import_wh)
+        registers.month_start_rates = {
+            kind: [value * month_share for value in values]
+            for kind, values in registers.all_rates().items()
+        }
         registers.period_start = registers._period_floor(begin)
         registers.advance(now)
         return registers
@@ -219,20 +237,30 @@ class Registers:
         net = instant.net_power
         apparent = instant.apparent_power * hours
         reactive = instant.reactive_power * hours
+        rate = tariff_rate(begin + self.model.offset) - 1
+        kinds = self.kind_rates
         if net >= 0:
             energy = net * hours
             self.import_wh += energy
             self.period_import_wh += energy
-            self.rates_wh[tariff_rate(begin + self.model.offset) - 1] += energy
+            self.rates_wh[rate] += energy
             self.reactive_import_varh += reactive
             self.apparent_import_vah += apparent
+            if kinds:
+                kinds["reactive_import"][rate] += reactive
+                kinds["apparent_import"][rate] += apparent
         else:
             self.export_wh += -net * hours
             self.reactive_export_varh += reactive
             self.apparent_export_vah += apparent
+            if kinds:
+                kinds["export"][rate] += -net * hours
+                kinds["reactive_export"][rate] += reactive
+                kinds["apparent_export"][rate] += apparent
         local_begin, local_end = begin + self.model.offset, end + self.model.offset
         if (local_begin.year, local_begin.month) != (local_end.year, local_end.month):
             self.month_start_import_wh = self.import_wh
+            self.month_start_rates = {k: list(v) for k, v in self.all_rates().items()}
             self.billing_periods += 1
 
     def _close_period(self, end: datetime) -> None:
@@ -240,6 +268,8 @@ class Registers:
         if self.last_average_w > self.max_demand_w:
             self.max_demand_w = self.last_average_w
             self.max_demand_at = end
+        rate = tariff_rate(end + self.model.offset) - 1
+        self.max_demand_rates_w[rate] = max(self.max_demand_rates_w[rate], self.last_average_w)
         self.period_import_wh = 0.0
         self.period_start = end
         self.profile.append(
@@ -255,6 +285,10 @@ class Registers:
             return 0.0
         elapsed = (self.now - self.period_start).total_seconds()
         return self.period_import_wh * 3600.0 / elapsed if elapsed > 0 else 0.0
+
+    def all_rates(self) -> dict[str, list[float]]:
+        """Per-tariff counters of every energy kind, import active included."""
+        return {"import": self.rates_wh, **self.kind_rates}
 
     @property
     def monthly_import_wh(self) -> float:

@@ -70,7 +70,7 @@ from .faults import (
 )
 from .interface_classes import AssociationView, CosemObject, MeterView, Selection
 from .measurement import LoadModel, Registers
-from .profiles import ENERGY_REGISTERS, PHASE_COUNT, build_objects
+from .profiles import ENERGY_REGISTERS, PHASE_COUNT, PROFILE_UA_INFORMATION, build_objects
 from .record import AssociationRecord, CloseReason, SessionRecord, SimulatorRecord, now
 
 _LOGGER = logging.getLogger(__name__)
@@ -78,7 +78,6 @@ _LOGGER = logging.getLogger(__name__)
 # Field AARE: attribute-0 with GET, block transfer with GET, GET, SET, selective access, ACTION.
 FIELD_CONFORMANCE = Conformance.from_bytes3(bytes.fromhex("00301D"))
 _DATABLOCK_OVERHEAD = 16  # C4 02 id last block(4) choice length(≤5): keeps a block inside the PDU
-FIRMWARE = "MS-DLMS 2.31"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +126,10 @@ class SimulatedMeter:
         self.record = record
         self.faults = faults or FaultBook()
         self.clients: dict[int, ClientAccess] = {c.client_sap: c for c in config.clients}
-        self.objects: list[CosemObject] = build_objects(
-            config.profile, config.serial_number, FIRMWARE, config.load_profile_period
-        )
-        self._by_obis: dict[Obis, CosemObject] = {o.obis: o for o in self.objects}
+        self.firmware = config.firmware
+        self.objects: list[CosemObject] = []
+        self._by_obis: dict[Obis, CosemObject] = {}
+        self._build_objects()
         self.model = LoadModel(PHASE_COUNT[config.profile], config.seed, config.utc_offset_minutes)
         self.registers = Registers.start(
             model=self.model,
@@ -159,6 +158,19 @@ class SimulatedMeter:
         if self.config.grant_multiple_references:
             return FIELD_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
         return FIELD_CONFORMANCE
+
+    def _build_objects(self) -> None:
+        config = self.config
+        self.objects = build_objects(
+            config.profile, config.serial_number, self.firmware, config.load_profile_period
+        )
+        self._by_obis = {o.obis: o for o in self.objects}
+
+    def update_firmware(self, version: str) -> None:
+        """A firmware update: the meter restarts with a new firmware id (registers are kept)."""
+        self.firmware = version
+        self._build_objects()
+        self.power_cycle()
 
     def power_cycle(self) -> None:
         """Supply off and on: link, association and hang are gone; registers are kept."""
@@ -257,6 +269,9 @@ class SimulatedMeter:
         session = SessionRecord(str(self.address), sap, self._connection, now())
         self.record.sessions.append(session)
         self.link = Link(hdlc, sap, session)
+        if (information := PROFILE_UA_INFORMATION.get(self.config.profile)) is not None:
+            # The same parameters in the form the vendor's UA writes them (2-byte max info).
+            out = [replace(decode_frame(data), information=information).encode() for data in out]
         return [Reply(data, ResponseKind.UA) for data in out]
 
     def _on_disc(self, frame: HdlcFrame, sap: int) -> list[Reply]:

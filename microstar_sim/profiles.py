@@ -1,13 +1,17 @@
-"""The Microstar OBIS object sets: ``microstar-3p`` and ``microstar-1p`` (field notes §2)."""
+"""The Microstar OBIS object sets: ``microstar-3p``, ``microstar-1p`` (field notes §2) and
+``microstar-guide`` (every object of the vendor's guide, see ``guide.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from custom_components.microstar_dlms.dlms.axdr import Data, DataType
 from custom_components.microstar_dlms.dlms.obis import Obis, Unit
 
+from .config import MeterConfig
+from .guide import GUIDE_MAX_PDU, GUIDE_UA_INFORMATION, build_guide_objects
 from .interface_classes import (
     AssociationLnObject,
     CaptureObject,
@@ -24,8 +28,12 @@ from .interface_classes import (
 )
 from .measurement import ProfileEntry
 
-PROFILES = ("microstar-3p", "microstar-1p")
-PHASE_COUNT = {"microstar-3p": 3, "microstar-1p": 1}
+GUIDE_PROFILE = "microstar-guide"
+PROFILES = ("microstar-3p", "microstar-1p", GUIDE_PROFILE)
+PHASE_COUNT = {"microstar-3p": 3, "microstar-1p": 1, GUIDE_PROFILE: 3}
+# What a profile's meter offers unless configured otherwise: server max PDU, UA parameters.
+PROFILE_MAX_PDU = {GUIDE_PROFILE: GUIDE_MAX_PDU}
+PROFILE_UA_INFORMATION = {GUIDE_PROFILE: GUIDE_UA_INFORMATION}
 
 SERIAL_NUMBER = Obis.parse("1-0:0.0.0")
 FIRMWARE_VERSION = Obis.parse("1-0:0.2.0")
@@ -129,6 +137,13 @@ def _registers(phases: int) -> list[tuple[str, Quantity]]:
     return items
 
 
+def profile_meter(profile: str, **changes: Any) -> MeterConfig:
+    """A meter of ``profile`` with the server max PDU that profile offers (the guide: 6400)."""
+    if (max_pdu := PROFILE_MAX_PDU.get(profile)) is not None:
+        changes.setdefault("max_pdu_size", max_pdu)
+    return MeterConfig(profile=profile, **changes)
+
+
 def _billing_periods(view: MeterView) -> float:
     return view.registers.billing_periods
 
@@ -153,6 +168,15 @@ def build_objects(
         raise ValueError(f"unknown meter profile {profile!r}; known: {', '.join(PROFILES)}")
     serial = serial_number.encode("ascii")
     version = firmware.encode("ascii")
+    if profile == GUIDE_PROFILE:
+        # The guide's table lacks what every meter has: the association, the firmware id (the
+        # field meter answers 1-0:0.2.0) and the HDLC setup.
+        return [
+            AssociationLnObject(ASSOCIATION),
+            DataObject(FIRMWARE_VERSION, lambda v: Data.octet_string(version)),
+            HdlcSetupObject(HDLC_SETUP),
+            *build_guide_objects(serial),
+        ]
     objects: list[CosemObject] = [
         AssociationLnObject(ASSOCIATION),
         DataObject(SERIAL_NUMBER, lambda v: Data.octet_string(serial)),

@@ -10,16 +10,16 @@ from .coordinator import (
     MicrostarRuntimeData,
     async_delete_issues,
 )
+from .discovery import DiscoveryStore
 from .sensor import CATALOGUE
 
 PLATFORMS = [Platform.SENSOR]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
-    """Set up a meter: the first poll discovers it, then the sensors follow."""
+    """Set up a meter: the first poll reads it (and learns it, if never done), sensors follow."""
     coordinator = MicrostarCoordinator(hass, entry, CATALOGUE)
     await coordinator.async_config_entry_first_refresh()
-    assert coordinator.discovery is not None
     entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -34,6 +34,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> None:
-    """Forget the poll health of a removed meter."""
+    """Forget the poll health and the discovery of a removed meter."""
     hass.data.get(DATA_HEALTH, {}).pop(entry.entry_id, None)
     async_delete_issues(hass, entry.entry_id)
+    await DiscoveryStore(hass, entry.entry_id).async_remove()

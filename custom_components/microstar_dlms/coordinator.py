@@ -1,4 +1,4 @@
-"""One poll per interval: one guarded session, discovery on the first, errors mapped once."""
+"""One poll per interval: one guarded session, discovery until done, errors mapped once."""
 
 import asyncio
 from collections import Counter
@@ -14,7 +14,11 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -32,25 +36,23 @@ from .const import (
 from .cosem import (
     CLASS_CLOCK,
     FIRMWARE,
-    OBJECT_LIST,
     UNSCALED,
     MeterObject,
-    ScalerUnit,
     as_datetime,
     as_number,
     as_text,
-    parse_object_list,
     parse_scaler_unit,
 )
+from .discovery import DISCOVERY_BUDGET, PROBE_BATCH, DiscoveryStore, MeterDiscovery
 from .dlms import MeterClient, MeterSession
 from .dlms.errors import (
     AuthenticationFailed,
     DataAccessError,
+    DataAccessResult,
     DlmsError,
 )
 from .meter_config import MeterConfig
 from .meter_io import async_read_serial, error_kind
-from .redact import redact_frames
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
 
@@ -65,17 +67,6 @@ class CatalogueEntry:
 
     class_id: int
     enabled_by_default: bool
-
-
-@dataclass(slots=True)
-class MeterDiscovery:
-    """What the first poll learned about the meter; scalers never change, so read once."""
-
-    serial: str
-    firmware: str | None
-    objects: dict[str, MeterObject]
-    scaler_units: dict[str, ScalerUnit]
-    object_list_read: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +92,8 @@ class PollHealth:
     silent_since: datetime | None = None
     glitches_dropped: int = 0
     negotiated: dict[str, Any] | None = None
-    last_frames: list[dict[str, Any]] = field(default_factory=list)
+    last_frames: list[Any] = field(default_factory=list)
+    """The last session's trace records (password masked); redacted again when shown."""
 
 
 @dataclass(slots=True)
@@ -139,7 +131,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         )
         self.meter_config = MeterConfig.from_entry_data(entry.data)
         self.catalogue = catalogue
-        self.discovery: MeterDiscovery | None = None
+        self.discovery = MeterDiscovery(str(entry.unique_id))
+        self.store = DiscoveryStore(hass, entry.entry_id)
+        self._learned = False  # this poll changed the discovery: store it
         self.health = entry_health(hass, entry.entry_id)
         self._frames: list[Any] = []
         self._client = MeterClient(
@@ -148,15 +142,21 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         )
 
     @override
+    async def _async_setup(self) -> None:
+        """Load what earlier polls learned about the meter (none of it is read again)."""
+        self.discovery = await self.store.async_load(
+            str(self.config_entry.unique_id), self.catalogue
+        )
+
+    @override
     async def _async_update_data(self) -> MeterReading:
-        """Run one session: discover on the first poll, then read enabled objects."""
+        """Run one session: go on with discovery while it is unfinished, read enabled objects."""
         started = monotonic()
         self._frames.clear()
         try:
             async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
                 self.health.negotiated = _as_dict(session.negotiated)
-                if self.discovery is None:
-                    self.discovery = await self._async_discover(session)
+                await self._async_discover(session)
                 reading = await self._async_read(session, self.discovery)
         except AuthenticationFailed as err:
             self._record_failure("authentication_failed")
@@ -186,12 +186,70 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             ) from err
         finally:
             self.health.last_duration = round(monotonic() - started, 3)
-            self.health.last_frames = redact_frames(self._frames, self.meter_config.password)
+            # Kept as the records: copying them into dicts every poll only fed the garbage
+            # collector (scripts/bench: setup_max_loop_stall_ms); diagnostics redact them.
+            self.health.last_frames = list(self._frames)
+            if self._learned:
+                self._learned = False
+                await self.store.async_save(self.discovery)
         self._record_success()
         return reading
 
-    async def _async_discover(self, session: MeterSession) -> MeterDiscovery:
-        """Learn the meter: serial, the objects we can present, their scalers (once)."""
+    async def _async_discover(self, session: MeterSession) -> None:
+        """Check the meter's identity when due; probe unconfirmed objects within the budget.
+
+        Each object is asked for its scaler_unit (its value, for a class without one): an
+        answer confirms it, a refusal marks it absent. Progress is kept batch by batch, so a
+        poll cut short loses nothing it learned; enabled entities' objects go first.
+        """
+        discovery = self.discovery
+        if discovery.identity_due(dt_util.utcnow()):
+            await self._async_check_identity(session)
+        pending = self.pending_objects()
+        # One object per request without GET-with-list (the field meter): the wire cost is the
+        # same and every answer is kept the moment it arrives.
+        negotiated = session.negotiated
+        size = PROBE_BATCH if negotiated is not None and negotiated.multiple_references else 1
+        started = monotonic()
+        for first in range(0, len(pending), size):
+            batch = [
+                MeterObject(key, self.catalogue[key].class_id)
+                for key in pending[first : first + size]
+            ]
+            refs = [obj.scaler_unit_ref() or obj.value_ref() for obj in batch]
+            results = await session.read_attributes(refs)
+            for obj, result in zip(batch, results, strict=True):
+                self._learn(obj, result.error, result.value)
+            self._learned = True
+            if monotonic() - started >= DISCOVERY_BUDGET:
+                break
+        if pending:
+            LOGGER.debug(
+                "Meter %s: has %s; %d objects still to probe",
+                discovery.serial,
+                sorted(discovery.objects),
+                len(self.pending_objects()),
+            )
+
+    def pending_objects(self) -> list[str]:
+        """Catalogue keys still to probe, enabled entities' first (firmware is identity)."""
+        keys = [key for key in self.catalogue if key != FIRMWARE]
+        return self.discovery.pending(sorted(keys, key=lambda key: not self.is_enabled(key)))
+
+    def _learn(self, obj: MeterObject, error: DataAccessError | None, value: Any) -> None:
+        """Confirm an object from its probe's answer, or mark it absent."""
+        discovery = self.discovery
+        has_scaler = obj.scaler_unit_ref() is not None
+        scaler_unit = parse_scaler_unit(value) if error is None and has_scaler else None
+        if error is not None or (has_scaler and scaler_unit is None):
+            LOGGER.debug("Meter %s: %s absent or unusable (%s)", discovery.serial, obj.key, error)
+            discovery.absent.add(obj.key)
+            return
+        discovery.confirm(obj, scaler_unit)
+
+    async def _async_check_identity(self, session: MeterSession) -> None:
+        """Read serial and firmware: another meter is an error, new firmware a new discovery."""
+        discovery = self.discovery
         serial = await async_read_serial(session)
         if serial != self.config_entry.unique_id:
             raise ConfigEntryError(
@@ -202,35 +260,34 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                     "found": serial,
                 },
             )
-        object_list_read = True
         try:
-            listed = parse_object_list(await session.get(MeterObject(OBJECT_LIST, 15).value_ref()))
+            firmware = as_text(await session.get(MeterObject(FIRMWARE, 1).value_ref()))
         except DataAccessError as err:
-            # Without the list, try every object we know; scaler reads weed out the absent.
-            LOGGER.debug("Meter %s has no readable object list (%s)", serial, err)
-            object_list_read = False
-            listed = [MeterObject(key, item.class_id) for key, item in self.catalogue.items()]
-        objects = {obj.key: obj for obj in listed if obj.key in self.catalogue and obj.supported}
-        firmware = None
-        if (firmware_object := objects.pop(FIRMWARE, None)) is not None:
-            try:
-                firmware = as_text(await session.get(firmware_object.value_ref()))
-            except DataAccessError:
-                firmware = None
-        scaler_units: dict[str, ScalerUnit] = {}
-        with_scaler = [
-            (obj, ref) for obj in objects.values() if (ref := obj.scaler_unit_ref()) is not None
-        ]
-        results = await session.read_attributes([ref for _, ref in with_scaler])
-        for (obj, _), result in zip(with_scaler, results, strict=True):
-            scaler_unit = None if result.error is not None else parse_scaler_unit(result.value)
-            if scaler_unit is None:
-                LOGGER.debug("Meter %s: %s has no usable scaler_unit, skipped", serial, obj.key)
-                del objects[obj.key]
-            else:
-                scaler_units[obj.key] = scaler_unit
-        LOGGER.debug("Meter %s: discovered %s", serial, sorted(objects))
-        return MeterDiscovery(serial, firmware, objects, scaler_units, object_list_read)
+            # A meter without the object has none; one read failing is no firmware change.
+            LOGGER.debug("Meter %s: firmware id not read (%s)", serial, err)
+            firmware = discovery.firmware
+        if firmware != discovery.firmware:
+            if discovery.objects or discovery.absent:
+                LOGGER.info(
+                    "Meter %s: firmware %s is now %s; learning its objects again",
+                    serial,
+                    discovery.firmware,
+                    firmware,
+                )
+                discovery.forget()
+            self._update_device_firmware(firmware)
+        discovery.firmware = firmware
+        discovery.identity_checked = dt_util.utcnow()
+        self._learned = True
+
+    def _update_device_firmware(self, firmware: str | None) -> None:
+        """Show the new firmware on the meter's device."""
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device_by_identifier(
+            (DOMAIN, self.discovery.serial), self.config_entry.entry_id
+        )
+        if device is not None:
+            registry.async_update_device(device.id, sw_version=firmware)
 
     async def _async_read(self, session: MeterSession, discovery: MeterDiscovery) -> MeterReading:
         """Read the values of objects whose entities are enabled, one round trip each."""
@@ -243,6 +300,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             if result.error is not None:
                 LOGGER.debug("Meter %s: %s: %s", discovery.serial, obj.key, result.error)
                 values[obj.key] = None
+                if result.error.result is DataAccessResult.OBJECT_UNDEFINED:
+                    self._forget_meter(obj.key)
                 continue
             if obj.class_id == CLASS_CLOCK:
                 clock_drift = _clock_drift(result.value, read_at)
@@ -251,6 +310,16 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             scaler_unit = discovery.scaler_units.get(obj.key, UNSCALED)
             values[obj.key] = None if raw is None else scaler_unit.scale(raw)
         return MeterReading(values, clock_drift)
+
+    def _forget_meter(self, key: str) -> None:
+        """A confirmed object is undefined now: the meter changed, learn it again next poll."""
+        if not self.discovery.objects:
+            return  # already forgotten in this poll
+        LOGGER.warning(
+            "Meter %s no longer has %s; learning its objects again", self.discovery.serial, key
+        )
+        self.discovery.forget()
+        self._learned = True
 
     def is_enabled(self, key: str) -> bool:
         """Whether the entity of an object is enabled: registry first, else its default."""

@@ -8,6 +8,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_DEVICE, CONF_HOST, CONF_PASSWORD
 from .coordinator import MicrostarConfigEntry
+from .redact import redact_frames
 
 TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_DEVICE}
 
@@ -27,7 +28,8 @@ async def async_get_config_entry_diagnostics(
         "negotiated": health.negotiated,
         "meter": {
             "firmware": meter.firmware,
-            "object_list_read": meter.object_list_read,
+            "discovery_pending": len(coordinator.pending_objects()),
+            "absent": sorted(meter.absent),
             "objects": [
                 {
                     "obis": key,
@@ -53,5 +55,5 @@ async def async_get_config_entry_diagnostics(
             "silent_streak": health.silent_streak,
             "glitches_dropped": health.glitches_dropped,
         },
-        "last_session_frames": health.last_frames,
+        "last_session_frames": redact_frames(health.last_frames, coordinator.meter_config.password),
     }

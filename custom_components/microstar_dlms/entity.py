@@ -5,7 +5,8 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
-from .coordinator import MeterDiscovery, MicrostarCoordinator
+from .coordinator import MicrostarCoordinator
+from .discovery import MeterDiscovery
 
 THREE_PHASE_MARKER = "1.1.52.7.0.255"  # voltage L2: single-phase meters do not have it
 

@@ -173,7 +173,7 @@ async def test_poll_time_bound(
 async def test_meter_without_object_list_or_firmware(
     hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
 ) -> None:
-    """Without an object list, known objects are probed; a missing firmware id is skipped."""
+    """Discovery never needs the object list (it is not read); a missing firmware id is skipped."""
     sim.set_fault(DataAccessFailure(obis="0-0:40.0.0"))
     sim.set_fault(DataAccessFailure(obis="1-0:0.2.0"))
     mock_config_entry.add_to_hass(hass)
@@ -181,7 +181,7 @@ async def test_meter_without_object_list_or_firmware(
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
     meter = mock_config_entry.runtime_data.meter
-    assert not meter.object_list_read
+    assert meter.objects
     assert meter.firmware is None
     assert hass.states.get(FIRMWARE) is None
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE

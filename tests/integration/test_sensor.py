@@ -17,8 +17,8 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.coordinator import MeterDiscovery
 from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit
+from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.energy_guard import REBASE_AFTER_READS
 from custom_components.microstar_dlms.sensor import (
     SENSORS,
@@ -170,7 +170,6 @@ def test_unit_the_description_does_not_accept(caplog: pytest.LogCaptureFixture) 
         firmware=None,
         objects={voltage.key: MeterObject(voltage.key, 3)},
         scaler_units={voltage.key: ScalerUnit(-2, 44)},
-        object_list_read=True,
     )
     assert _with_meter_unit(voltage, meter) is None
     assert "does not fit" in caplog.text

@@ -1,0 +1,197 @@
+"""The guide meter (every object of the vendor's guide): first discovery, restart, strategies.
+
+``python -m benchmarks.guide TURNAROUND_MS`` prints one JSON line. The integration runs in a
+Home Assistant test instance against a ``microstar-guide`` simulator at 9600 baud:
+
+- ``first_discovery_guide_s``: the first-ever poll (setup) with the default entity set;
+- ``restart_extra_round_trips``: exchanges of the first poll after a restart (entry reload, the
+  discovery read back from storage) minus those of a steady poll;
+- ``strategies``: what learning the default meter and the guide meter costs with the raw client,
+  reading the object list and then the scalers of the objects found, against asking the
+  catalogue's objects for their scaler_unit directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from homeassistant import loader
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+
+# The HA test harness ships no type information (no py.typed marker).
+from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+
+from custom_components.microstar_dlms.const import (
+    CONF_ADDRESS_SIZE,
+    CONF_CLIENT_SAP,
+    CONF_CONNECT_TIMEOUT,
+    CONF_CONNECTION_TYPE,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_RESPONSE_TIMEOUT,
+    CONF_SERVER_LOGICAL,
+    CONF_SERVER_PHYSICAL,
+    CONNECTION_TCP,
+    DOMAIN,
+)
+from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
+from custom_components.microstar_dlms.cosem import (
+    FIRMWARE,
+    OBJECT_LIST,
+    MeterObject,
+    parse_object_list,
+)
+from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
+from custom_components.microstar_dlms.sensor import CATALOGUE
+from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
+
+from .single import BAUDRATE, PASSWORD, make_client, read_values
+
+SERIAL = "21061234"
+
+
+def _config(profile: str, turnaround: float) -> SimulatorConfig:
+    return SimulatorConfig(
+        meters=(profile_meter(profile),),
+        timing=TimingConfig(
+            baudrate=BAUDRATE, turnaround_min=turnaround, turnaround_max=turnaround
+        ),
+    )
+
+
+def _entry(sim: Simulator) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Microstar {SERIAL}",
+        unique_id=SERIAL,
+        data={
+            CONF_CONNECTION_TYPE: CONNECTION_TCP,
+            CONF_HOST: sim.host,
+            CONF_PORT: sim.port,
+            CONF_CLIENT_SAP: 1,
+            CONF_PASSWORD: PASSWORD,
+            CONF_SERVER_LOGICAL: 1,
+            CONF_SERVER_PHYSICAL: None,
+            CONF_ADDRESS_SIZE: "1",
+            CONF_RESPONSE_TIMEOUT: 3.0,
+            CONF_CONNECT_TIMEOUT: 5.0,
+        },
+    )
+
+
+async def _exchanges(sim: Simulator, poll: Any) -> tuple[int, float]:
+    """Frames the client sent during ``await poll()``, and its wall time."""
+    await asyncio.sleep(0.2)
+    await sim.settle()
+    sim.record.clear()
+    started = time.monotonic()
+    await poll()
+    wall = time.monotonic() - started
+    await sim.settle()
+    return len(sim.record.frames_to_meter()), wall
+
+
+async def integration(turnaround: float) -> dict[str, Any]:
+    """First discovery, a steady poll and the first poll after a restart, through HA."""
+    async with (
+        Simulator(_config(GUIDE_PROFILE, turnaround)) as sim,
+        async_test_home_assistant() as hass,
+    ):
+        hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/
+        entry = _entry(sim)
+        entry.add_to_hass(hass)
+        first, first_wall = await _exchanges(sim, lambda: _setup(hass, entry))
+        coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
+        entities = len(hass.states.async_entity_ids("sensor"))
+        steady, steady_wall = await _exchanges(sim, coordinator.async_refresh)
+        restart, restart_wall = await _exchanges(
+            sim, lambda: hass.config_entries.async_reload(entry.entry_id)
+        )
+        await hass.async_stop(force=True)
+    return {
+        "first_discovery_guide_s": round(first_wall, 2),
+        "restart_extra_round_trips": restart - steady,
+        "guide_first_poll": {"frames_sent": first, "entities": entities},
+        "guide_steady_poll": {"frames_sent": steady, "wall_s": round(steady_wall, 2)},
+        "guide_first_poll_after_restart": {
+            "frames_sent": restart,
+            "wall_s": round(restart_wall, 2),
+        },
+    }
+
+
+async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    if entry.state is not ConfigEntryState.LOADED:
+        raise RuntimeError(f"the guide meter did not set up: {entry.state} {entry.reason}")
+
+
+def _catalogue_objects() -> list[MeterObject]:
+    return [MeterObject(key, item.class_id) for key, item in CATALOGUE.items() if key != FIRMWARE]
+
+
+async def _by_object_list(session: MeterSession) -> None:
+    """The earlier discovery: the object list, then the scalers of the objects it lists."""
+    listed = parse_object_list(await session.get(MeterObject(OBJECT_LIST, 15).value_ref()))
+    wanted = {obj.key for obj in _catalogue_objects()}
+    found = [obj for obj in listed if obj.key in wanted and obj.supported]
+    refs = [ref for obj in found if (ref := obj.scaler_unit_ref()) is not None]
+    await session.read_attributes(refs)
+
+
+async def _by_probing(session: MeterSession) -> None:
+    """This issue's discovery: every catalogue object asked for its scaler_unit (or value)."""
+    refs = [obj.scaler_unit_ref() or obj.value_ref() for obj in _catalogue_objects()]
+    await session.read_attributes(refs)
+
+
+async def strategies(profile: str, turnaround: float) -> dict[str, Any]:
+    """Seconds (and frames) each way of learning ``profile``'s meter takes, values included."""
+    result: dict[str, Any] = {}
+    async with Simulator(_config(profile, turnaround)) as sim:
+        trace: list[Any] = []
+        client: MeterClient = make_client(sim, trace)
+        for name, learn in (("object_list", _by_object_list), ("probe", _by_probing)):
+
+            async def poll(learn: Any = learn) -> None:
+                async with client.session() as session:
+                    await learn(session)
+                    await read_values(session)
+
+            frames, wall = await _exchanges(sim, poll)
+            result[f"{name}_s"] = round(wall, 2)
+            result[f"{name}_frames_sent"] = frames
+    return result
+
+
+async def run(turnaround: float) -> dict[str, Any]:
+    """Everything, one after the other (one meter, one line)."""
+    report = await integration(turnaround)
+    report["strategies"] = {
+        profile: await strategies(profile, turnaround)
+        for profile in (GUIDE_PROFILE, "microstar-3p")
+    }
+    report["turnaround_ms"] = round(turnaround * 1000)
+    return report
+
+
+def main() -> None:
+    """Entry point: print the result as one JSON line."""
+    logging.basicConfig(level=logging.WARNING)
+    turnaround = float(sys.argv[1]) / 1000 if len(sys.argv) > 1 else 0.250
+    print(json.dumps(asyncio.run(run(turnaround))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
