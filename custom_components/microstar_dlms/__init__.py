@@ -3,14 +3,9 @@
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
-from .coordinator import (
-    DATA_HEALTH,
-    MicrostarConfigEntry,
-    MicrostarCoordinator,
-    MicrostarRuntimeData,
-    async_delete_issues,
-)
+from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .discovery import DiscoveryStore
+from .poll_health import DATA_HEALTH, async_delete_issues
 from .sensor import CATALOGUE
 
 PLATFORMS = [Platform.SENSOR]

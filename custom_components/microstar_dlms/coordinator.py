@@ -1,12 +1,10 @@
 """One poll per interval: one guarded session, discovery until done, errors mapped once."""
 
 import asyncio
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Flag
 from time import monotonic
 from typing import Any, override
 
@@ -17,20 +15,14 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
-    issue_registry as ir,
 )
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 
 from .const import (
     DOMAIN,
-    ISSUE_GATEWAY_BUSY,
-    ISSUE_METER_SILENT,
     LOGGER,
-    METER_INACTIVITY_WINDOW,
     POLL_TIMEOUT,
-    REPAIR_AFTER_POLLS,
     UPDATE_INTERVAL,
 )
 from .cosem import (
@@ -51,14 +43,12 @@ from .dlms.errors import (
     DataAccessResult,
     DlmsError,
 )
+from .dlms.trace import TraceRecord
 from .meter_config import MeterConfig
 from .meter_io import async_read_serial, error_kind
+from .poll_health import async_delete_issues, async_raise_issue, entry_health
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
-
-# Poll health survives setup retries, so a meter silent since Home Assistant started still
-# raises its repair; keyed by entry id and dropped when the entry is removed.
-DATA_HEALTH: HassKey[dict[str, PollHealth]] = HassKey(DOMAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,35 +68,11 @@ class MeterReading:
 
 
 @dataclass(slots=True)
-class PollHealth:
-    """Poll statistics and repair streaks of one entry."""
-
-    successes: int = 0
-    failures: Counter[str] = field(default_factory=Counter)
-    last_duration: float | None = None
-    last_success: datetime | None = None
-    last_failure: datetime | None = None
-    last_failure_kind: str | None = None
-    busy_streak: int = 0
-    silent_streak: int = 0
-    silent_since: datetime | None = None
-    glitches_dropped: int = 0
-    negotiated: dict[str, Any] | None = None
-    last_frames: list[Any] = field(default_factory=list)
-    """The last session's trace records (password masked); redacted again when shown."""
-
-
-@dataclass(slots=True)
 class MicrostarRuntimeData:
     """Runtime data of a config entry."""
 
     coordinator: MicrostarCoordinator
     meter: MeterDiscovery
-
-
-def entry_health(hass: HomeAssistant, entry_id: str) -> PollHealth:
-    """The poll health of an entry, created on first use."""
-    return hass.data.setdefault(DATA_HEALTH, {}).setdefault(entry_id, PollHealth())
 
 
 class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
@@ -135,7 +101,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self.store = DiscoveryStore(hass, entry.entry_id)
         self._learned = False  # this poll changed the discovery: store it
         self.health = entry_health(hass, entry.entry_id)
-        self._frames: list[Any] = []
+        self._frames: list[TraceRecord] = []
         self._client = MeterClient(
             self.meter_config.settings(self.meter_config.server_address()),
             trace=self._frames.append,
@@ -155,7 +121,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self._frames.clear()
         try:
             async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
-                self.health.negotiated = _as_dict(session.negotiated)
+                self.health.negotiated = session.negotiated
                 await self._async_discover(session)
                 reading = await self._async_read(session, self.discovery)
         except AuthenticationFailed as err:
@@ -304,7 +270,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                     self._forget_meter(obj.key)
                 continue
             if obj.class_id == CLASS_CLOCK:
-                clock_drift = _clock_drift(result.value, read_at)
+                clock_drift = meter_clock_drift(result.value, read_at)
                 continue
             raw = as_number(result.value)
             scaler_unit = discovery.scaler_units.get(obj.key, UNSCALED)
@@ -337,63 +303,21 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
 
     def _record_success(self) -> None:
         """Count a good poll and clear this entry's repairs."""
-        health = self.health
-        health.successes += 1
-        health.last_success = dt_util.utcnow()
-        health.busy_streak = health.silent_streak = 0
-        health.silent_since = None
+        self.health.record_success(dt_util.utcnow())
         async_delete_issues(self.hass, self.config_entry.entry_id)
 
     @callback
     def _record_failure(self, kind: str) -> None:
-        """Count a failed poll and raise a repair when a streak says the user must act."""
-        health = self.health
-        now = dt_util.utcnow()
-        health.failures[kind] += 1
-        health.last_failure = now
-        health.last_failure_kind = kind
-        health.busy_streak = health.busy_streak + 1 if kind == "gateway_busy" else 0
-        if kind == "no_answer":
-            health.silent_streak += 1
-            health.silent_since = health.silent_since or now
-        else:
-            health.silent_streak = 0
-            health.silent_since = None
-        if health.busy_streak >= REPAIR_AFTER_POLLS:
-            self._raise_issue(ISSUE_GATEWAY_BUSY, ir.IssueSeverity.WARNING)
-        if (
-            health.silent_streak >= REPAIR_AFTER_POLLS
-            and health.silent_since is not None
-            and now - health.silent_since > METER_INACTIVITY_WINDOW
-        ):
-            self._raise_issue(ISSUE_METER_SILENT, ir.IssueSeverity.ERROR)
-
-    @callback
-    def _raise_issue(self, issue: str, severity: ir.IssueSeverity) -> None:
-        """Create (or refresh) one of this entry's repair issues."""
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"{issue}_{self.config_entry.entry_id}",
-            is_fixable=False,
-            is_persistent=False,
-            severity=severity,
-            translation_key=issue,
-            translation_placeholders={
-                "title": self.config_entry.title,
-                "endpoint": self.meter_config.display_endpoint,
-            },
-        )
+        """Count a failed poll and raise the repairs its streak calls for."""
+        placeholders = {
+            "title": self.config_entry.title,
+            "endpoint": self.meter_config.display_endpoint,
+        }
+        for issue in self.health.record_failure(kind, dt_util.utcnow()):
+            async_raise_issue(self.hass, self.config_entry.entry_id, issue, placeholders)
 
 
-@callback
-def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Remove the repair issues of an entry."""
-    for issue in (ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT):
-        ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry_id}")
-
-
-def _clock_drift(value: Any, read_at: datetime) -> int | None:
+def meter_clock_drift(value: Any, read_at: datetime) -> int | None:
     """Seconds the meter clock is ahead of Home Assistant (a naive clock is local time)."""
     meter_time = as_datetime(value)
     if meter_time is None:
@@ -401,19 +325,3 @@ def _clock_drift(value: Any, read_at: datetime) -> int | None:
     if meter_time.tzinfo is None:
         meter_time = meter_time.replace(tzinfo=dt_util.get_default_time_zone())
     return round((meter_time - read_at).total_seconds())  # whole seconds, as the meter keeps
-
-
-def _as_dict(value: Any) -> dict[str, Any] | None:
-    """A dataclass as a JSON-friendly dict, for diagnostics."""
-    if value is None or not is_dataclass(value) or isinstance(value, type):
-        return None
-    return {key: _plain(item) for key, item in asdict(value).items()}
-
-
-def _plain(item: Any) -> Any:
-    """Flags as their member names, bytes as hex."""
-    if isinstance(item, Flag):
-        return sorted(member.name or str(member.value) for member in type(item) if member in item)
-    if isinstance(item, bytes):
-        return item.hex()
-    return item

@@ -1,6 +1,5 @@
 """Diagnostics: what the meter negotiated and has, how polls went, the last session's frames."""
 
-from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -8,7 +7,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_DEVICE, CONF_HOST, CONF_PASSWORD
 from .coordinator import MicrostarConfigEntry
-from .redact import redact_frames
+from .redact import plain, redact_frames
 
 TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_DEVICE}
 
@@ -25,7 +24,7 @@ async def async_get_config_entry_diagnostics(
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
-        "negotiated": health.negotiated,
+        "negotiated": plain(health.negotiated),
         "meter": {
             "firmware": meter.firmware,
             "discovery_pending": len(coordinator.pending_objects()),
@@ -34,11 +33,7 @@ async def async_get_config_entry_diagnostics(
                 {
                     "obis": key,
                     "class_id": obj.class_id,
-                    "scaler_unit": (
-                        asdict(scaler_unit)
-                        if (scaler_unit := meter.scaler_units.get(key)) is not None
-                        else None
-                    ),
+                    "scaler_unit": plain(meter.scaler_units.get(key)),
                     "polled": coordinator.is_enabled(key),
                 }
                 for key, obj in sorted(meter.objects.items())

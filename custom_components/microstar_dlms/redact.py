@@ -1,7 +1,8 @@
 """Keep the meter password out of everything the integration shows: session frames included."""
 
 from collections.abc import Iterable
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
+from enum import Enum, Flag
 from typing import Any
 
 REDACTED = "**REDACTED**"
@@ -23,6 +24,20 @@ def redact_text(text: str, password: str | None) -> str:
     return text
 
 
+def plain(value: Any) -> Any:
+    """A value as diagnostics show it: dataclasses as dicts, flags as their member names,
+    other enums by name (text enums as their text), bytes as spaced hex."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {item.name: plain(getattr(value, item.name)) for item in fields(value)}
+    if isinstance(value, Flag):
+        return sorted(member.name or str(member.value) for member in type(value) if member in value)
+    if isinstance(value, Enum) and not isinstance(value, str):
+        return value.name.lower()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex(" ")
+    return value
+
+
 def redact_frames(records: Iterable[Any], password: str | None) -> list[dict[str, Any]]:
     """Session trace records as JSON-friendly dicts, with the password redacted again.
 
@@ -30,22 +45,14 @@ def redact_frames(records: Iterable[Any], password: str | None) -> list[dict[str
     """
     frames: list[dict[str, Any]] = []
     for record in records:
-        if is_dataclass(record) and not isinstance(record, type):
-            fields = asdict(record)
-        elif isinstance(record, dict):
-            fields = dict(record)
-        else:
-            fields = {"record": str(record)}
-        frames.append({key: _redact_value(value, password) for key, value in fields.items()})
+        shown = plain(record)
+        if not isinstance(shown, dict):
+            shown = {"record": str(record)}
+        frames.append({key: _redacted(item, password) for key, item in shown.items()})
     return frames
 
 
-def _redact_value(value: Any, password: str | None) -> Any:
-    """One field of a record, bytes as hex, text redacted."""
-    if isinstance(value, bytes | bytearray):
-        value = bytes(value).hex(" ")
-    if isinstance(value, str):
-        return redact_text(value, password)
-    if hasattr(value, "value") and hasattr(value, "name"):  # enum members
-        return str(value.name).lower()
-    return value
+def _redacted(value: Any, password: str | None) -> Any:
+    """One shown field, text redacted."""
+    value = plain(value)
+    return redact_text(value, password) if isinstance(value, str) else value

@@ -15,7 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.coordinator import MicrostarCoordinator, _clock_drift
+from custom_components.microstar_dlms.coordinator import MicrostarCoordinator, meter_clock_drift
 from custom_components.microstar_dlms.dlms import CosemDateTime
 from custom_components.microstar_dlms.dlms.transport import endpoint_lock
 from microstar_sim import Busy, DataAccessFailure, Simulator
@@ -206,8 +206,8 @@ def test_clock_drift_of_a_local_clock() -> None:
     now = dt_util.utcnow().replace(microsecond=0)
     local = now.astimezone(dt_util.get_default_time_zone()).replace(tzinfo=None)
     naive = CosemDateTime.from_datetime(local + timedelta(seconds=42))
-    assert _clock_drift(naive.encode(), now) == 42
-    assert _clock_drift(b"not a clock", now) is None
+    assert meter_clock_drift(naive.encode(), now) == 42
+    assert meter_clock_drift(b"not a clock", now) is None
 
 
 async def test_custom_schedule_with_polling_disabled(

@@ -17,7 +17,6 @@ from custom_components.microstar_dlms.const import (
     CONNECTION_SERIAL,
     CONNECTION_TCP,
 )
-from custom_components.microstar_dlms.coordinator import _as_dict
 from custom_components.microstar_dlms.cosem import (
     ScalerUnit,
     as_datetime,
@@ -29,7 +28,7 @@ from custom_components.microstar_dlms.cosem import (
 from custom_components.microstar_dlms.dlms import CosemDateTime, ServerAddress
 from custom_components.microstar_dlms.form import validate_user_input
 from custom_components.microstar_dlms.meter_config import MeterConfig, physical_from_serial
-from custom_components.microstar_dlms.redact import REDACTED, redact_frames, redact_text
+from custom_components.microstar_dlms.redact import REDACTED, plain, redact_frames, redact_text
 
 
 def test_object_list_skips_what_it_cannot_read() -> None:
@@ -125,10 +124,10 @@ def test_password_redaction() -> None:
     assert frames[2] == {"record": "a bare string"}
 
 
-def test_as_dict_of_nothing() -> None:
+def test_plain_of_nothing() -> None:
     """Before a session there is nothing negotiated to show."""
-    assert _as_dict(None) is None
-    assert _as_dict(object()) is None
+    assert plain(None) is None
+    assert plain(b"\x7e\xa0") == "7e a0"
 
 
 def test_endpoints() -> None:

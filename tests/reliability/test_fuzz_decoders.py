@@ -15,7 +15,7 @@ from typing import Any
 
 from hypothesis import given, strategies as st
 
-from custom_components.microstar_dlms.coordinator import _clock_drift
+from custom_components.microstar_dlms.coordinator import meter_clock_drift
 from custom_components.microstar_dlms.cosem import (
     as_datetime,
     as_number,
@@ -349,7 +349,7 @@ def test_integration_value_parsers_never_raise(data: Data | None) -> None:
             scaler_unit.scale(number)
         timed(lambda v=value: as_text(v))
         timed(lambda v=value: as_datetime(v))
-        timed(lambda v=value: _clock_drift(v, datetime(2026, 1, 1, tzinfo=UTC)))
+        timed(lambda v=value: meter_clock_drift(v, datetime(2026, 1, 1, tzinfo=UTC)))
 
 
 # -- traces ---------------------------------------------------------------------------------------

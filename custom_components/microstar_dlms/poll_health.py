@@ -1,0 +1,114 @@
+"""Poll health of a meter, and the repair issues it raises when the user must act.
+
+Two repairs, neither fixable from Home Assistant: another client holds the gateway (three busy
+polls in a row), and the meter is silent past its 180 s inactivity window (field notes 6: a
+power cycle). Both clear themselves at the next good poll. (Not named ``repairs.py``: Home
+Assistant takes that module for a repairs platform with fix flows, and there are none.)
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util.hass_dict import HassKey
+
+from .const import (
+    DOMAIN,
+    ISSUE_GATEWAY_BUSY,
+    ISSUE_METER_SILENT,
+    METER_INACTIVITY_WINDOW,
+    REPAIR_AFTER_POLLS,
+)
+from .dlms.trace import TraceRecord
+
+SEVERITY = {
+    ISSUE_GATEWAY_BUSY: ir.IssueSeverity.WARNING,
+    ISSUE_METER_SILENT: ir.IssueSeverity.ERROR,
+}
+
+
+@dataclass(slots=True)
+class PollHealth:
+    """Poll statistics and repair streaks of one entry."""
+
+    successes: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    last_duration: float | None = None
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    last_failure_kind: str | None = None
+    busy_streak: int = 0
+    silent_streak: int = 0
+    silent_since: datetime | None = None
+    glitches_dropped: int = 0
+    negotiated: Any = None
+    """What the last session negotiated (the core's dataclass), shown by diagnostics."""
+    last_frames: list[TraceRecord] = field(default_factory=list)
+    """The last session's trace records (password masked); redacted again when shown."""
+
+    def record_success(self, now: datetime) -> None:
+        """Count a good poll; every streak ends."""
+        self.successes += 1
+        self.last_success = now
+        self.busy_streak = self.silent_streak = 0
+        self.silent_since = None
+
+    def record_failure(self, kind: str, now: datetime) -> list[str]:
+        """Count a failed poll; return the repairs a streak now calls for."""
+        self.failures[kind] += 1
+        self.last_failure = now
+        self.last_failure_kind = kind
+        self.busy_streak = self.busy_streak + 1 if kind == "gateway_busy" else 0
+        if kind == "no_answer":
+            self.silent_streak += 1
+            self.silent_since = self.silent_since or now
+        else:
+            self.silent_streak = 0
+            self.silent_since = None
+        due: list[str] = []
+        if self.busy_streak >= REPAIR_AFTER_POLLS:
+            due.append(ISSUE_GATEWAY_BUSY)
+        if (
+            self.silent_streak >= REPAIR_AFTER_POLLS
+            and self.silent_since is not None
+            and now - self.silent_since > METER_INACTIVITY_WINDOW
+        ):
+            due.append(ISSUE_METER_SILENT)
+        return due
+
+
+# Poll health survives setup retries, so a meter silent since Home Assistant started still
+# raises its repair; keyed by entry id and dropped when the entry is removed.
+DATA_HEALTH: HassKey[dict[str, PollHealth]] = HassKey(DOMAIN)
+
+
+def entry_health(hass: HomeAssistant, entry_id: str) -> PollHealth:
+    """The poll health of an entry, created on first use."""
+    return hass.data.setdefault(DATA_HEALTH, {}).setdefault(entry_id, PollHealth())
+
+
+@callback
+def async_raise_issue(
+    hass: HomeAssistant, entry_id: str, issue: str, placeholders: dict[str, str]
+) -> None:
+    """Create (or refresh) one of an entry's repair issues."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        f"{issue}_{entry_id}",
+        is_fixable=False,
+        is_persistent=False,
+        severity=SEVERITY[issue],
+        translation_key=issue,
+        translation_placeholders=placeholders,
+    )
+
+
+@callback
+def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
+    """Remove the repair issues of an entry."""
+    for issue in SEVERITY:
+        ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry_id}")
