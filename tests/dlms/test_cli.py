@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from custom_components.microstar_dlms.dlms.cli import (
+from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
+from microstar_tools.meter import (
     build_parser,
     cmd_follow,
     cmd_read,
@@ -14,7 +15,6 @@ from custom_components.microstar_dlms.dlms.cli import (
     parse_target,
     settings_from,
 )
-from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
 
 from .fake_meter import VOLTAGE, VOLTAGE_SCALER, FakeGateway, FakeMeter
 from .vectors import AARQ_LLS_10, SCALER_UNIT_INFO, SNRM_MALFORMED, UA_VENDOR

@@ -26,6 +26,7 @@ from .hdlc import (
 )
 
 MAX_MESSAGE = 1 << 20  # no COSEM response we read comes close; bounds reassembly memory
+MAX_POLLS = 3  # RR polls answering the meter's bare RR before waiting out the timeout
 
 
 class LinkState(Enum):
@@ -53,9 +54,21 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class SendFrame:
-    """The link must send this frame now (RR for a segment, or our next segment)."""
+    """The link must send this frame now (RR for a segment, or our next segment).
+
+    ``progress`` is False for a poll (RR after the meter's bare RR): nothing new arrived, so
+    the wait for the answer must not start over.
+    """
 
     data: bytes
+    progress: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRejected:
+    """FRMR: the meter rejected our frame; the link is unusable until DISC/SNRM."""
+
+    information: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +85,7 @@ class Ignored:
     reason: str
 
 
-type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | Ignored
+type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | Ignored
 
 
 def _segments(information: bytes, size: int) -> list[bytes]:
@@ -111,6 +124,7 @@ class HdlcLink:
         self._last_sent = b""
         self._outgoing: list[bytes] = []  # segments not yet sent
         self._incoming = bytearray()
+        self._polls = 0  # RR polls since the meter last sent information
 
     # -- what to send ------------------------------------------------------------------------
 
@@ -135,6 +149,7 @@ class HdlcLink:
         if self._outgoing:
             raise FrameError("the previous message is still being sent")
         self._incoming.clear()
+        self._polls = 0
         segments = _segments(information, self.parameters.max_info_tx)
         self._outgoing = segments[1:]
         return self._send_segment(segments[0], segmented=bool(self._outgoing))
@@ -161,7 +176,7 @@ class HdlcLink:
             return Ignored(f"frame for [{frame.destination}] from [{frame.source}]")
         kind = frame.kind
         if kind is FrameKind.FRMR:
-            raise FrameError(f"the meter rejected our frame (FRMR {frame.information.hex(' ')})")
+            return FrameRejected(frame.information)
         if kind is FrameKind.DM:
             self.state = LinkState.DISCONNECTED
             return Disconnected(kind)
@@ -177,7 +192,7 @@ class HdlcLink:
 
     def _receive_ua(self, frame: HdlcFrame) -> LinkEvent:
         if self.state is LinkState.CONNECTING:
-            server_view = HdlcParameters.decode(frame.information)
+            server_view = HdlcParameters.decode_lenient(frame.information)
             self.parameters = HdlcParameters(
                 max_info_tx=server_view.max_info_rx,
                 max_info_rx=server_view.max_info_tx,
@@ -204,6 +219,7 @@ class HdlcLink:
                 f"meter acknowledged N(R)={frame.recv_seq}, our next N(S) is {self._vs}"
             )
         self._vr = (self._vr + 1) % 8
+        self._polls = 0
         if len(self._incoming) + len(frame.information) > self._max_message:
             raise FrameError(f"segmented message exceeds {self._max_message} bytes")
         self._incoming += frame.information
@@ -216,13 +232,27 @@ class HdlcLink:
 
     def _receive_rr(self, frame: HdlcFrame) -> LinkEvent:
         if not self._outgoing:
-            return Ignored("RR while not sending segments")
+            return self._receive_bare_rr(frame)
         if frame.recv_seq == self._vs:
             segment = self._outgoing.pop(0)
             return SendFrame(self._send_segment(segment, segmented=bool(self._outgoing)))
         if frame.recv_seq == (self._vs - 1) % 8:
             return SendFrame(self._last_sent)
         raise FrameError(f"meter RR N(R)={frame.recv_seq}, our next N(S) is {self._vs}")
+
+    def _receive_bare_rr(self, frame: HdlcFrame) -> LinkEvent:
+        """RR(F=1) acknowledging everything: the meter has nothing yet and hands the turn back.
+
+        In normal response mode the primary polls again with RR; resending our request would
+        make the meter see a duplicate.
+        """
+        if not frame.poll_final or frame.recv_seq != self._vs:
+            return Ignored("RR while not sending segments")
+        if self._polls >= MAX_POLLS:
+            return Ignored(f"bare RR after {MAX_POLLS} polls")
+        self._polls += 1
+        rr = HdlcFrame(self.server, self.client, rr_control(self._vr))
+        return SendFrame(self._remember(rr.encode()), progress=False)
 
 
 class HdlcServerLink:
