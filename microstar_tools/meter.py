@@ -205,7 +205,7 @@ def _line(target: Target, result: ReadResult, scaler: ScalerUnit | None) -> str:
         return f"{label}  error: {result.error}"
     value = result.value
     if target.scaled and scaler is not None and isinstance(value, (int, float)):
-        return f"{label}  {scaler.apply(value)} {scaler.unit.symbol}".rstrip()
+        return f"{label}  {scaler.scale(value)} {scaler.symbol or ''}".rstrip()
     return f"{label}  {format_value(value)}"
 
 
