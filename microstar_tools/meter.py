@@ -406,7 +406,7 @@ def describe_apdu(apdu: Apdu) -> list[str]:
     if isinstance(apdu, SetResponseNormal):
         return [
             f"SET-Response-Normal invoke 0x{apdu.invoke_id_and_priority:02X}",
-            f"  data-access-result {apdu.result}",
+            f"  data-access-result {(apdu.result.name or str(apdu.result)).lower()}",
         ]
     return [str(apdu) if "Response" in type(apdu).__name__ else repr(apdu)]
 

@@ -56,6 +56,17 @@ def test_decode_shows_data_and_crc_errors() -> None:
     assert "FCS 00 00 WRONG (expected 4D C0)" in text
 
 
+def test_decode_explains_a_set_response() -> None:
+    """The guide's SET answer (tag C5, vendor addressing: client 16, physical 17) is explained,
+    not called undecodable (issue 12)."""
+    info = bytes.fromhex("E6 E7 00 C5 01 C1 00")
+    frame = HdlcFrame(client_address(16), ServerAddress(1, 17, 4), 0x30, info).encode()
+    text = run_decode(frame)
+    assert "SET-Response-Normal invoke 0xC1" in text
+    assert "data-access-result success" in text
+    assert "undecodable" not in text
+
+
 def test_decode_not_hex() -> None:
     """A friendly refusal."""
     out = io.StringIO()
