@@ -110,6 +110,10 @@ class FakeMeter:
     snrm_answer: bytes | None = None  # raw bytes sent instead of UA (line garbage)
     frmr_on_get: bool = False  # reject the first GET frame with FRMR
     hold_answers: bool = False  # answer a request with RR(F=1) and the data only when polled
+    # APDU name (e.g. "GetRequestNormal") -> raw APDU answering it (b"": no answer at all)
+    answers: dict[str, bytes] = field(default_factory=dict)
+    # APDU name -> raw bytes sent instead of an I-frame answer (DM, FRMR, odd frames)
+    frame_answers: dict[str, bytes] = field(default_factory=dict)
     record: MeterRecord = field(default_factory=MeterRecord)
 
     def __post_init__(self) -> None:
@@ -179,14 +183,19 @@ class FakeMeter:
             await writer.drain()
             return
         apdu = decode_apdu(strip_llc(request, response=False))
-        self.record.frames.append(type(apdu).__name__)
+        name = type(apdu).__name__
+        self.record.frames.append(name)
+        if name in self.frame_answers:
+            writer.write(self.frame_answers[name])
+            await writer.drain()
+            return
         if self.frmr_on_get and isinstance(apdu, GetRequestNormal):
             self.frmr_on_get = False
             writer.write(HdlcFrame(frame.source, self.address, 0x97, b"\x10\x00\x00").encode())
             await writer.drain()
             return
-        answer = await self._answer(apdu)
-        if answer is None:
+        answer = self.answers[name] if name in self.answers else await self._answer(apdu)
+        if not answer:
             return
         if self.hold_answers and not isinstance(apdu, Aarq | ReleaseRequest):
             self._held = add_llc(answer, response=True)

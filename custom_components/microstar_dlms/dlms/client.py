@@ -285,12 +285,10 @@ class MeterSession:
                 f"{self._settings.retries + 1} tries: meter silent, or wrong address or SAP"
                 f"{damaged}"
             ) from None
-        if isinstance(event, Disconnected):
-            raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
         if isinstance(event, FrameRejected):
             raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
-        if not isinstance(event, Connected):
-            raise ProtocolError(f"unexpected answer to SNRM: {event}")
+        if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
+            raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
         aare = await self._associate()
         assert aare.initiate is not None
         link = self._link.parameters
@@ -385,9 +383,7 @@ class MeterSession:
 
     async def _release(self) -> None:
         """RLRQ on the normal path (the association is in step)."""
-        if not self._associated or not self._stream_usable():
-            return
-        if self._link.state is not LinkState.CONNECTED:
+        if not (self._associated and self._stream_usable()):
             return
         self._associated = False
         try:
