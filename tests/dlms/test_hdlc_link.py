@@ -232,3 +232,58 @@ def test_server_rejects_malformed_snrm_parameters() -> None:
     server = HdlcServerLink(ServerAddress(1, 1, 2))
     with pytest.raises(FrameError, match="malformed parameter group"):
         server.receive(decode_frame(SNRM_MALFORMED))
+
+
+def test_client_link_refuses_what_breaks_the_protocol() -> None:
+    """Two messages at once, information while we still send, a segmented answer beyond the
+    memory bound, and an RR for a frame we never sent are link errors; odd frames are
+    ignored."""
+    client, _ = connected_pair()
+    client.send(bytes(300))  # three segments at 128
+    with pytest.raises(FrameError, match="still being sent"):
+        client.send(b"x")
+    with pytest.raises(FrameError, match="before our message was complete"):
+        client.receive(HdlcFrame(client_address(1), SERVER, i_control(0, 1), b"x"))
+    with pytest.raises(FrameError, match="RR N\\(R\\)=5"):
+        client.receive(HdlcFrame(client_address(1), SERVER, rr_control(5)))
+    repeat = client.receive(HdlcFrame(client_address(1), SERVER, rr_control(0)))
+    assert isinstance(repeat, SendFrame)  # the meter missed our first segment: sent again
+    assert isinstance(client.receive(HdlcFrame(client_address(1), SERVER, 0x13)), Ignored)  # UI
+    assert isinstance(client.receive(HdlcFrame(client_address(1), SERVER, 0x73)), Ignored)  # UA
+
+    small = HdlcLink(SERVER, 1, max_message=4)
+    small_server = HdlcServerLink(SERVER)
+    (ua,), _ = small_server.receive(decode_frame(small.connect()))
+    small.receive(decode_frame(ua))
+    small_server.receive(decode_frame(small.send(b"\xe6\xe6\x00")))
+    with pytest.raises(FrameError, match="exceeds 4 bytes"):
+        small.receive(decode_frame(small_server.respond(bytes(200))))
+
+
+def test_server_link_stays_silent_on_what_it_cannot_use() -> None:
+    """The meter side ignores frames for others, out-of-sequence I-frames and unknown kinds,
+    answers a stray RR with RR, and refuses over-long requests."""
+    _, server = connected_pair()
+    assert server.connected
+    other = HdlcFrame(ServerAddress(2), client_address(1), i_control(0, 0), b"x")
+    assert server.receive(other) == ([], None)
+    skipped = HdlcFrame(SERVER, client_address(1), i_control(3, 0), b"x")
+    assert server.receive(skipped) == ([], None)
+    ui = HdlcFrame(SERVER, client_address(1), 0x13)
+    assert server.receive(ui) == ([], None)
+    (rr,), _ = server.receive(HdlcFrame(SERVER, client_address(1), rr_control(0)))
+    assert decode_frame(rr).kind is FrameKind.RR
+    stranger = HdlcFrame(SERVER, client_address(16), 0x13)
+    assert server.receive(stranger) == ([], None)
+
+    def flood() -> None:
+        for n in range(1100):  # 1.1 MB in 1000-byte segments, each in sequence
+            server.receive(
+                HdlcFrame(SERVER, client_address(1), i_control(n % 8, 0), bytes(1000), True)
+            )
+
+    with pytest.raises(FrameError, match="exceeds"):
+        flood()
+    alone = HdlcServerLink(SERVER)
+    with pytest.raises(FrameError, match="no client is connected"):
+        alone.respond(b"x")
