@@ -110,6 +110,7 @@ class FakeMeter:
     snrm_answer: bytes | None = None  # raw bytes sent instead of UA (line garbage)
     frmr_on_get: bool = False  # reject the first GET frame with FRMR
     hold_answers: bool = False  # answer a request with RR(F=1) and the data only when polled
+    ignore_disc: int = 0  # leave this many DISCs unanswered
     # APDU name (e.g. "GetRequestNormal") -> raw APDU answering it (b"": no answer at all)
     answers: dict[str, bytes] = field(default_factory=dict)
     # APDU name -> raw bytes sent instead of an I-frame answer (DM, FRMR, odd frames)
@@ -163,6 +164,9 @@ class FakeMeter:
         if frame.destination == self.address:
             self.record.frames.append(frame.kind.value)
         if self.silent:
+            return
+        if frame.kind is FrameKind.DISC and self.ignore_disc > 0:
+            self.ignore_disc -= 1
             return
         if frame.kind is FrameKind.SNRM and self.snrm_answer is not None:
             writer.write(self.snrm_answer)

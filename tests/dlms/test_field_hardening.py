@@ -145,3 +145,26 @@ async def test_failed_get_next_fails_one_item_not_the_poll() -> None:
     assert listed.error is not None
     assert listed.error.result is DataAccessResult.OTHER_REASON
     assert serial.value == b"12341234"
+
+
+async def test_unanswered_disc_first_does_not_spoil_a_good_session() -> None:
+    """Item 10: after an unclean end the next session opens with DISC; when that DISC gets no
+    answer the session still opens and, being in step, ends with RLRQ and DISC as normal."""
+    meter = FakeMeter(ignore_disc=2)
+    async with FakeGateway(meter) as gateway:
+        client = MeterClient(settings_for(gateway))
+        async with client.session() as session:
+            await session.get(SERIAL)  # its DISC goes unanswered: an unclean end
+        async with client.session() as session:
+            assert await session.get(SERIAL) == b"12341234"
+    assert meter.record.frames[-9:] == [
+        "DISC",
+        "SNRM",
+        "I",
+        "Aarq",
+        "I",
+        "GetRequestNormal",
+        "I",
+        "ReleaseRequest",
+        "DISC",
+    ]

@@ -289,6 +289,7 @@ class MeterSession:
             raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
         if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
             raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
+        self._broken = False  # a new link: an unanswered DISC before it no longer matters
         aare = await self._associate()
         assert aare.initiate is not None
         link = self._link.parameters
@@ -400,8 +401,11 @@ class MeterSession:
         state = self._link.state
         if state is LinkState.CONNECTING:
             # SNRM went unanswered: DISC anyway (a previous client may have left the link
-            # open, field notes §6) but do not wait for an answer from a silent meter.
+            # open, field notes §6) but do not wait for an answer from a silent meter. That
+            # DISC is the whole cure for a stale link, so a silent meter's next poll does not
+            # also begin with one.
             await self._send(self._link.disconnect())
+            self._memory.unclean = False
             return
         if state is LinkState.DISCONNECTED:
             return
