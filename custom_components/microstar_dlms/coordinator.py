@@ -319,7 +319,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
 
 def meter_clock_drift(value: Any, read_at: datetime) -> int | None:
     """Seconds the meter clock is ahead of Home Assistant (a naive clock is local time)."""
-    meter_time = as_datetime(value)
+    meter_time = as_datetime(value, near=read_at)
     if meter_time is None:
         return None
     if meter_time.tzinfo is None:

@@ -1,16 +1,39 @@
 """The COSEM objects this integration reads, and how their values become Python values.
 
 Objects are keyed by their OBIS code in the six-group dotted form (``1.1.32.7.0.255``); that key
-is also the suffix of every entity's unique id.
+is also the suffix of every entity's unique id. Units, OBIS codes and ScalerUnit are the
+protocol core's (``dlms/obis.py``); this module holds only what the integration adds.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+import math
 from typing import Any, Final
 
-from .dlms import AttributeRef, Obis
+from .dlms import AttributeRef, DecodeError, Obis, ScalerUnit
 from .dlms.axdr import CosemDateTime
+
+__all__ = [
+    "CLASS_ASSOCIATION_LN",
+    "CLASS_CLOCK",
+    "CLASS_DATA",
+    "CLASS_DEMAND_REGISTER",
+    "CLASS_EXTENDED_REGISTER",
+    "CLASS_REGISTER",
+    "CLOCK",
+    "FIRMWARE",
+    "OBJECT_LIST",
+    "SERIAL_NUMBER",
+    "UNSCALED",
+    "MeterObject",
+    "ScalerUnit",
+    "as_datetime",
+    "as_number",
+    "as_text",
+    "obis_key",
+    "parse_object_list",
+    "parse_scaler_unit",
+]
 
 OBJECT_LIST: Final = "0.0.40.0.0.255"  # association LN, attribute 2 (field notes 2)
 SERIAL_NUMBER: Final = "1.0.0.0.0.255"  # not 0-0:96.1.0 on this meter (field notes 2)
@@ -34,29 +57,12 @@ _ATTRIBUTES: Final[dict[int, tuple[int, int | None]]] = {
     CLASS_CLOCK: (2, None),
     CLASS_ASSOCIATION_LN: (2, None),  # the object list
 }
-
-# COSEM unit enumeration (IEC 62056-6-2) -> Home Assistant unit string; None is unitless.
-COSEM_UNITS: Final[dict[int, str | None]] = {
-    8: "°",
-    9: "°C",
-    27: "W",
-    28: "VA",
-    29: "var",
-    30: "Wh",
-    31: "VAh",
-    32: "varh",
-    33: "A",
-    35: "V",
-    44: "Hz",
-    56: "%",
-    254: None,  # other
-    255: None,  # count
-}
+_NO_UNIT: Final = 255  # count: what a unit code of 0 (not a COSEM unit) means
 
 
 def obis_key(logical_name: bytes) -> str:
     """Return the dotted key of a 6-byte logical name."""
-    return ".".join(str(part) for part in logical_name)
+    return Obis.from_bytes(logical_name).dotted
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +89,7 @@ class MeterObject:
         return AttributeRef(self.class_id, Obis.parse(self.key), attribute)
 
 
-@dataclass(frozen=True, slots=True)
-class ScalerUnit:
-    """Scaler (power of ten) and COSEM unit code of a register, read once per meter."""
-
-    scaler: int
-    unit: int
-
-    @property
-    def ha_unit(self) -> str | None:
-        """The Home Assistant unit string (None when unitless)."""
-        return COSEM_UNITS.get(self.unit)
-
-    def scale(self, raw: int) -> Decimal:
-        """Apply the scaler exactly."""
-        return Decimal(raw).scaleb(self.scaler)
-
-
-UNSCALED: Final = ScalerUnit(0, 255)
+UNSCALED: Final = ScalerUnit(0, _NO_UNIT)
 """What a number without a scaler_unit attribute (class 1 Data) is: a plain count."""
 
 
@@ -122,19 +111,23 @@ def parse_object_list(value: Any) -> list[MeterObject]:
 
 
 def parse_scaler_unit(value: Any) -> ScalerUnit | None:
-    """Parse a scaler_unit structure ``{integer scaler, enum unit}`` (None if malformed)."""
-    fields = _items(value)
-    if len(fields) != 2 or not all(isinstance(v, int) for v in fields):
+    """Parse a scaler_unit structure ``{integer scaler, enum unit}`` (None if malformed).
+
+    Unit code 0 is not in the COSEM enumeration; meters send it for a power factor, so it
+    reads as no unit.
+    """
+    try:
+        parsed = ScalerUnit.from_value(value)
+    except DecodeError:
         return None
-    scaler, unit = fields
-    if not -128 <= scaler <= 127:
-        return None
-    return ScalerUnit(scaler, int(unit))
+    return ScalerUnit(parsed.scaler, int(parsed.unit) or _NO_UNIT)
 
 
-def as_number(value: Any) -> int | None:
-    """A register value as an integer (COSEM registers here carry integers)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def as_number(value: Any) -> int | float | None:
+    """A register value as a number: integers, and float32/float64 registers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -151,12 +144,16 @@ def as_text(value: Any) -> str | None:
     return text or None
 
 
-def as_datetime(value: Any) -> datetime | None:
-    """A clock value (date-time or its 12-byte octet string) as a datetime."""
+def as_datetime(value: Any, near: datetime | None = None) -> datetime | None:
+    """A clock value (date-time or its 12-byte octet string) as a datetime.
+
+    With ``near`` (the moment of reading) the deviation's sign convention is the one that
+    lands closer: many meters encode it opposite to the standard.
+    """
     if isinstance(value, bytes | bytearray) and len(value) == 12:
         value = CosemDateTime.decode(bytes(value))
     if isinstance(value, CosemDateTime):
-        return value.to_datetime()
+        return value.to_datetime(near)
     return None
 
 

@@ -371,7 +371,7 @@ def _with_meter_unit(
         return None
     return replace(
         description,
-        native_unit_of_measurement=scaler_unit.ha_unit,
+        native_unit_of_measurement=scaler_unit.symbol,
         suggested_display_precision=max(0, description.display_shift - scaler_unit.scaler),
     )
 

@@ -7,7 +7,7 @@ lives in microstar_sim/.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from custom_components.microstar_dlms.dlms.apdu import (
     DEFAULT_CONFORMANCE,
@@ -103,11 +103,24 @@ class FakeMeter:
     greeting: bytes = b""  # stale bytes sent on connect
     noise_before_answers: bytes = b""  # line noise in front of every answer
     busy_text: bytes | None = None  # act as a gateway with another client
+    first_block_number: int = 1  # meters that number datablocks from 0 exist
+    list_answer: bytes | None = None  # raw APDU answering every GET-with-list (a bad grant)
+    next_answer: bytes | None = None  # raw APDU answering every GET-Request-Next
+    ua_information: bytes | None = None  # raw UA information field (odd parameter groups)
+    snrm_answer: bytes | None = None  # raw bytes sent instead of UA (line garbage)
+    frmr_on_get: bool = False  # reject the first GET frame with FRMR
+    hold_answers: bool = False  # answer a request with RR(F=1) and the data only when polled
+    ignore_disc: int = 0  # leave this many DISCs unanswered
+    # APDU name (e.g. "GetRequestNormal") -> raw APDU answering it (b"": no answer at all)
+    answers: dict[str, bytes] = field(default_factory=dict)
+    # APDU name -> raw bytes sent instead of an I-frame answer (DM, FRMR, odd frames)
+    frame_answers: dict[str, bytes] = field(default_factory=dict)
     record: MeterRecord = field(default_factory=MeterRecord)
 
     def __post_init__(self) -> None:
         """Per-association state."""
         self._blocks: list[bytes] = []
+        self._held: bytes | None = None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One TCP client."""
@@ -152,16 +165,46 @@ class FakeMeter:
             self.record.frames.append(frame.kind.value)
         if self.silent:
             return
+        if frame.kind is FrameKind.DISC and self.ignore_disc > 0:
+            self.ignore_disc -= 1
+            return
+        if frame.kind is FrameKind.SNRM and self.snrm_answer is not None:
+            writer.write(self.snrm_answer)
+            await writer.drain()
+            return
+        if frame.kind is FrameKind.RR and self._held is not None:
+            writer.write(link.respond(self._held))
+            self._held = None
+            await writer.drain()
+            return
         replies, request = link.receive(frame)
+        if frame.kind is FrameKind.SNRM and self.ua_information is not None:
+            ua = HdlcFrame(frame.source, self.address, 0x73, self.ua_information)
+            replies = [ua.encode()]
         for reply in replies:
             writer.write(reply)
         if request is None:
             await writer.drain()
             return
         apdu = decode_apdu(strip_llc(request, response=False))
-        self.record.frames.append(type(apdu).__name__)
-        answer = await self._answer(apdu)
-        if answer is None:
+        name = type(apdu).__name__
+        self.record.frames.append(name)
+        if name in self.frame_answers:
+            writer.write(self.frame_answers[name])
+            await writer.drain()
+            return
+        if self.frmr_on_get and isinstance(apdu, GetRequestNormal):
+            self.frmr_on_get = False
+            writer.write(HdlcFrame(frame.source, self.address, 0x97, b"\x10\x00\x00").encode())
+            await writer.drain()
+            return
+        answer = self.answers[name] if name in self.answers else await self._answer(apdu)
+        if not answer:
+            return
+        if self.hold_answers and not isinstance(apdu, Aarq | ReleaseRequest):
+            self._held = add_llc(answer, response=True)
+            writer.write(link._rr())  # RR(F=1): nothing to send yet
+            await writer.drain()
             return
         reply = link.respond(add_llc(answer, response=True))
         if self.drop_answers > 0 and not isinstance(apdu, Aarq):
@@ -200,9 +243,13 @@ class FakeMeter:
     def _get(self, apdu: GetRequestNormal | GetRequestWithList | GetRequestNext) -> bytes:
         invoke = apdu.invoke_id_and_priority
         if isinstance(apdu, GetRequestNext):
+            if self.next_answer is not None:
+                return self.next_answer
             return self._blocks.pop(0)
         if isinstance(apdu, GetRequestWithList):
             self.record.list_requests += 1
+            if self.list_answer is not None:
+                return self.list_answer
             self.record.reads.extend(apdu.attributes)
             results = tuple(self._lookup(ref) for ref in apdu.attributes)
             response = GetResponseWithList(invoke, results).encode()
@@ -214,7 +261,11 @@ class FakeMeter:
             payload = result.encode() if isinstance(result, Data) else b""
         if len(response) <= self.block_size or not payload:
             return response
-        blocks = [b.encode() for b in split_into_blocks(invoke, payload, self.block_size)]
+        shift = self.first_block_number - 1
+        blocks = [
+            replace(b, block_number=b.block_number + shift).encode()
+            for b in split_into_blocks(invoke, payload, self.block_size)
+        ]
         self._blocks = blocks[1:]
         return blocks[0]
 

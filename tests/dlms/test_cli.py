@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from custom_components.microstar_dlms.dlms.cli import (
+from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
+from microstar_tools.meter import (
     build_parser,
     cmd_follow,
     cmd_read,
@@ -14,7 +15,6 @@ from custom_components.microstar_dlms.dlms.cli import (
     parse_target,
     settings_from,
 )
-from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
 
 from .fake_meter import VOLTAGE, VOLTAGE_SCALER, FakeGateway, FakeMeter
 from .vectors import AARQ_LLS_10, SCALER_UNIT_INFO, SNRM_MALFORMED, UA_VENDOR
@@ -54,6 +54,17 @@ def test_decode_shows_data_and_crc_errors() -> None:
     text = run_decode(good, bad)
     assert "structure{integer -3, enum 33}" in text
     assert "FCS 00 00 WRONG (expected 4D C0)" in text
+
+
+def test_decode_explains_a_set_response() -> None:
+    """The guide's SET answer (tag C5, vendor addressing: client 16, physical 17) is explained,
+    not called undecodable (issue 12)."""
+    info = bytes.fromhex("E6 E7 00 C5 01 C1 00")
+    frame = HdlcFrame(client_address(16), ServerAddress(1, 17, 4), 0x30, info).encode()
+    text = run_decode(frame)
+    assert "SET-Response-Normal invoke 0xC1" in text
+    assert "data-access-result success" in text
+    assert "undecodable" not in text
 
 
 def test_decode_not_hex() -> None:

@@ -16,6 +16,7 @@ from custom_components.microstar_dlms.dlms.hdlc import (
 from custom_components.microstar_dlms.dlms.hdlc_link import (
     Connected,
     Disconnected,
+    FrameRejected,
     HdlcLink,
     HdlcServerLink,
     Ignored,
@@ -126,16 +127,71 @@ def test_frames_for_other_stations_are_ignored() -> None:
     assert server.receive(decode_frame(SNRM_1BYTE)) == ([], None)
 
 
-def test_out_of_sequence_and_frmr_are_frame_errors() -> None:
-    """A skipped N(S), a wrong N(R) and FRMR are link errors."""
+def test_out_of_sequence_is_a_frame_error_and_frmr_a_rejection() -> None:
+    """A skipped N(S) and a wrong N(R) are link errors; FRMR is the meter's rejection, reported
+    as its own event so the client goes straight to DISC instead of retrying (issue 12)."""
     client, _ = connected_pair()
     client.send(b"\xe6\xe6\x00")
     with pytest.raises(FrameError, match="N\\(S\\)=3"):
         client.receive(HdlcFrame(client_address(1), SERVER, i_control(3, 1), b"x"))
     with pytest.raises(FrameError, match="acknowledged"):
         client.receive(HdlcFrame(client_address(1), SERVER, i_control(0, 0), b"x"))
-    with pytest.raises(FrameError, match="FRMR"):
-        client.receive(HdlcFrame(client_address(1), SERVER, 0x97, b"\x00\x00\x00"))
+    frmr = HdlcFrame(client_address(1), SERVER, 0x97, b"\x00\x00\x00")
+    assert client.receive(frmr) == FrameRejected(b"\x00\x00\x00")
+
+
+def test_bare_rr_is_answered_with_a_poll() -> None:
+    """The meter acknowledges our request with RR(F=1) and nothing else: we poll with RR (a
+    few times, without restarting the answer's deadline) instead of resending the request."""
+    client, server = connected_pair()
+    server.receive(decode_frame(client.send(b"\xe6\xe6\x00\xc0")))
+    bare = HdlcFrame(client_address(1), SERVER, rr_control(1))
+    polls = [client.receive(bare) for _ in range(4)]
+    for poll in polls[:3]:
+        assert isinstance(poll, SendFrame)
+        assert not poll.progress
+        assert decode_frame(poll.data).control == rr_control(0)  # nothing received yet
+    assert isinstance(polls[3], Ignored)
+    assert client.retransmit() == polls[0].data  # type: ignore[union-attr]
+    answer = server.respond(b"\xe6\xe7\x00\xc4")
+    assert client.receive(decode_frame(answer)) == MessageReceived(b"\xe6\xe7\x00\xc4")
+
+
+def test_rr_without_final_bit_or_for_an_old_frame_is_ignored() -> None:
+    """Only a final RR acknowledging our last frame is a bare RR to poll after."""
+    client, _ = connected_pair()
+    client.send(b"\xe6\xe6\x00")
+    not_final = HdlcFrame(client_address(1), SERVER, rr_control(1, poll=False))
+    assert isinstance(client.receive(not_final), Ignored)
+    old = HdlcFrame(client_address(1), SERVER, rr_control(0))
+    assert isinstance(client.receive(old), Ignored)
+
+
+def test_client_takes_an_odd_ua_parameter_group() -> None:
+    """A UA whose group length byte disagrees, with values beyond the standard, still opens
+    the link with what parses, clamped (the server side stays strict)."""
+    client = HdlcLink(SERVER, 1)
+    client.connect()
+    odd = bytes.fromhex("81 80 12 05 02 10 00 06 02 00 80 07 04 00 00 00 09 08 04 00 00 00 00")
+    event = client.receive(HdlcFrame(client_address(1), SERVER, 0x73, odd))
+    assert event == Connected(HdlcParameters(128, 2030, 1, 7))
+    with pytest.raises(FrameError):
+        HdlcParameters.decode(odd)
+
+
+@pytest.mark.parametrize(
+    ("information", "expected"),
+    [
+        (b"\x00\x01\x02", HdlcParameters()),  # not a parameter group at all: defaults
+        (bytes.fromhex("81 80 09 05 01 40 06 01 40 07 04"), HdlcParameters(64, 64)),  # cut
+        (bytes.fromhex("81 80 03 05 01 20 05 01 40"), HdlcParameters(32)),  # twice: first
+    ],
+)
+def test_lenient_parameter_parsing(information: bytes, expected: HdlcParameters) -> None:
+    """What a client makes of parameter groups a strict decoder refuses."""
+    with pytest.raises(FrameError):
+        HdlcParameters.decode(information)
+    assert HdlcParameters.decode_lenient(information) == expected
 
 
 def test_dm_mid_session_and_server_answers() -> None:
@@ -176,3 +232,58 @@ def test_server_rejects_malformed_snrm_parameters() -> None:
     server = HdlcServerLink(ServerAddress(1, 1, 2))
     with pytest.raises(FrameError, match="malformed parameter group"):
         server.receive(decode_frame(SNRM_MALFORMED))
+
+
+def test_client_link_refuses_what_breaks_the_protocol() -> None:
+    """Two messages at once, information while we still send, a segmented answer beyond the
+    memory bound, and an RR for a frame we never sent are link errors; odd frames are
+    ignored."""
+    client, _ = connected_pair()
+    client.send(bytes(300))  # three segments at 128
+    with pytest.raises(FrameError, match="still being sent"):
+        client.send(b"x")
+    with pytest.raises(FrameError, match="before our message was complete"):
+        client.receive(HdlcFrame(client_address(1), SERVER, i_control(0, 1), b"x"))
+    with pytest.raises(FrameError, match="RR N\\(R\\)=5"):
+        client.receive(HdlcFrame(client_address(1), SERVER, rr_control(5)))
+    repeat = client.receive(HdlcFrame(client_address(1), SERVER, rr_control(0)))
+    assert isinstance(repeat, SendFrame)  # the meter missed our first segment: sent again
+    assert isinstance(client.receive(HdlcFrame(client_address(1), SERVER, 0x13)), Ignored)  # UI
+    assert isinstance(client.receive(HdlcFrame(client_address(1), SERVER, 0x73)), Ignored)  # UA
+
+    small = HdlcLink(SERVER, 1, max_message=4)
+    small_server = HdlcServerLink(SERVER)
+    (ua,), _ = small_server.receive(decode_frame(small.connect()))
+    small.receive(decode_frame(ua))
+    small_server.receive(decode_frame(small.send(b"\xe6\xe6\x00")))
+    with pytest.raises(FrameError, match="exceeds 4 bytes"):
+        small.receive(decode_frame(small_server.respond(bytes(200))))
+
+
+def test_server_link_stays_silent_on_what_it_cannot_use() -> None:
+    """The meter side ignores frames for others, out-of-sequence I-frames and unknown kinds,
+    answers a stray RR with RR, and refuses over-long requests."""
+    _, server = connected_pair()
+    assert server.connected
+    other = HdlcFrame(ServerAddress(2), client_address(1), i_control(0, 0), b"x")
+    assert server.receive(other) == ([], None)
+    skipped = HdlcFrame(SERVER, client_address(1), i_control(3, 0), b"x")
+    assert server.receive(skipped) == ([], None)
+    ui = HdlcFrame(SERVER, client_address(1), 0x13)
+    assert server.receive(ui) == ([], None)
+    (rr,), _ = server.receive(HdlcFrame(SERVER, client_address(1), rr_control(0)))
+    assert decode_frame(rr).kind is FrameKind.RR
+    stranger = HdlcFrame(SERVER, client_address(16), 0x13)
+    assert server.receive(stranger) == ([], None)
+
+    def flood() -> None:
+        for n in range(1100):  # 1.1 MB in 1000-byte segments, each in sequence
+            server.receive(
+                HdlcFrame(SERVER, client_address(1), i_control(n % 8, 0), bytes(1000), True)
+            )
+
+    with pytest.raises(FrameError, match="exceeds"):
+        flood()
+    alone = HdlcServerLink(SERVER)
+    with pytest.raises(FrameError, match="no client is connected"):
+        alone.respond(b"x")

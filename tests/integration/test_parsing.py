@@ -1,6 +1,6 @@
 """What the integration makes of odd values and odd input, without a meter or Home Assistant."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from custom_components.microstar_dlms.const import (
     CONNECTION_SERIAL,
     CONNECTION_TCP,
 )
+from custom_components.microstar_dlms.coordinator import meter_clock_drift
 from custom_components.microstar_dlms.cosem import (
     ScalerUnit,
     as_datetime,
@@ -66,8 +67,8 @@ def test_scaling_is_exact() -> None:
     """Scalers shift decimals without float rounding; units map to Home Assistant's."""
     assert ScalerUnit(-3, 33).scale(3718) == Decimal("3.718")
     assert ScalerUnit(3, 30).scale(12) == Decimal("12000")
-    assert ScalerUnit(0, 255).ha_unit is None
-    assert ScalerUnit(0, 35).ha_unit == "V"  # 35 is volt (an earlier reader said Hz)
+    assert ScalerUnit(0, 255).symbol is None
+    assert ScalerUnit(0, 35).symbol == "V"  # 35 is volt (an earlier reader said Hz)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ def test_scaling_is_exact() -> None:
         (True, None, None),
         (b"MSE 0001\x00", None, "MSE 0001"),
         ("  ", None, None),
-        (1.5, None, None),
+        (1.5, 1.5, None),  # a float32 register (issue 12)
         (None, None, None),
     ],
 )
@@ -219,3 +220,36 @@ def test_hostile_values_never_reach_the_meter(
     config, found = validate_user_input(connection_type, user_input)
     assert set(found) == errors
     assert (config is None) == bool(errors)
+
+
+@pytest.mark.parametrize("deviation", [300, -300], ids=["standard sign", "opposite sign"])
+def test_clock_drift_reads_right_with_either_deviation_sign(deviation: int) -> None:
+    """A meter in UTC-5 shows 10:00 local; some encode the deviation +300 (the standard),
+    many -300. Both are the same instant, so the drift is 5 s, not ~36 000 s."""
+    read_at = datetime(2025, 1, 15, 14, 59, 55, tzinfo=UTC)
+    local = CosemDateTime.from_datetime(datetime(2025, 1, 15, 10, 0))
+    clock = replace(local, deviation=deviation)
+    meter_time = as_datetime(clock.encode(), near=read_at)
+    assert meter_time is not None
+    assert round((meter_time - read_at).total_seconds()) == 5
+    assert meter_clock_drift(clock.encode(), read_at) == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([253, 35], ScalerUnit(-3, 35)),  # scaler sent as unsigned8
+        ([-2, 0], ScalerUnit(-2, 255)),  # unit 0 (a power factor): no unit
+    ],
+    ids=["unsigned scaler", "unit 0"],
+)
+def test_scaler_units_odd_meters_send(value: Any, expected: ScalerUnit) -> None:
+    """Scaler_units real meters send that the standard does not: each reads."""
+    assert parse_scaler_unit(value) == expected
+
+
+def test_float_register_value_reads() -> None:
+    """A float32/float64 register value is a number, scaled exactly; NaN is no value."""
+    assert as_number(229.5) == 229.5
+    assert ScalerUnit(0, 35).scale(229.5) == Decimal("229.5")
+    assert as_number(float("nan")) is None

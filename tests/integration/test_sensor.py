@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit
+from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit, parse_scaler_unit
 from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.energy_guard import REBASE_AFTER_READS
 from custom_components.microstar_dlms.sensor import (
@@ -179,3 +179,20 @@ def test_unit_the_description_does_not_accept(caplog: pytest.LogCaptureFixture) 
     assert fitted.native_unit_of_measurement == "V"
     assert fitted.suggested_display_precision == 2
     assert ScalerUnit(-2, 35).scale(23093) == Decimal("230.93")
+
+
+def test_power_factor_with_unit_code_zero_gets_its_sensor() -> None:
+    """A meter sending unit 0 for its power factor (not a COSEM unit) still gets the sensor,
+    unitless (issue 12)."""
+    power_factor = next(d for d in SENSORS if d.key == "1.1.13.7.0.255")
+    scaler_unit = parse_scaler_unit([-3, 0])
+    assert scaler_unit is not None
+    meter = MeterDiscovery(
+        serial=SERIAL,
+        firmware=None,
+        objects={power_factor.key: MeterObject(power_factor.key, 3)},
+        scaler_units={power_factor.key: scaler_unit},
+    )
+    fitted = _with_meter_unit(power_factor, meter)
+    assert fitted is not None
+    assert fitted.native_unit_of_measurement is None

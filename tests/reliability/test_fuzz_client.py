@@ -25,6 +25,7 @@ from custom_components.microstar_dlms.dlms import (
     Obis,
     ServerAddress,
 )
+from custom_components.microstar_dlms.dlms.client import forget_meters
 from custom_components.microstar_dlms.dlms.errors import (
     ClientError,
     ConnectionFailed,
@@ -169,6 +170,7 @@ async def _session(peer: DamagingPeer) -> str:
     async def open_stream(endpoint: str, baudrate: int, within: float) -> DamagingPeer:
         return peer
 
+    forget_meters()  # each example starts as a first session with this meter
     client = MeterClient(SETTINGS, trace=lambda record: None)
     with patch("custom_components.microstar_dlms.dlms.client.open_stream", open_stream):
         try:

@@ -50,6 +50,7 @@ from custom_components.microstar_dlms.dlms.hdlc import (
 from custom_components.microstar_dlms.dlms.hdlc_link import (
     Connected,
     Disconnected,
+    FrameRejected,
     HdlcLink,
     Ignored,
     MessageReceived,
@@ -208,7 +209,7 @@ def test_client_link_state_machine(steps: list[tuple[HdlcFrame, bool, bytes]]) -
             decodes_or_rejects(lambda m=message: link.send(m))
         event = decodes_or_rejects(lambda f=frame: link.receive(f))
         assert event is None or isinstance(
-            event, Connected | Disconnected | SendFrame | MessageReceived | Ignored
+            event, Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | Ignored
         )
         if isinstance(event, MessageReceived):
             assert len(event.information) <= 4096

@@ -648,6 +648,18 @@ class GetResponseWithList:
         return out + b"".join(_encode_result(r) for r in self.results)
 
 
+@dataclass(frozen=True, slots=True)
+class SetResponseNormal:
+    """SET-Response-Normal (0xC5 0x01): the outcome of writing one attribute."""
+
+    invoke_id_and_priority: int
+    result: DataAccessResult
+
+    def encode(self) -> bytes:
+        """A-XDR."""
+        return bytes([0xC5, 0x01, self.invoke_id_and_priority, self.result])
+
+
 def split_into_blocks(
     invoke_id_and_priority: int, payload: bytes, block_size: int
 ) -> list[GetResponseWithDatablock]:
@@ -687,10 +699,14 @@ class DatablockAssembler:
         self._max_size = max_size
 
     def add(self, block: GetResponseWithDatablock) -> bytes | None:
-        """Take the next block; raise DecodeError if it is out of sequence."""
+        """Take the next block; raise DecodeError if it is out of sequence.
+
+        The standard numbers the first block 1; meters that start at 0 exist (Gurux accepts
+        them), so the first block's number is the base and each next one must add 1.
+        """
         if isinstance(block.raw_data, DataAccessResult):
             raise DecodeError(f"datablock transfer aborted: {block.raw_data.name}")
-        if block.block_number != self.block_number + 1:
+        if self._parts and block.block_number != self.block_number + 1:
             raise DecodeError(
                 f"datablock {block.block_number} received, {self.block_number + 1} expected"
             )
@@ -769,6 +785,7 @@ type Apdu = (
     | GetResponseNormal
     | GetResponseWithDatablock
     | GetResponseWithList
+    | SetResponseNormal
     | ExceptionResponse
     | ConfirmedServiceError
 )
@@ -847,4 +864,10 @@ def _decode_xdlms(tag: int, reader: Reader) -> Apdu:
                 raise DecodeError(f"GET list response of {count} in {reader.remaining} bytes")
             return GetResponseWithList(invoke, tuple(_read_result(reader) for _ in range(count)))
         raise DecodeError(f"unknown GET-Response choice {kind}")
+    if tag == 0xC5:
+        kind = reader.byte()
+        invoke = reader.byte()
+        if kind == 0x01:
+            return SetResponseNormal(invoke, DataAccessResult(reader.byte()))
+        raise DecodeError(f"unsupported SET-Response choice {kind}")
     raise DecodeError(f"unsupported APDU tag 0x{tag:02X}")

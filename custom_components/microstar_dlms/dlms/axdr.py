@@ -283,18 +283,30 @@ class CosemDateTime:
             clock_status,
         )
 
-    def to_datetime(self) -> datetime | None:
-        """A ``datetime`` (aware when the deviation is known) or None when not concrete."""
+    def to_datetime(self, near: datetime | None = None) -> datetime | None:
+        """A ``datetime`` (aware when the deviation is known) or None when not concrete.
+
+        Many meters encode the deviation with the opposite sign (Gurux has an option for it).
+        Given ``near`` (an aware datetime such as the moment of reading), the sign convention
+        that lands closer to it is taken; without it, the standard's.
+        """
         day = self.date.to_date()
         clock = self.time.to_time()
         if day is None or clock is None:
             return None
-        tz = None
-        if self.deviation is not None:
-            if not -720 <= self.deviation <= 840:
-                return None
-            tz = UTC if self.deviation == 0 else timezone(timedelta(minutes=-self.deviation))
-        return datetime.combine(day, clock, tz)
+        if self.deviation is None:
+            return datetime.combine(day, clock)
+        signs = (self.deviation,) if near is None else (self.deviation, -self.deviation)
+        moments = [
+            datetime.combine(day, clock, UTC if d == 0 else timezone(timedelta(minutes=-d)))
+            for d in signs
+            if -720 <= d <= 840
+        ]
+        if not moments:
+            return None
+        if near is None:
+            return moments[0]
+        return min(moments, key=lambda moment: abs(moment - near))
 
 
 # -- data ---------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from .hdlc import Deframer, HdlcFrame, HdlcParameters, Noise, ServerAddress
 from .hdlc_link import (
     Connected,
     Disconnected,
+    FrameRejected,
     HdlcLink,
     LinkEvent,
     LinkState,
@@ -62,7 +63,7 @@ from .hdlc_link import (
     SendFrame,
 )
 from .trace import Direction, TraceHook, TraceRecord, mask_frame
-from .transport import MeterStream, endpoint_lock, open_stream
+from .transport import MeterStream, endpoint_key, endpoint_lock, open_stream
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -144,6 +145,28 @@ class ReadResult:
         return self.error is None
 
 
+@dataclass(slots=True)
+class MeterMemory:
+    """What the last sessions taught about one meter (endpoint and server address)."""
+
+    unclean: bool = False  # the last session did not end with an answered DISC
+    single_gets: bool = False  # a GET-with-list failed: read one attribute per GET
+
+
+_MEMORY: dict[tuple[str, ServerAddress], MeterMemory] = {}
+
+
+def meter_memory(settings: ConnectionSettings) -> MeterMemory:
+    """The process-wide memory of the meter ``settings`` reach."""
+    key = (endpoint_key(settings.endpoint), settings.server)
+    return _MEMORY.setdefault(key, MeterMemory())
+
+
+def forget_meters() -> None:
+    """Drop what earlier sessions taught (tests that replay one endpoint need a clean start)."""
+    _MEMORY.clear()
+
+
 class MeterClient:
     """Opens guarded sessions to one meter (see docs/architecture.md)."""
 
@@ -153,17 +176,27 @@ class MeterClient:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[MeterSession]:
-        """SNRM/UA and AARQ/AARE on entry; RLRQ, DISC and close on every exit."""
+        """SNRM/UA and AARQ/AARE on entry; RLRQ, DISC and close on a normal exit.
+
+        On cancellation, or when the session is out of step, DISC goes out at once instead
+        (bounded by one response timeout): a pending answer is never finished first.
+        """
         settings = self.settings
         async with endpoint_lock(settings.endpoint, settings.lock_timeout):
             stream = await open_stream(
                 settings.endpoint, settings.baudrate, settings.connect_timeout
             )
-            session = MeterSession(stream, settings, self.trace)
+            session = MeterSession(stream, settings, self.trace, meter_memory(settings))
             try:
                 await session.open()
                 yield session
-            finally:
+            except BaseException as err:
+                if isinstance(err, Exception) and not isinstance(err, TimeoutError):
+                    await session.close()
+                else:
+                    await session.abort()
+                raise
+            else:
                 await session.close()
 
 
@@ -171,17 +204,23 @@ class MeterSession:
     """One association over one stream. Use through ``MeterClient.session()``."""
 
     def __init__(
-        self, stream: MeterStream, settings: ConnectionSettings, trace: TraceHook | None
+        self,
+        stream: MeterStream,
+        settings: ConnectionSettings,
+        trace: TraceHook | None,
+        memory: MeterMemory | None = None,
     ) -> None:
         self._stream = stream
         self._settings = settings
         self._trace = trace
+        self._memory = memory or MeterMemory()
         self._secret = settings.password_bytes
         self._link = HdlcLink(settings.server, settings.client_sap, settings.hdlc_parameters)
         self._deframer = Deframer()
         self._noise = bytearray()
         self._associated = False
         self._pending = False  # a request is out and its answer not yet (fully) in
+        self._broken = False  # an exchange failed: the link may be out of step
         self._bad_frames = 0  # in the current exchange
         self._invoke_id = 0
         self._closed = False
@@ -193,12 +232,21 @@ class MeterSession:
         """Read attributes; failures come back per item (DataAccessError), not raised."""
         negotiated = self._require_open()
         results: list[ReadResult] = []
-        if negotiated.multiple_references and len(refs) > 1:
+        if negotiated.multiple_references and len(refs) > 1 and not self._memory.single_gets:
             for chunk in self._list_chunks(refs, negotiated.server_max_pdu):
-                if len(chunk) == 1:
-                    results.append(await self._read_one(chunk[0]))
-                else:
+                if self._memory.single_gets or len(chunk) == 1:
+                    results.extend([await self._read_one(ref) for ref in chunk])
+                    continue
+                try:
                     results.extend(await self._read_list(chunk))
+                except (ProtocolError, ResponseTimeout) as err:
+                    # Granted but not honoured (rejected, capped, mis-answered): one GET per
+                    # attribute from now on, for this meter.
+                    self._memory.single_gets = True
+                    _LOGGER.debug("GET-with-list failed (%s): one GET per attribute", err)
+                    if self._broken:
+                        raise
+                    results.extend([await self._read_one(ref) for ref in chunk])
             return results
         return [await self._read_one(ref) for ref in refs]
 
@@ -218,20 +266,30 @@ class MeterSession:
     # -- open / close -----------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Drain stale input, SNRM -> UA, AARQ -> AARE."""
+        """Drain stale input, (DISC if the last session ended uncleanly), SNRM -> UA, AARQ."""
         await self._drain()
+        if self._memory.unclean:
+            await self._disconnect_stale_link()
+        self._memory.unclean = True  # until a DISC is answered
         try:
-            event = await self._exchange(self._link.connect(), stage="SNRM")
+            event = await self._exchange(self._link.connect(), stage="SNRM", silence_only=True)
         except ResponseTimeout:
+            damaged = (
+                f" ({self._bad_frames} damaged frames seen: line noise or another device)"
+                if self._bad_frames
+                else ""
+            )
             raise NoAnswer(
                 f"no HDLC answer to SNRM from {self._stream.endpoint} (server "
                 f"{self._settings.server}, client SAP {self._settings.client_sap}) after "
                 f"{self._settings.retries + 1} tries: meter silent, or wrong address or SAP"
+                f"{damaged}"
             ) from None
-        if isinstance(event, Disconnected):
+        if isinstance(event, FrameRejected):
+            raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
+        if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
             raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
-        if not isinstance(event, Connected):
-            raise ProtocolError(f"unexpected answer to SNRM: {event}")
+        self._broken = False  # a new link: an unanswered DISC before it no longer matters
         aare = await self._associate()
         assert aare.initiate is not None
         link = self._link.parameters
@@ -245,6 +303,18 @@ class MeterSession:
             dlms_version=aare.initiate.dlms_version,
         )
         _LOGGER.debug("session open: %s", self.negotiated)
+
+    async def _disconnect_stale_link(self) -> None:
+        """The last session ended uncleanly: DISC first, so a meter that ignores SNRM while
+        connected does not cost this poll three unanswered SNRMs (field notes §6)."""
+        try:
+            event = await self._exchange(
+                self._link.disconnect(), stage="DISC first", retries=0, silence_only=True
+            )
+        except ResponseTimeout:
+            return
+        if isinstance(event, Disconnected):
+            self._memory.unclean = False
 
     async def _associate(self) -> Aare:
         settings = self._settings
@@ -271,8 +341,14 @@ class MeterSession:
         raise ProtocolError(f"expected an AARE, got {type(apdu).__name__}")
 
     async def close(self) -> None:
-        """RLRQ and DISC within a bounded time, then close the stream; never raises."""
+        """RLRQ and DISC within a bounded time, then close the stream; never raises.
+
+        A session out of step (an answer pending, a failed exchange) is aborted instead.
+        """
         if self._closed:
+            return
+        if self._pending or self._broken:
+            await self.abort()
             return
         self._closed = True
         settings = self._settings
@@ -280,41 +356,64 @@ class MeterSession:
         try:
             async with asyncio.timeout(budget):
                 await self._release()
+                await self._disconnect()
         except (DlmsError, TimeoutError, OSError) as err:
             _LOGGER.debug("closing the session: %s", err)
         finally:
             await self._stream.close()
 
-    async def _release(self) -> None:
-        stream_usable = not (self._stream.at_eof or self._stream.closed)
-        if not stream_usable:
+    async def abort(self) -> None:
+        """DISC at once (it ends the association too), bounded by one response timeout.
+
+        Never finishes a pending transfer; never raises; closes the stream.
+        """
+        if self._closed:
             return
-        if self._pending and self._link.state is LinkState.CONNECTED:
-            # An answer is still on its way (cancelled mid-read): take it before RLRQ.
-            try:
-                event = await self._receive_until_event(self._settings.response_timeout, "drain")
-            except DlmsError:
-                event = None
-            if event is None:
-                self._associated = False  # out of step: skip RLRQ, DISC ends it too
-            self._pending = False
-        if self._associated and self._link.state is LinkState.CONNECTED:
-            self._associated = False
-            try:
-                apdu = await self._request(ReleaseRequest().encode(), stage="RLRQ", retries=0)
-                if not isinstance(apdu, ReleaseResponse):
-                    _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
-            except DlmsError as err:
-                _LOGGER.debug("no RLRE: %s", err)
-        if self._link.state is LinkState.CONNECTED:
-            try:
-                await self._exchange(self._link.disconnect(), stage="DISC", retries=0)
-            except DlmsError as err:
-                _LOGGER.debug("no answer to DISC: %s", err)
-        elif self._link.state is LinkState.CONNECTING:
+        self._closed = True
+        try:
+            # The DISC exchange waits one response timeout for UA; this only guards the write.
+            async with asyncio.timeout(2 * self._settings.response_timeout):
+                await self._disconnect()
+        except (DlmsError, TimeoutError, OSError) as err:
+            _LOGGER.debug("aborting the session: %s", err)
+        finally:
+            await self._stream.close()
+
+    def _stream_usable(self) -> bool:
+        return not (self._stream.at_eof or self._stream.closed)
+
+    async def _release(self) -> None:
+        """RLRQ on the normal path (the association is in step)."""
+        if not (self._associated and self._stream_usable()):
+            return
+        self._associated = False
+        try:
+            apdu = await self._request(ReleaseRequest().encode(), stage="RLRQ", retries=0)
+            if not isinstance(apdu, ReleaseResponse):
+                _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+        except DlmsError as err:
+            _LOGGER.debug("no RLRE: %s", err)
+
+    async def _disconnect(self) -> None:
+        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session."""
+        if not self._stream_usable():
+            return
+        state = self._link.state
+        if state is LinkState.CONNECTING:
             # SNRM went unanswered: DISC anyway (a previous client may have left the link
-            # open, field notes §6) but do not wait for an answer from a silent meter.
+            # open, field notes §6) but do not wait for an answer from a silent meter. That
+            # DISC is the whole cure for a stale link, so a silent meter's next poll does not
+            # also begin with one.
             await self._send(self._link.disconnect())
+            self._memory.unclean = False
+            return
+        if state is LinkState.DISCONNECTED:
+            return
+        event = await self._exchange(
+            self._link.disconnect(), stage="DISC", retries=0, silence_only=True
+        )
+        if isinstance(event, Disconnected):
+            self._memory.unclean = False
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -388,6 +487,10 @@ class MeterSession:
                 return payload
             request = GetRequestNext(invoke, assembler.block_number).encode()
             apdu = await self._request(request, stage=f"GET next {assembler.block_number}")
+            if isinstance(apdu, GetResponseNormal) and isinstance(apdu.result, DataAccessResult):
+                # Some meters end a failed transfer with a normal response: that item fails.
+                self._check_invoke(apdu.invoke_id_and_priority, invoke)
+                return apdu.result
             if not isinstance(apdu, GetResponseWithDatablock):
                 raise self._unexpected(apdu, "GET-Request-Next")
             block = apdu
@@ -424,8 +527,15 @@ class MeterSession:
         except FrameError as err:
             raise ProtocolError(f"{stage}: {err}") from None
         event = await self._exchange(first, stage=stage, retries=retries)
+        if isinstance(event, FrameRejected):
+            self._broken = True
+            raise ProtocolError(
+                f"{stage}: the meter rejected our frame (FRMR {event.information.hex(' ')})"
+            )
         if isinstance(event, Disconnected):
             self._associated = False
+            self._broken = True
+            self._memory.unclean = False  # DM: the meter holds no link
             raise ProtocolError(f"{stage}: the meter dropped the link ({event.kind.value})")
         if not isinstance(event, MessageReceived):
             raise ProtocolError(f"{stage}: unexpected link event {event}")
@@ -434,19 +544,35 @@ class MeterSession:
         except DlmsError as err:
             raise ProtocolError(f"{stage}: undecodable answer: {err}") from None
 
-    async def _exchange(self, frame: bytes, *, stage: str, retries: int | None = None) -> LinkEvent:
-        """Send a frame and wait for the link's answer, retransmitting a bounded number of times."""
+    async def _exchange(
+        self,
+        frame: bytes,
+        *,
+        stage: str,
+        retries: int | None = None,
+        silence_only: bool = False,
+    ) -> LinkEvent:
+        """Send a frame and wait for the link's answer, retransmitting a bounded number of times.
+
+        With ``silence_only`` bad frames still end in ResponseTimeout: before a link exists only
+        a valid frame addressed to us is an answer (garbage on a shared line is not).
+        """
         attempts = (self._settings.retries if retries is None else retries) + 1
         self._pending = True
         self._bad_frames = 0
-        for attempt in range(attempts):
-            await self._send(frame if attempt == 0 else self._link.retransmit())
-            event = await self._receive_until_event(self._settings.response_timeout, stage)
-            if event is not None:
-                self._pending = False
-                return event
-            _LOGGER.debug("%s: no answer within %gs", stage, self._settings.response_timeout)
-        if self._bad_frames:
+        try:
+            for attempt in range(attempts):
+                await self._send(frame if attempt == 0 else self._link.retransmit())
+                event = await self._receive_until_event(self._settings.response_timeout, stage)
+                if event is not None:
+                    self._pending = False
+                    return event
+                _LOGGER.debug("%s: no answer within %gs", stage, self._settings.response_timeout)
+        except DlmsError:
+            self._broken = True
+            raise
+        self._broken = True
+        if self._bad_frames and not silence_only:
             raise ProtocolError(
                 f"{stage}: only bad frames ({self._bad_frames}) in {attempts} attempts"
             )
@@ -479,9 +605,10 @@ class MeterSession:
                     continue
                 if isinstance(event, SendFrame):
                     await self._send(event.data)
-                    deadline = loop.time() + within
+                    if event.progress:
+                        deadline = loop.time() + within
                     continue
-                if isinstance(event, (Connected, Disconnected, MessageReceived)):
+                if isinstance(event, (Connected, Disconnected, MessageReceived, FrameRejected)):
                     return event
                 _LOGGER.debug("%s: ignored frame: %s", stage, event.reason)
             remaining = deadline - loop.time()

@@ -360,6 +360,39 @@ class HdlcParameters:
         except FrameError as err:
             raise FrameError(f"HDLC parameter out of range: {err}") from None
 
+    @classmethod
+    def decode_lenient(cls, information: bytes) -> HdlcParameters:
+        """Parse a UA's parameter group as a client: use what parses, clamp what is too big.
+
+        A meter whose group length byte disagrees, or that offers more than the standard allows,
+        still opened a link; refusing its UA would leave no session at all. The server side
+        (the simulator) stays strict with ``decode``.
+        """
+        try:
+            return cls.decode(information)
+        except FrameError:
+            if information[:2] != bytes([_FORMAT_ID, _GROUP_ID]):
+                return cls()
+        values: dict[int, int] = {}
+        pos = 3
+        while pos + 2 <= len(information):
+            pid, plen = information[pos], information[pos + 1]
+            value_bytes = information[pos + 2 : pos + 2 + plen]
+            if plen == 0 or plen > 4 or len(value_bytes) != plen:
+                break
+            values.setdefault(pid, int.from_bytes(value_bytes, "big"))
+            pos += 2 + plen
+
+        def clamp(pid: int, default: int, high: int) -> int:
+            return min(max(values.get(pid, default), 1), high)
+
+        return cls(
+            max_info_tx=clamp(_MAX_INFO_TX, DEFAULT_MAX_INFO, 2030),
+            max_info_rx=clamp(_MAX_INFO_RX, DEFAULT_MAX_INFO, 2030),
+            window_tx=clamp(_WINDOW_TX, DEFAULT_WINDOW, 7),
+            window_rx=clamp(_WINDOW_RX, DEFAULT_WINDOW, 7),
+        )
+
 
 # -- Frame builders ---------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Sans-IO: frames in, events and frame bytes out. Window size 1 as every Microstar negotiates;
 long messages go out in segments (segmentation bit set) and come in the same way, each segment
-acknowledged with RR before the next one is sent.
+acknowledged with RR before the next one is sent. Both roles share one station (sequence
+numbers, segmenting, reassembly, repeats); they differ in who polls and in how strictly they
+treat a peer that breaks the rules (the client reports it, the meter stays silent).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .hdlc import (
 )
 
 MAX_MESSAGE = 1 << 20  # no COSEM response we read comes close; bounds reassembly memory
+MAX_POLLS = 3  # RR polls answering the meter's bare RR before waiting out the timeout
 
 
 class LinkState(Enum):
@@ -53,9 +56,21 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True)
 class SendFrame:
-    """The link must send this frame now (RR for a segment, or our next segment)."""
+    """The link must send this frame now (RR for a segment, or our next segment).
+
+    ``progress`` is False for a poll (RR after the meter's bare RR): nothing new arrived, so
+    the wait for the answer must not start over.
+    """
 
     data: bytes
+    progress: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRejected:
+    """FRMR: the meter rejected our frame; the link is unusable until DISC/SNRM."""
+
+    information: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +87,7 @@ class Ignored:
     reason: str
 
 
-type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | Ignored
+type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | Ignored
 
 
 def _segments(information: bytes, size: int) -> list[bytes]:
@@ -89,7 +104,73 @@ def negotiate(proposed: HdlcParameters, capability: HdlcParameters) -> HdlcParam
     )
 
 
-class HdlcLink:
+class _Station:
+    """What both ends of a link share: N(S)/N(R), our segments, the peer's, the last frame."""
+
+    def __init__(self, max_message: int) -> None:
+        self._max_message = max_message
+        self._vs = 0  # N(S) of our next I-frame
+        self._vr = 0  # N(S) we expect from the peer
+        self._last_sent = b""
+        self._outgoing: list[bytes] = []  # segments of our message not yet sent
+        self._incoming = bytearray()  # segments of the peer's message so far
+
+    def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
+        """One frame from us to the peer."""
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        self._vs = self._vr = 0
+        self._outgoing.clear()
+        self._incoming.clear()
+
+    def _remember(self, data: bytes) -> bytes:
+        self._last_sent = data
+        return data
+
+    def _start_message(self, information: bytes, max_info: int) -> bytes:
+        """First I-frame of our message; the rest go out as the peer's RRs come in."""
+        segments = _segments(information, max_info)
+        self._outgoing = segments[1:]
+        return self._send_segment(segments[0], segmented=bool(self._outgoing))
+
+    def _send_segment(self, segment: bytes, *, segmented: bool) -> bytes:
+        data = self._frame(i_control(self._vs, self._vr), segment, segmented)
+        self._vs = (self._vs + 1) % 8
+        return self._remember(data)
+
+    def _rr(self) -> bytes:
+        return self._frame(rr_control(self._vr))
+
+    def _after_rr(self, recv_seq: int) -> bytes | None:
+        """Our next segment when the peer's RR acknowledges the last one, the last frame again
+        when it asks for it (N(R) one behind), else None."""
+        if self._outgoing and recv_seq == self._vs:
+            segment = self._outgoing.pop(0)
+            return self._send_segment(segment, segmented=bool(self._outgoing))
+        if recv_seq == (self._vs - 1) % 8 and self._last_sent:
+            return self._last_sent
+        return None
+
+    def _is_repeat(self, frame: HdlcFrame) -> bool:
+        """The peer sent its last I-frame again: it missed our answer to it."""
+        return frame.send_seq == (self._vr - 1) % 8
+
+    def _take_information(self, frame: HdlcFrame) -> bytes | None:
+        """Accept an in-sequence I-frame: the complete message, or None after a segment."""
+        self._vr = (self._vr + 1) % 8
+        if len(self._incoming) + len(frame.information) > self._max_message:
+            self._incoming.clear()
+            raise FrameError(f"segmented message exceeds {self._max_message} bytes")
+        self._incoming += frame.information
+        if frame.segmented:
+            return None
+        message = bytes(self._incoming)
+        self._incoming.clear()
+        return message
+
+
+class HdlcLink(_Station):
     """Client (primary station) side of one HDLC link to one server address."""
 
     def __init__(
@@ -99,27 +180,24 @@ class HdlcLink:
         proposed: HdlcParameters | None = None,
         max_message: int = MAX_MESSAGE,
     ) -> None:
+        super().__init__(max_message)
         self.server = server
         self.client_sap = client_sap
         self.client = client_address(client_sap)
         self.proposed = proposed
         self.parameters = HdlcParameters()
         self.state = LinkState.DISCONNECTED
-        self._max_message = max_message
-        self._vs = 0  # N(S) of our next I-frame
-        self._vr = 0  # N(S) we expect from the server
-        self._last_sent = b""
-        self._outgoing: list[bytes] = []  # segments not yet sent
-        self._incoming = bytearray()
+        self._polls = 0  # RR polls since the meter last sent information
+
+    def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
+        return HdlcFrame(self.server, self.client, control, information, segmented).encode()
 
     # -- what to send ------------------------------------------------------------------------
 
     def connect(self) -> bytes:
         """SNRM (only non-default parameters in its group, none by default)."""
         self.state = LinkState.CONNECTING
-        self._vs = self._vr = 0
-        self._outgoing.clear()
-        self._incoming.clear()
+        self._reset()
         return self._remember(snrm_frame(self.server, self.client_sap, self.proposed).encode())
 
     def disconnect(self) -> bytes:
@@ -135,23 +213,12 @@ class HdlcLink:
         if self._outgoing:
             raise FrameError("the previous message is still being sent")
         self._incoming.clear()
-        segments = _segments(information, self.parameters.max_info_tx)
-        self._outgoing = segments[1:]
-        return self._send_segment(segments[0], segmented=bool(self._outgoing))
+        self._polls = 0
+        return self._start_message(information, self.parameters.max_info_tx)
 
     def retransmit(self) -> bytes:
         """The last frame again, unchanged (same N(S)/N(R)), after a lost answer."""
         return self._last_sent
-
-    def _send_segment(self, segment: bytes, *, segmented: bool) -> bytes:
-        control = i_control(self._vs, self._vr)
-        self._vs = (self._vs + 1) % 8
-        frame = HdlcFrame(self.server, self.client, control, segment, segmented)
-        return self._remember(frame.encode())
-
-    def _remember(self, data: bytes) -> bytes:
-        self._last_sent = data
-        return data
 
     # -- what arrived --------------------------------------------------------------------------
 
@@ -161,7 +228,7 @@ class HdlcLink:
             return Ignored(f"frame for [{frame.destination}] from [{frame.source}]")
         kind = frame.kind
         if kind is FrameKind.FRMR:
-            raise FrameError(f"the meter rejected our frame (FRMR {frame.information.hex(' ')})")
+            return FrameRejected(frame.information)
         if kind is FrameKind.DM:
             self.state = LinkState.DISCONNECTED
             return Disconnected(kind)
@@ -177,7 +244,7 @@ class HdlcLink:
 
     def _receive_ua(self, frame: HdlcFrame) -> LinkEvent:
         if self.state is LinkState.CONNECTING:
-            server_view = HdlcParameters.decode(frame.information)
+            server_view = HdlcParameters.decode_lenient(frame.information)
             self.parameters = HdlcParameters(
                 max_info_tx=server_view.max_info_rx,
                 max_info_rx=server_view.max_info_tx,
@@ -194,7 +261,7 @@ class HdlcLink:
     def _receive_information(self, frame: HdlcFrame) -> LinkEvent:
         if self._outgoing:
             raise FrameError("the meter sent information before our message was complete")
-        if frame.send_seq == (self._vr - 1) % 8:
+        if self._is_repeat(frame):
             # Our RR (or request) was lost and the meter repeats itself: repeat our answer.
             return SendFrame(self._last_sent) if self._incoming else Ignored("duplicate I-frame")
         if frame.send_seq != self._vr:
@@ -203,45 +270,53 @@ class HdlcLink:
             raise FrameError(
                 f"meter acknowledged N(R)={frame.recv_seq}, our next N(S) is {self._vs}"
             )
-        self._vr = (self._vr + 1) % 8
-        if len(self._incoming) + len(frame.information) > self._max_message:
-            raise FrameError(f"segmented message exceeds {self._max_message} bytes")
-        self._incoming += frame.information
-        if frame.segmented:
-            rr = HdlcFrame(self.server, self.client, rr_control(self._vr))
-            return SendFrame(self._remember(rr.encode()))
-        message = bytes(self._incoming)
-        self._incoming.clear()
+        self._polls = 0
+        message = self._take_information(frame)
+        if message is None:
+            return SendFrame(self._remember(self._rr()))
         return MessageReceived(message)
 
     def _receive_rr(self, frame: HdlcFrame) -> LinkEvent:
         if not self._outgoing:
+            return self._receive_bare_rr(frame)
+        data = self._after_rr(frame.recv_seq)
+        if data is None:
+            raise FrameError(f"meter RR N(R)={frame.recv_seq}, our next N(S) is {self._vs}")
+        return SendFrame(data)
+
+    def _receive_bare_rr(self, frame: HdlcFrame) -> LinkEvent:
+        """RR(F=1) acknowledging everything: the meter has nothing yet and hands the turn back.
+
+        In normal response mode the primary polls again with RR; resending our request would
+        make the meter see a duplicate.
+        """
+        if not frame.poll_final or frame.recv_seq != self._vs:
             return Ignored("RR while not sending segments")
-        if frame.recv_seq == self._vs:
-            segment = self._outgoing.pop(0)
-            return SendFrame(self._send_segment(segment, segmented=bool(self._outgoing)))
-        if frame.recv_seq == (self._vs - 1) % 8:
-            return SendFrame(self._last_sent)
-        raise FrameError(f"meter RR N(R)={frame.recv_seq}, our next N(S) is {self._vs}")
+        if self._polls >= MAX_POLLS:
+            return Ignored(f"bare RR after {MAX_POLLS} polls")
+        self._polls += 1
+        return SendFrame(self._remember(self._rr()), progress=False)
 
 
-class HdlcServerLink:
+class HdlcServerLink(_Station):
     """Server (secondary station) side for simulators: one server address, any client SAP.
 
     ``receive`` returns the frames to send back (possibly none) and a complete request, if one
     arrived; ``respond`` turns the answer into frames, segmenting to the negotiated size.
+    Strict where the client is lenient: a malformed SNRM parameter group is refused.
     """
 
     def __init__(self, address: ServerAddress, capability: HdlcParameters | None = None) -> None:
+        super().__init__(MAX_MESSAGE)
         self.address = address
         self.capability = capability or HdlcParameters()
         self.parameters = HdlcParameters()  # server's view once connected
         self.client: ServerAddress | None = None
-        self._vs = 0
-        self._vr = 0
-        self._last_sent = b""
-        self._outgoing: list[bytes] = []
-        self._incoming = bytearray()
+
+    def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
+        if self.client is None:
+            raise FrameError("cannot respond: no client is connected")
+        return HdlcFrame(self.client, self.address, control, information, segmented).encode()
 
     @property
     def connected(self) -> bool:
@@ -261,9 +336,7 @@ class HdlcServerLink:
             proposed = HdlcParameters.decode(frame.information)
             self.parameters = negotiate(proposed, self.capability)
             self.client = frame.source
-            self._vs = self._vr = 0
-            self._outgoing.clear()
-            self._incoming.clear()
+            self._reset()
             return [
                 self._remember(ua_frame(client_sap, self.address, self.parameters).encode())
             ], None
@@ -279,52 +352,20 @@ class HdlcServerLink:
         if kind is FrameKind.I:
             return self._receive_information(frame)
         if kind is FrameKind.RR:
-            return self._receive_rr(frame), None
+            return [self._after_rr(frame.recv_seq) or self._rr()], None
         return [], None
 
     def respond(self, information: bytes) -> bytes:
         """First I-frame of the answer; later segments go out on the client's RR."""
-        segments = _segments(information, self.parameters.max_info_tx)
-        self._outgoing = segments[1:]
-        return self._send_segment(segments[0], segmented=bool(self._outgoing))
+        return self._start_message(information, self.parameters.max_info_tx)
 
     def _receive_information(self, frame: HdlcFrame) -> tuple[list[bytes], bytes | None]:
-        if frame.send_seq == (self._vr - 1) % 8:
+        if self._is_repeat(frame):
             return [self._last_sent], None  # the client missed our answer: repeat it
         if frame.send_seq != self._vr:
             return [], None  # out of sequence: stay silent, the client will retransmit
-        self._vr = (self._vr + 1) % 8
         self._outgoing.clear()
-        if len(self._incoming) + len(frame.information) > MAX_MESSAGE:
-            self._incoming.clear()
-            raise FrameError("client message too long")
-        self._incoming += frame.information
-        if frame.segmented:
+        message = self._take_information(frame)
+        if message is None:
             return [self._remember(self._rr())], None
-        message = bytes(self._incoming)
-        self._incoming.clear()
         return [], message
-
-    def _receive_rr(self, frame: HdlcFrame) -> list[bytes]:
-        if self._outgoing and frame.recv_seq == self._vs:
-            segment = self._outgoing.pop(0)
-            return [self._send_segment(segment, segmented=bool(self._outgoing))]
-        if frame.recv_seq == (self._vs - 1) % 8 and self._last_sent:
-            return [self._last_sent]
-        return [self._rr()]
-
-    def _rr(self) -> bytes:
-        assert self.client is not None
-        return HdlcFrame(self.client, self.address, rr_control(self._vr)).encode()
-
-    def _send_segment(self, segment: bytes, *, segmented: bool) -> bytes:
-        if self.client is None:
-            raise FrameError("cannot respond: no client is connected")
-        control = i_control(self._vs, self._vr)
-        self._vs = (self._vs + 1) % 8
-        frame = HdlcFrame(self.client, self.address, control, segment, segmented)
-        return self._remember(frame.encode())
-
-    def _remember(self, data: bytes) -> bytes:
-        self._last_sent = data
-        return data

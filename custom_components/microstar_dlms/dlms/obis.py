@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 from enum import IntEnum
 import re
+from typing import Final
 
 from .errors import DecodeError
 
@@ -227,34 +228,58 @@ _SYMBOLS: dict[int, str] = {
 }
 
 
+_UNSIGNED_SCALERS: Final = (256 - 20, 255)  # -20..-1 sent as unsigned8
+UNITLESS: Final = frozenset({0, Unit.OTHER, Unit.COUNT})
+"""Unit codes that mean "no unit" (0 is not in the enumeration; meters send it for a power
+factor)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScalerUnit:
-    """Attribute 3 of a Register: value = raw * 10^scaler, in ``unit``."""
+    """Attribute 3 of a Register: value = raw * 10^scaler, in ``unit`` (a COSEM unit code;
+    ``from_value`` gives a ``Unit`` member)."""
 
     scaler: int
-    unit: Unit
+    unit: int
 
     @classmethod
     def from_value(cls, value: object) -> ScalerUnit:
-        """Build from the decoded structure ``[scaler, unit]`` (a list of two ints)."""
+        """Build from the decoded structure ``[scaler, unit]`` (a list of two ints).
+
+        The scaler is an integer (signed 8 bits); meters that send it as unsigned 8 bits
+        (253 for -3) are read as two's complement, for the scalers registers use (down to
+        10^-20); a larger unsigned value stays an error.
+        """
         if (
-            not isinstance(value, list)
+            not isinstance(value, list | tuple)
             or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         ):
             raise DecodeError(f"scaler_unit must be a structure of two integers, got {value!r}")
         scaler, unit = value
+        if _UNSIGNED_SCALERS[0] <= scaler <= _UNSIGNED_SCALERS[1]:
+            scaler -= 256
         if not -128 <= scaler <= 127 or not 0 <= unit <= 255:
             raise DecodeError(f"scaler_unit out of range: {value!r}")
         return cls(scaler, Unit(unit))
 
-    def apply(self, raw: int | float | Decimal) -> Decimal:
+    @property
+    def symbol(self) -> str | None:
+        """The unit as written after a value (``V``, ``Wh``); None when unitless."""
+        if self.unit in UNITLESS or not 0 <= self.unit <= 255:
+            return None
+        return Unit(self.unit).symbol or None
+
+    def scale(self, raw: int | float | Decimal) -> Decimal:
         """Scale exactly: integers stay exact, floats go through their shortest repr."""
         if isinstance(raw, bool):
             raise DecodeError("a boolean is not a register value")
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
         return number.scaleb(self.scaler, _EXACT)
 
+    apply = scale
+
     def __str__(self) -> str:
         """E.g. ``10^-3 A``."""
-        return f"10^{self.scaler} {self.unit.symbol or self.unit.name}"
+        unit = Unit(self.unit)
+        return f"10^{self.scaler} {unit.symbol or unit.name}"

@@ -1,4 +1,7 @@
-"""Field tool: ``scripts/meter test | read | follow | decode`` (see ``--help``)."""
+"""Field tool: ``scripts/meter test | read | follow | decode`` (see ``--help``).
+
+Built on the protocol core; Home Assistant never runs it, so it is not part of the component.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import re
 import sys
 from typing import TextIO
 
-from .apdu import (
+from custom_components.microstar_dlms.dlms.apdu import (
     LLC_REQUEST,
     LLC_RESPONSE,
     Aare,
@@ -25,13 +28,19 @@ from .apdu import (
     GetResponseNormal,
     GetResponseWithDatablock,
     GetResponseWithList,
+    SetResponseNormal,
     decode_apdu,
 )
-from .axdr import CosemDateTime, Data, DataType
-from .client import ConnectionSettings, MeterClient, MeterSession, ReadResult
-from .crc import crc16_x25
-from .errors import DataAccessError, DlmsError, FrameError
-from .hdlc import (
+from custom_components.microstar_dlms.dlms.axdr import CosemDateTime, Data, DataType
+from custom_components.microstar_dlms.dlms.client import (
+    ConnectionSettings,
+    MeterClient,
+    MeterSession,
+    ReadResult,
+)
+from custom_components.microstar_dlms.dlms.crc import crc16_x25
+from custom_components.microstar_dlms.dlms.errors import DataAccessError, DlmsError, FrameError
+from custom_components.microstar_dlms.dlms.hdlc import (
     FLAG,
     Deframer,
     FrameKind,
@@ -41,8 +50,8 @@ from .hdlc import (
     ServerAddress,
     parse_header,
 )
-from .obis import Obis, ScalerUnit
-from .trace import TraceHook, TraceRecord, mask_frame
+from custom_components.microstar_dlms.dlms.obis import Obis, ScalerUnit
+from custom_components.microstar_dlms.dlms.trace import TraceHook, TraceRecord, mask_frame
 
 PASSWORD_ENV = "MICROSTAR_PASSWORD"  # noqa: S105 - the variable name, not a secret
 SERIAL_NUMBER = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
@@ -196,7 +205,7 @@ def _line(target: Target, result: ReadResult, scaler: ScalerUnit | None) -> str:
         return f"{label}  error: {result.error}"
     value = result.value
     if target.scaled and scaler is not None and isinstance(value, (int, float)):
-        return f"{label}  {scaler.apply(value)} {scaler.unit.symbol}".rstrip()
+        return f"{label}  {scaler.scale(value)} {scaler.symbol or ''}".rstrip()
     return f"{label}  {format_value(value)}"
 
 
@@ -394,6 +403,11 @@ def describe_apdu(apdu: Apdu) -> list[str]:
         what = raw.name if not isinstance(raw, bytes) else f"{len(raw)} bytes of raw data"
         last = ", last" if apdu.last_block else ""
         return [f"GET-Response-With-Datablock block {apdu.block_number}{last}: {what}"]
+    if isinstance(apdu, SetResponseNormal):
+        return [
+            f"SET-Response-Normal invoke 0x{apdu.invoke_id_and_priority:02X}",
+            f"  data-access-result {(apdu.result.name or str(apdu.result)).lower()}",
+        ]
     return [str(apdu) if "Response" in type(apdu).__name__ else repr(apdu)]
 
 

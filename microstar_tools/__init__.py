@@ -1,0 +1,1 @@
+"""Field tools for Microstar DLMS meters (``scripts/meter``); not shipped with the integration."""
