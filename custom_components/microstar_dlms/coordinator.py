@@ -33,6 +33,7 @@ from .cosem import (
     as_datetime,
     as_number,
     as_text,
+    object_unique_id,
     parse_scaler_unit,
 )
 from .discovery import DISCOVERY_BUDGET, PROBE_BATCH, DiscoveryStore, MeterDiscovery
@@ -290,7 +291,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     def is_enabled(self, key: str) -> bool:
         """Whether the entity of an object is enabled: registry first, else its default."""
         registry = er.async_get(self.hass)
-        unique_id = f"{self.config_entry.unique_id}_{key}"
+        unique_id = object_unique_id(str(self.config_entry.unique_id), key)
         if entity_id := registry.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id):
             entity = registry.async_get(entity_id)
             return entity is not None and not entity.disabled

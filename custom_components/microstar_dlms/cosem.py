@@ -31,6 +31,7 @@ __all__ = [
     "as_number",
     "as_text",
     "obis_key",
+    "object_unique_id",
     "parse_object_list",
     "parse_scaler_unit",
 ]
@@ -58,6 +59,11 @@ _ATTRIBUTES: Final[dict[int, tuple[int, int | None]]] = {
     CLASS_ASSOCIATION_LN: (2, None),  # the object list
 }
 _NO_UNIT: Final = 255  # count: what a unit code of 0 (not a COSEM unit) means
+
+
+def object_unique_id(serial: str, key: str) -> str:
+    """The unique id of the entity of an object: ``<serial>_<dotted OBIS>``, never changed."""
+    return f"{serial}_{key}"
 
 
 def obis_key(logical_name: bytes) -> str:

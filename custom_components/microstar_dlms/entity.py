@@ -6,6 +6,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import MicrostarCoordinator
+from .cosem import object_unique_id
 from .discovery import MeterDiscovery
 
 THREE_PHASE_MARKER = "1.1.52.7.0.255"  # voltage L2: single-phase meters do not have it
@@ -25,7 +26,7 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
         """Initialize the entity from what discovery learned about the meter."""
         super().__init__(coordinator)
         self.entity_description = description
-        self._attr_unique_id = f"{meter.serial}_{description.key}"
+        self._attr_unique_id = object_unique_id(meter.serial, description.key)
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, meter.serial)},
             manufacturer=MANUFACTURER,

@@ -6,7 +6,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from time import monotonic
-from typing import Final, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -43,6 +43,7 @@ from .cosem import (
     ScalerUnit,
 )
 from .discovery import MeterDiscovery
+from .dlms.obis import UNITLESS, Unit
 from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
 
@@ -50,17 +51,18 @@ PARALLEL_UPDATES = 0
 
 type SensorValue = Decimal | str | float | None
 
-_WH = frozenset({30})
-_VARH = frozenset({32})
-_VAH = frozenset({31})
-_W = frozenset({27})
-_VAR = frozenset({29})
-_VA = frozenset({28})
-_V = frozenset({35})
-_A = frozenset({33})
-_HZ = frozenset({44})
-_UNITLESS = frozenset({254, 255})
-_DEGREES = frozenset({8})
+# COSEM units each kind of sensor accepts from the meter's scaler_unit (anything else: no sensor).
+_WH = frozenset({Unit.WATT_HOUR})
+_VARH = frozenset({Unit.VAR_HOUR})
+_VAH = frozenset({Unit.VOLT_AMPERE_HOUR})
+_W = frozenset({Unit.WATT})
+_VAR = frozenset({Unit.VAR})
+_VA = frozenset({Unit.VOLT_AMPERE})
+_V = frozenset({Unit.VOLT})
+_A = frozenset({Unit.AMPERE})
+_HZ = frozenset({Unit.HERTZ})
+_UNITLESS = UNITLESS
+_DEGREES = frozenset({Unit.DEGREE})
 
 
 def _register_value(reading: MeterReading, meter: MeterDiscovery, key: str) -> SensorValue:
@@ -88,29 +90,35 @@ class MicrostarSensorEntityDescription(SensorEntityDescription):
     value_fn: Callable[[MeterReading, MeterDiscovery, str], SensorValue] = _register_value
 
 
-def _energy(
+def _described(
     key: str,
     name: str,
     *,
     placeholders: dict[str, str] | None = None,
     enabled: bool = False,
-    device_class: SensorDeviceClass = SensorDeviceClass.ENERGY,
-    suggested_unit: str = UnitOfEnergy.KILO_WATT_HOUR,
-    units: frozenset[int] = _WH,
+    **fields: Any,
 ) -> MicrostarSensorEntityDescription:
-    """A cumulative energy register (active by default, as the Energy dashboard wants it)."""
+    """A sensor description named by a translation key (and its placeholders)."""
     return MicrostarSensorEntityDescription(
         key=key,
         translation_key=name,
         translation_placeholders=placeholders,
-        device_class=device_class,
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        suggested_unit_of_measurement=suggested_unit,
-        units=units,
-        display_shift=3,
-        cumulative=True,
         entity_registry_enabled_default=enabled,
+        **fields,
     )
+
+
+def _energy(key: str, name: str, **fields: Any) -> MicrostarSensorEntityDescription:
+    """A cumulative energy register (active by default, as the Energy dashboard wants it)."""
+    energy: dict[str, Any] = {
+        "device_class": SensorDeviceClass.ENERGY,
+        "state_class": SensorStateClass.TOTAL_INCREASING,
+        "suggested_unit_of_measurement": UnitOfEnergy.KILO_WATT_HOUR,
+        "units": _WH,
+        "display_shift": 3,
+        "cumulative": True,
+    }
+    return _described(key, name, **(energy | fields))
 
 
 def _measurement(
@@ -118,19 +126,16 @@ def _measurement(
     name: str,
     device_class: SensorDeviceClass | None,
     units: frozenset[int],
-    *,
-    placeholders: dict[str, str] | None = None,
-    enabled: bool = False,
+    **fields: Any,
 ) -> MicrostarSensorEntityDescription:
     """An instantaneous value (power, voltage, current, ...)."""
-    return MicrostarSensorEntityDescription(
-        key=key,
-        translation_key=name,
-        translation_placeholders=placeholders,
+    return _described(
+        key,
+        name,
         device_class=device_class,
         state_class=SensorStateClass.MEASUREMENT,
         units=units,
-        entity_registry_enabled_default=enabled,
+        **fields,
     )
 
 
@@ -177,7 +182,7 @@ SENSORS: tuple[MicrostarSensorEntityDescription, ...] = (
             key,
             name,
             device_class=SensorDeviceClass.REACTIVE_ENERGY,
-            suggested_unit=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
+            suggested_unit_of_measurement=UnitOfReactiveEnergy.KILO_VOLT_AMPERE_REACTIVE_HOUR,
             units=_VARH,
         )
         for key, name in (
@@ -322,7 +327,7 @@ async def async_setup_entry(
             if description.key in built or not description.has_fn(meter, description.key):
                 continue
             built[description.key] = meter.scaler_units.get(description.key)
-            sized = _with_meter_unit(description, meter)
+            sized = fit_to_meter_unit(description, meter)
             if sized is None:
                 continue
             entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
@@ -353,7 +358,7 @@ async def async_setup_entry(
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
 
 
-def _with_meter_unit(
+def fit_to_meter_unit(
     description: MicrostarSensorEntityDescription, meter: MeterDiscovery
 ) -> MicrostarSensorEntityDescription | None:
     """The description with the unit and precision the meter's scaler_unit gives."""

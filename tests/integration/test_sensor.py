@@ -22,7 +22,7 @@ from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.energy_guard import REBASE_AFTER_READS
 from custom_components.microstar_dlms.sensor import (
     SENSORS,
-    _with_meter_unit,
+    fit_to_meter_unit,
 )
 from microstar_sim import (
     FAST,
@@ -171,10 +171,10 @@ def test_unit_the_description_does_not_accept(caplog: pytest.LogCaptureFixture) 
         objects={voltage.key: MeterObject(voltage.key, 3)},
         scaler_units={voltage.key: ScalerUnit(-2, 44)},
     )
-    assert _with_meter_unit(voltage, meter) is None
+    assert fit_to_meter_unit(voltage, meter) is None
     assert "does not fit" in caplog.text
     meter.scaler_units[voltage.key] = ScalerUnit(-2, 35)
-    fitted = _with_meter_unit(voltage, meter)
+    fitted = fit_to_meter_unit(voltage, meter)
     assert fitted is not None
     assert fitted.native_unit_of_measurement == "V"
     assert fitted.suggested_display_precision == 2
@@ -193,6 +193,6 @@ def test_power_factor_with_unit_code_zero_gets_its_sensor() -> None:
         objects={power_factor.key: MeterObject(power_factor.key, 3)},
         scaler_units={power_factor.key: scaler_unit},
     )
-    fitted = _with_meter_unit(power_factor, meter)
+    fitted = fit_to_meter_unit(power_factor, meter)
     assert fitted is not None
     assert fitted.native_unit_of_measurement is None

@@ -342,34 +342,14 @@ class CompactArray:
     elements: tuple[Data, ...]
 
 
-type DataValue = (
-    bool
-    | int
-    | float
-    | bytes
-    | str
-    | BitString
-    | CosemDateTime
-    | CosemDate
-    | CosemTime
-    | CompactArray
-    | tuple[Data, ...]
-    | None
+type ScalarValue = (
+    bool | int | float | bytes | str | BitString | CosemDateTime | CosemDate | CosemTime
 )
+"""A value that is not a container."""
 
-type PythonValue = (
-    bool
-    | int
-    | float
-    | bytes
-    | str
-    | BitString
-    | CosemDateTime
-    | CosemDate
-    | CosemTime
-    | list[PythonValue]
-    | None
-)
+type DataValue = ScalarValue | CompactArray | tuple[Data, ...] | None
+
+type PythonValue = ScalarValue | list[PythonValue] | None
 
 
 @dataclass(frozen=True, slots=True)
