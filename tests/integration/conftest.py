@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,20 @@ def meters() -> tuple[MeterConfig, ...]:
     return (MeterConfig(),)
 
 
+# The moment a still meter clock shows (tests marked ``still_meter_clock``, for snapshots).
+STILL_TIME = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> Simulator:
-    """A gateway with the meters behind it, on Home Assistant's (possibly frozen) clock."""
-    return await simulator(
-        SimulatorConfig(meters=meters, timing=FAST, clock=FunctionClock(dt_util.utcnow))
-    )
+async def sim(
+    request: pytest.FixtureRequest, simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]
+) -> Simulator:
+    """A gateway with the meters behind it, on Home Assistant's (possibly frozen) clock; with
+    the ``still_meter_clock`` mark the meter's clock stands still, so every value it reports is
+    the same each run."""
+    still = request.node.get_closest_marker("still_meter_clock") is not None
+    clock = FunctionClock((lambda: STILL_TIME) if still else dt_util.utcnow)
+    return await simulator(SimulatorConfig(meters=meters, timing=FAST, clock=clock))
 
 
 def entry_data(sim: Simulator, **changes: Any) -> dict[str, Any]:

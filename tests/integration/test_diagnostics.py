@@ -1,6 +1,5 @@
 """Diagnostics: enough to debug a meter from a user's download, without their password or host."""
 
-from datetime import UTC, datetime
 import json
 from typing import Any
 
@@ -13,21 +12,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
-from microstar_sim import FAST, FunctionClock, MeterConfig, Simulator, SimulatorConfig
-from microstar_sim.pytest_plugin import SimulatorFactory
+from .conftest import PASSWORD, STILL_TIME
 
-from .conftest import PASSWORD
-
-START = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
-pytestmark = pytest.mark.freeze_time(START, tick=True)
-
-
-@pytest.fixture
-async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> Simulator:
-    """A meter whose clock stands still, so the frames are the same each run."""
-    return await simulator(
-        SimulatorConfig(meters=meters, timing=FAST, clock=FunctionClock(lambda: START))
-    )
+START = STILL_TIME
+pytestmark = [pytest.mark.freeze_time(START, tick=True), pytest.mark.still_meter_clock]
 
 
 def _steady(diagnostics: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,5 @@
 """Sensors: what the meter's objects look like in Home Assistant, and the energy glitch guard."""
 
-from datetime import UTC, datetime
 from decimal import Decimal
 import logging
 from typing import Any
@@ -25,31 +24,18 @@ from custom_components.microstar_dlms.sensor import (
     fit_to_meter_unit,
 )
 from microstar_sim import (
-    FAST,
     EnergyGlitch,
-    FunctionClock,
-    MeterConfig,
     Simulator,
-    SimulatorConfig,
 )
-from microstar_sim.pytest_plugin import SimulatorFactory
 
-from .conftest import SERIAL
+from .conftest import SERIAL, STILL_TIME
 from .polling import poll
 
-START = datetime(2025, 1, 15, 10, 0, tzinfo=UTC)
-pytestmark = pytest.mark.freeze_time(START, tick=True)
+START = STILL_TIME
+pytestmark = [pytest.mark.freeze_time(START, tick=True), pytest.mark.still_meter_clock]
 
 ENERGY = "sensor.microstar_21061234_energy_import"
 CLOCK_DRIFT = "sensor.microstar_21061234_clock_drift"
-
-
-@pytest.fixture
-async def sim(simulator: SimulatorFactory, meters: tuple[MeterConfig, ...]) -> Simulator:
-    """A meter whose clock stands still, so every value it reports is the same each run."""
-    return await simulator(
-        SimulatorConfig(meters=meters, timing=FAST, clock=FunctionClock(lambda: START))
-    )
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
