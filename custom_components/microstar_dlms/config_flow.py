@@ -8,6 +8,7 @@ from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 import probatio
 
 from .const import (
+    CONF_CLIENT_SAP,
     CONF_CONNECTION_TYPE,
     CONF_PASSWORD,
     CONF_SERIAL_HINT,
@@ -16,6 +17,7 @@ from .const import (
     DOMAIN,
     LOGGER,
 )
+from .discovery import DiscoveryStore
 from .dlms.errors import AuthenticationFailed, DlmsError
 from .form import (
     PASSWORD_SELECTOR,
@@ -128,13 +130,17 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             typed = {**user_input}
-            if not typed.get(CONF_PASSWORD) and entry.data.get(CONF_PASSWORD):
+            same_access = str(typed.get(CONF_CLIENT_SAP)) == str(entry.data[CONF_CLIENT_SAP])
+            if not typed.get(CONF_PASSWORD) and entry.data.get(CONF_PASSWORD) and same_access:
                 typed[CONF_PASSWORD] = entry.data[CONF_PASSWORD]  # empty keeps the old one
             found, errors = await self._async_check(connection_type, typed)
             if found is not None:
                 detected, serial = found
                 await self.async_set_unique_id(serial)
                 self._abort_if_unique_id_mismatch(reason="wrong_meter")
+                if detected.client_sap != entry.data[CONF_CLIENT_SAP]:
+                    # Another access level may see other objects: learn the meter again.
+                    await DiscoveryStore(self.hass, entry.entry_id).async_remove()
                 return self.async_update_reload_and_abort(entry, data=detected.as_entry_data())
         return self.async_show_form(
             step_id="reconfigure",

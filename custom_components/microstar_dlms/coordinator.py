@@ -76,6 +76,20 @@ class MicrostarRuntimeData:
     meter: MeterDiscovery
 
 
+# Answers that say the object is not there for this client: never asked again (until the meter's
+# firmware or the entry's access level changes). Any other refusal is asked again next poll.
+_ABSENT_RESULTS = frozenset(
+    {
+        DataAccessResult.OBJECT_UNDEFINED,
+        DataAccessResult.OBJECT_UNAVAILABLE,
+        DataAccessResult.OBJECT_CLASS_INCONSISTENT,
+        DataAccessResult.TYPE_UNMATCHED,
+        DataAccessResult.READ_WRITE_DENIED,
+        DataAccessResult.SCOPE_OF_ACCESS_VIOLATED,
+    }
+)
+
+
 class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     """Reads one meter every 30 s through one guarded session per poll."""
 
@@ -101,6 +115,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self.discovery = MeterDiscovery(str(entry.unique_id))
         self.store = DiscoveryStore(hass, entry.entry_id)
         self._learned = False  # this poll changed the discovery: store it
+        # After a failed poll or a dropped energy read, the next poll checks the serial first:
+        # the gateway's address may now reach another meter (every one answers the 1-byte form).
+        self._identity_doubt = False
         self.health = entry_health(hass, entry.entry_id)
         self._frames: list[TraceRecord] = []
         self._client = MeterClient(
@@ -170,7 +187,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         poll cut short loses nothing it learned; enabled entities' objects go first.
         """
         discovery = self.discovery
-        if discovery.identity_due(dt_util.utcnow()):
+        if self._identity_doubt or discovery.identity_due(dt_util.utcnow()):
             await self._async_check_identity(session)
         pending = self.pending_objects()
         # One object per request without GET-with-list (the field meter): the wire cost is the
@@ -208,6 +225,10 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         discovery = self.discovery
         has_scaler = obj.scaler_unit_ref() is not None
         scaler_unit = parse_scaler_unit(value) if error is None and has_scaler else None
+        if error is not None and error.result not in _ABSENT_RESULTS:
+            # A passing refusal (temporary failure, hardware fault): ask again next poll.
+            LOGGER.debug("Meter %s: %s not answered now (%s)", discovery.serial, obj.key, error)
+            return
         if error is not None or (has_scaler and scaler_unit is None):
             LOGGER.debug("Meter %s: %s absent or unusable (%s)", discovery.serial, obj.key, error)
             discovery.absent.add(obj.key)
@@ -245,6 +266,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self._update_device_firmware(firmware)
         discovery.firmware = firmware
         discovery.identity_checked = dt_util.utcnow()
+        self._identity_doubt = False
         self._learned = True
 
     def _update_device_firmware(self, firmware: str | None) -> None:
@@ -301,6 +323,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     def record_glitch(self) -> None:
         """Count a read an energy guard dropped (diagnostics show the count)."""
         self.health.glitches_dropped += 1
+        self._identity_doubt = True
 
     def _record_success(self) -> None:
         """Count a good poll and clear this entry's repairs."""
@@ -314,15 +337,19 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             "title": self.config_entry.title,
             "endpoint": self.meter_config.display_endpoint,
         }
+        self._identity_doubt = True
         for issue in self.health.record_failure(kind, dt_util.utcnow()):
             async_raise_issue(self.hass, self.config_entry.entry_id, issue, placeholders)
 
 
 def meter_clock_drift(value: Any, read_at: datetime) -> int | None:
     """Seconds the meter clock is ahead of Home Assistant (a naive clock is local time)."""
-    meter_time = as_datetime(value, near=read_at)
-    if meter_time is None:
+    try:
+        meter_time = as_datetime(value, near=read_at)
+        if meter_time is None:
+            return None
+        if meter_time.tzinfo is None:
+            meter_time = meter_time.replace(tzinfo=dt_util.get_default_time_zone())
+        return round((meter_time - read_at).total_seconds())  # whole seconds, as the meter keeps
+    except OverflowError:  # a clock at year 1 or 9999 with a deviation: no drift to show
         return None
-    if meter_time.tzinfo is None:
-        meter_time = meter_time.replace(tzinfo=dt_util.get_default_time_zone())
-    return round((meter_time - read_at).total_seconds())  # whole seconds, as the meter keeps

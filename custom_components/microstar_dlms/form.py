@@ -277,7 +277,9 @@ def same_serial(typed: str, meter: str) -> bool:
     digits are compared, and one may end the other.
     """
     mine, theirs = (re.sub(r"[^0-9A-Za-z]", "", text).upper() for text in (typed, meter))
-    return bool(mine) and bool(theirs) and (mine.endswith(theirs) or theirs.endswith(mine))
+    if min(len(mine), len(theirs)) < 4:
+        return mine == theirs and bool(mine)
+    return mine.endswith(theirs) or theirs.endswith(mine)
 
 
 def _client_sap(value: Any) -> int | None:
@@ -289,11 +291,12 @@ def _client_sap(value: Any) -> int | None:
 
 
 def _serial_hint_ok(hint: Any) -> bool:
-    """A serial number as printed on a label: letters, digits, dashes; at least one digit."""
+    """A serial number as printed on a label: letters, digits, dashes; at least four digits
+    (the factory address is the last four, and fewer would name too many meters)."""
     return (
         isinstance(hint, str)
         and _SERIAL_HINT.fullmatch(hint.strip()) is not None
-        and any(char.isdigit() for char in hint)
+        and sum(char.isdigit() for char in hint) >= 4
     )
 
 

@@ -127,7 +127,8 @@ async def test_release_and_disconnect_after_cancellation_mid_read() -> None:
         started = time.monotonic()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert time.monotonic() - started < settings.response_timeout + 0.2
+        # One response timeout for DISC's answer, plus scheduling slack on a loaded machine.
+        assert time.monotonic() - started < settings.response_timeout + 0.5
         await _wait_until(lambda: meter.record.concurrent == 0)
     assert meter.record.frames[-2:] == ["GetRequestNormal", "DISC"]
 

@@ -229,7 +229,7 @@ async def test_ser2net_idle_timeout_mid_poll(
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     first = coordinator.health.last_frames[0]  # drained before the SNRM
-    assert (first["direction"], first["summary"]) == ("RX", "not HDLC")
+    assert (first.direction, first.summary) == ("RX", "not HDLC")
     assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
     await closed(meter, gateway)
     assert meter.record.open_sessions == []

@@ -76,7 +76,7 @@ async def test_scripts_meter_reads_through_ser2net(meter: Simulator, ser2net: Se
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "custom_components.microstar_dlms.dlms.cli",
+        "microstar_tools.meter",
         "read",
         "--endpoint",
         ser2net.endpoint,

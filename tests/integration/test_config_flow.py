@@ -605,3 +605,32 @@ async def test_reconfigure_suggests_the_meter_serial(hass: HomeAssistant, sim: S
     }
     assert suggested[CONF_SERIAL_HINT] == SERIAL
     assert suggested[CONF_CLIENT_SAP] == "1"
+
+
+async def test_reconfigure_to_the_public_client_drops_the_password(
+    hass: HomeAssistant, sim: Simulator, hass_storage: dict[str, Any]
+) -> None:
+    """Going from access level 1 to the public 16 with the password left empty sends none:
+    the stored password belongs to the old access level. The meter is learned again."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    hass_storage[f"{DOMAIN}.{entry.entry_id}"] = {"version": 1, "key": "x", "data": {}}
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], tcp_input(sim, **{CONF_CLIENT_SAP: "16", CONF_PASSWORD: ""})
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_CLIENT_SAP] == 16
+    assert CONF_PASSWORD not in entry.data
+    assert f"{DOMAIN}.{entry.entry_id}" not in hass_storage
+
+
+async def test_a_serial_number_needs_four_digits(hass: HomeAssistant, sim: Simulator) -> None:
+    """ "4" would name every meter whose serial ends in 4: a serial needs at least four digits."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_SERIAL_HINT: "4"})
+    )
+    assert result["errors"] == {CONF_SERIAL_HINT: "invalid_serial_hint"}
+    assert not sim.record.connections

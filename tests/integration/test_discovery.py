@@ -284,3 +284,49 @@ async def test_new_firmware_with_another_scaler_rebuilds_the_sensors(
     state = hass.states.get(VOLTAGE)
     assert state.state != STATE_UNAVAILABLE
     assert 215 < float(state.state) < 245
+
+
+async def test_a_passing_refusal_is_asked_again(
+    hass: HomeAssistant,
+    sim: Simulator,
+    requests: Requests,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """A temporary failure while learning is no "absent": the object is asked next poll and its
+    entity appears; only a definite answer (undefined, denied) hides an object for good."""
+    sim.set_fault(DataAccessFailure("1-1:14.7.0", 3, DataAccessResult.TEMPORARY_FAILURE, count=1))
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    meter = mock_config_entry.runtime_data.meter
+    assert "1.1.14.7.0.255" not in meter.absent
+    assert hass.states.get(FREQUENCY) is None
+
+    requests.take()
+    await poll(hass, freezer, mock_config_entry)
+    assert "1.1.14.7.0.255" in requests.scalers(requests.take())
+    assert "1.1.14.7.0.255" in meter.objects
+    assert hass.states.get(FREQUENCY).state != STATE_UNAVAILABLE
+
+
+async def test_after_a_failed_poll_the_serial_is_checked_again(
+    hass: HomeAssistant,
+    sim: Simulator,
+    requests: Requests,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A gateway that failed may come back reaching another meter: the next good poll reads
+    the serial number before publishing anything; a steady poll does not."""
+    requests.take()
+    await poll(hass, freezer, init_integration)
+    assert ("1.0.0.0.0.255", 2) not in requests.take()
+
+    sim.set_fault(DropMidResponse(count=1))
+    await poll(hass, freezer, init_integration)
+    assert not init_integration.runtime_data.coordinator.last_update_success
+    requests.take()
+    await poll(hass, freezer, init_integration)
+    assert init_integration.runtime_data.coordinator.last_update_success
+    assert ("1.0.0.0.0.255", 2) in requests.take()
