@@ -17,6 +17,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) ->
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if coordinator.pending_objects():
+        # The setup's poll learned only the first objects (the add-meter dialog waited for it):
+        # go on at once rather than at the next interval, so the entities follow in seconds.
+        await coordinator.async_request_refresh()
     return True
 
 

@@ -36,7 +36,13 @@ from .cosem import (
     object_unique_id,
     parse_scaler_unit,
 )
-from .discovery import DISCOVERY_BUDGET, PROBE_BATCH, DiscoveryStore, MeterDiscovery
+from .discovery import (
+    DISCOVERY_BUDGET,
+    PROBE_BATCH,
+    SETUP_DISCOVERY_BUDGET,
+    DiscoveryStore,
+    MeterDiscovery,
+)
 from .dlms import MeterClient, MeterSession
 from .dlms.errors import (
     AuthenticationFailed,
@@ -194,6 +200,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
         size = PROBE_BATCH if negotiated is not None and negotiated.multiple_references else 1
+        # The first poll of a setup is short: the add-meter dialog waits for it.
+        budget = SETUP_DISCOVERY_BUDGET if self.data is None else DISCOVERY_BUDGET
         started = monotonic()
         for first in range(0, len(pending), size):
             batch = [
@@ -205,7 +213,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             for obj, result in zip(batch, results, strict=True):
                 self._learn(obj, result.error, result.value)
             self._learned = True
-            if monotonic() - started >= DISCOVERY_BUDGET:
+            if monotonic() - started >= budget:
                 break
         if pending:
             LOGGER.debug(

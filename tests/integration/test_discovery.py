@@ -15,6 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.discovery import DiscoveryStore, MeterDiscovery
 from custom_components.microstar_dlms.dlms import AttributeRef, DataAccessResult, Obis
 from microstar_sim import (
     GUIDE_PROFILE,
@@ -179,13 +180,16 @@ async def test_poll_cut_short_in_discovery_resumes(
     mock_config_entry: MockConfigEntry,
 ) -> None:
     """The gateway drops during discovery: what was learned is kept, the next poll goes on."""
-    with patch("custom_components.microstar_dlms.coordinator.DISCOVERY_BUDGET", 0):
-        # A bounded first poll: one object learned, then the values.
+    with (
+        patch("custom_components.microstar_dlms.coordinator.SETUP_DISCOVERY_BUDGET", 0),
+        patch("custom_components.microstar_dlms.coordinator.DISCOVERY_BUDGET", 0),
+    ):
+        # Bounded polls: the setup's learns one object, the one that follows at once another.
         mock_config_entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
     first = requests.scalers(requests.take())
-    assert first == ["1.1.1.8.0.255"]  # enabled entities' objects go first
+    assert first == ["1.1.1.8.0.255", "1.1.2.8.0.255"]  # enabled entities' objects go first
     assert hass.states.get(ENERGY) is not None
     assert hass.states.get(VOLTAGE) is None  # not confirmed yet
 
@@ -299,13 +303,10 @@ async def test_a_passing_refusal_is_asked_again(
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
+    # Refused in the setup's poll, asked again in the one that follows (still pending then).
+    assert requests.scalers(requests.take()).count("1.1.14.7.0.255") == 2
     meter = mock_config_entry.runtime_data.meter
     assert "1.1.14.7.0.255" not in meter.absent
-    assert hass.states.get(FREQUENCY) is None
-
-    requests.take()
-    await poll(hass, freezer, mock_config_entry)
-    assert "1.1.14.7.0.255" in requests.scalers(requests.take())
     assert "1.1.14.7.0.255" in meter.objects
     assert hass.states.get(FREQUENCY).state != STATE_UNAVAILABLE
 
@@ -330,3 +331,35 @@ async def test_after_a_failed_poll_the_serial_is_checked_again(
     await poll(hass, freezer, init_integration)
     assert init_integration.runtime_data.coordinator.last_update_success
     assert ("1.0.0.0.0.255", 2) in requests.take()
+
+
+def test_stored_objects_no_longer_presented_are_left_out() -> None:
+    """An update that drops a description leaves its stored object (and absence) behind."""
+    data = {
+        "serial": SERIAL,
+        "firmware": "MS-DLMS 2.31",
+        "objects": {
+            "1.1.32.7.0.255": {"class_id": 3, "scaler_unit": [-2, 35]},
+            "9.9.9.9.9.255": {"class_id": 3, "scaler_unit": None},
+        },
+        "absent": ["1.1.52.7.0.255", "8.8.8.8.8.255"],
+    }
+    discovery = MeterDiscovery.from_dict(data, ["1.1.32.7.0.255", "1.1.52.7.0.255"])
+    assert set(discovery.objects) == {"1.1.32.7.0.255"}
+    assert discovery.absent == {"1.1.52.7.0.255"}
+    assert discovery.identity_checked is None  # never checked: due in the first poll
+
+
+async def test_an_unreadable_store_means_learning_again(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A store damaged on disk is not an error: the meter is learned again."""
+    hass_storage[STORE_KEY] = {
+        "version": 1,
+        "key": STORE_KEY,
+        "data": {"serial": SERIAL, "objects": {"1.1.32.7.0.255": {"class_id": "three"}}},
+    }
+    store = DiscoveryStore(hass, STORE_KEY.removeprefix(f"{DOMAIN}."))
+    discovery = await store.async_load(SERIAL, ["1.1.32.7.0.255"])
+    assert discovery.serial == SERIAL
+    assert not discovery.objects
