@@ -18,9 +18,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) ->
     entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if coordinator.pending_objects():
-        # The setup's poll learned only the first objects (the add-meter dialog waited for it):
-        # go on at once rather than at the next interval, so the entities follow in seconds.
-        await coordinator.async_request_refresh()
+        # The setup's poll learned only the first objects (the add-meter dialog waits for setup):
+        # go on at once, after setup, rather than at the next interval.
+        entry.async_create_task(
+            hass, coordinator.async_request_refresh(), "microstar_dlms discovery after setup"
+        )
     return True
 
 

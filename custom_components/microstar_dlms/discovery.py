@@ -28,7 +28,7 @@ DISCOVERY_BUDGET: Final = 60.0
 # The poll inside the entry's setup (the add-meter dialog waits for it) learns only this long:
 # the enabled entities' objects first, the rest in the following polls (issue 17: the dialog
 # answers in seconds, not after the whole discovery).
-SETUP_DISCOVERY_BUDGET: Final = 1.5
+SETUP_DISCOVERY_BUDGET: Final = 0.5
 
 
 @dataclass(slots=True)
