@@ -33,6 +33,7 @@ from custom_components.microstar_dlms.dlms.apdu import (
     strip_llc,
 )
 from custom_components.microstar_dlms.dlms.axdr import Data, DataType
+from custom_components.microstar_dlms.dlms.client import ConnectionSettings
 from custom_components.microstar_dlms.dlms.errors import DataAccessResult, DlmsError
 from custom_components.microstar_dlms.dlms.hdlc import (
     Deframer,
@@ -311,3 +312,21 @@ class FakeGateway:
 
 
 __all__ = ["FakeGateway", "FakeMeter", "FrameKind"]
+
+
+PASSWORD = "0123456789"
+
+
+def settings_for(gateway: FakeGateway, **changes: object) -> ConnectionSettings:
+    """Client settings pointing at the fake gateway, with short test timeouts."""
+    base: dict[str, object] = {
+        "endpoint": gateway.endpoint,
+        "client_sap": 1,
+        "password": PASSWORD,
+        "server": ServerAddress(1),
+        "response_timeout": 0.5,
+        "connect_timeout": 2.0,
+        "lock_timeout": 5.0,
+    }
+    base.update(changes)
+    return ConnectionSettings(**base)  # type: ignore[arg-type]

@@ -29,31 +29,16 @@ from custom_components.microstar_dlms.dlms.transport import display_endpoint
 
 from .fake_meter import (
     OBJECT_LIST,
+    PASSWORD,
     SERIAL,
     VOLTAGE,
     VOLTAGE_L2,
     VOLTAGE_SCALER,
     FakeGateway,
     FakeMeter,
+    settings_for,
 )
 from .vectors import SNRM_1BYTE
-
-PASSWORD = "0123456789"
-
-
-def settings_for(gateway: FakeGateway, **changes: object) -> ConnectionSettings:
-    """Client settings pointing at the fake gateway, with short test timeouts."""
-    base: dict[str, object] = {
-        "endpoint": gateway.endpoint,
-        "client_sap": 1,
-        "password": PASSWORD,
-        "server": ServerAddress(1),
-        "response_timeout": 0.5,
-        "connect_timeout": 2.0,
-        "lock_timeout": 5.0,
-    }
-    base.update(changes)
-    return ConnectionSettings(**base)  # type: ignore[arg-type]
 
 
 async def test_session_reads_values_and_releases() -> None:

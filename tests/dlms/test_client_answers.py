@@ -29,7 +29,15 @@ from custom_components.microstar_dlms.dlms.apdu import (
 from custom_components.microstar_dlms.dlms.axdr import Data, DataType
 from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, client_address, i_control
 
-from .fake_meter import OBJECT_LIST, SERIAL, VOLTAGE, VOLTAGE_SCALER, FakeGateway, FakeMeter
+from .fake_meter import (
+    OBJECT_LIST,
+    SERIAL,
+    VOLTAGE,
+    VOLTAGE_SCALER,
+    FakeGateway,
+    FakeMeter,
+    settings_for as shared_settings,
+)
 
 METER = ServerAddress(1)
 DM = HdlcFrame(client_address(1), METER, 0x1F).encode()
@@ -38,18 +46,8 @@ LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 
 
 def settings_for(gateway: FakeGateway, **changes: object) -> ConnectionSettings:
-    """Client settings pointing at the fake gateway, with short test timeouts."""
-    base: dict[str, object] = {
-        "endpoint": gateway.endpoint,
-        "client_sap": 1,
-        "password": "0123456789",
-        "response_timeout": 0.3,
-        "connect_timeout": 2.0,
-        "lock_timeout": 5.0,
-        "retries": 0,
-    }
-    base.update(changes)
-    return ConnectionSettings(**base)  # type: ignore[arg-type]
+    """The shared test settings, with a shorter response timeout and no retransmissions."""
+    return shared_settings(gateway, **{"response_timeout": 0.3, "retries": 0, **changes})
 
 
 async def _read(meter: FakeMeter, ref: AttributeRef = SERIAL) -> object:

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from custom_components.microstar_dlms.dlms import (
-    ConnectionSettings,
     DataAccessResult,
     MeterClient,
     NoAnswer,
@@ -25,25 +24,17 @@ from custom_components.microstar_dlms.dlms.apdu import (
 from custom_components.microstar_dlms.dlms.axdr import Data, DataType
 from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, client_address
 
-from .fake_meter import OBJECT_LIST, SERIAL, VOLTAGE, VOLTAGE_SCALER, FakeGateway, FakeMeter
+from .fake_meter import (
+    OBJECT_LIST,
+    SERIAL,
+    VOLTAGE,
+    VOLTAGE_SCALER,
+    FakeGateway,
+    FakeMeter,
+    settings_for,
+)
 
-PASSWORD = "0123456789"
 LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
-
-
-def settings_for(gateway: FakeGateway, **changes: object) -> ConnectionSettings:
-    """Client settings pointing at the fake gateway, with short test timeouts."""
-    base: dict[str, object] = {
-        "endpoint": gateway.endpoint,
-        "client_sap": 1,
-        "password": PASSWORD,
-        "server": ServerAddress(1),
-        "response_timeout": 0.5,
-        "connect_timeout": 2.0,
-        "lock_timeout": 5.0,
-    }
-    base.update(changes)
-    return ConnectionSettings(**base)  # type: ignore[arg-type]
 
 
 async def test_datablocks_numbered_from_zero_reassemble() -> None:
