@@ -31,16 +31,6 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 )
 
 from custom_components.microstar_dlms.const import (
-    CONF_ADDRESS_SIZE,
-    CONF_CLIENT_SAP,
-    CONF_CONNECT_TIMEOUT,
-    CONF_CONNECTION_TYPE,
-    CONF_HOST,
-    CONF_PASSWORD,
-    CONF_PORT,
-    CONF_RESPONSE_TIMEOUT,
-    CONF_SERVER_LOGICAL,
-    CONF_SERVER_PHYSICAL,
     CONNECTION_TCP,
     DOMAIN,
 )
@@ -52,6 +42,7 @@ from custom_components.microstar_dlms.cosem import (
     parse_object_list,
 )
 from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
+from custom_components.microstar_dlms.meter_config import MeterConfig
 from custom_components.microstar_dlms.sensor import CATALOGUE
 from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
 
@@ -70,22 +61,19 @@ def _config(profile: str, turnaround: float) -> SimulatorConfig:
 
 
 def _entry(sim: Simulator) -> MockConfigEntry:
+    """The field meter's entry, as the config flow stores it."""
+    config = MeterConfig(
+        connection_type=CONNECTION_TCP,
+        host=sim.host,
+        port=sim.port,
+        password=PASSWORD,
+        address_size="1",
+    )
     return MockConfigEntry(
         domain=DOMAIN,
         title=f"Microstar {SERIAL}",
         unique_id=SERIAL,
-        data={
-            CONF_CONNECTION_TYPE: CONNECTION_TCP,
-            CONF_HOST: sim.host,
-            CONF_PORT: sim.port,
-            CONF_CLIENT_SAP: 1,
-            CONF_PASSWORD: PASSWORD,
-            CONF_SERVER_LOGICAL: 1,
-            CONF_SERVER_PHYSICAL: None,
-            CONF_ADDRESS_SIZE: "1",
-            CONF_RESPONSE_TIMEOUT: 3.0,
-            CONF_CONNECT_TIMEOUT: 5.0,
-        },
+        data=config.as_entry_data(),
     )
 
 
