@@ -8,7 +8,7 @@ from decimal import Decimal
 from time import monotonic
 from typing import Any, override
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
@@ -52,7 +52,7 @@ from .dlms.errors import (
 )
 from .dlms.trace import TraceRecord
 from .meter_config import MeterConfig
-from .meter_io import async_read_serial, error_kind
+from .meter_io import async_read_identity, error_kind
 from .poll_health import async_delete_issues, async_raise_issue, entry_health
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
@@ -200,8 +200,13 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
         size = PROBE_BATCH if negotiated is not None and negotiated.multiple_references else 1
-        # The first poll of a setup is short: the add-meter dialog waits for it.
-        budget = SETUP_DISCOVERY_BUDGET if self.data is None else DISCOVERY_BUDGET
+        in_setup = self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
+        if in_setup and not discovery.objects:
+            # A meter never learned: the add-meter dialog waits for the setup's poll, so it
+            # reads the identity only; learning starts in the poll right after setup.
+            return
+        # Any other poll of a setup is short too: values first, learning after.
+        budget = SETUP_DISCOVERY_BUDGET if in_setup else DISCOVERY_BUDGET
         started = monotonic()
         for first in range(0, len(pending), size):
             batch = [
@@ -246,7 +251,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     async def _async_check_identity(self, session: MeterSession) -> None:
         """Read serial and firmware: another meter is an error, new firmware a new discovery."""
         discovery = self.discovery
-        serial = await async_read_serial(session)
+        serial, firmware_read = await async_read_identity(session)
         if serial != self.config_entry.unique_id:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
@@ -256,11 +261,11 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                     "found": serial,
                 },
             )
-        try:
-            firmware = as_text(await session.get(MeterObject(FIRMWARE, 1).value_ref()))
-        except DataAccessError as err:
+        if firmware_read.error is None:
+            firmware = as_text(firmware_read.value)
+        else:
             # A meter without the object has none; one read failing is no firmware change.
-            LOGGER.debug("Meter %s: firmware id not read (%s)", serial, err)
+            LOGGER.debug("Meter %s: firmware id not read (%s)", serial, firmware_read.error)
             firmware = discovery.firmware
         if firmware != discovery.firmware:
             if discovery.objects or discovery.absent:

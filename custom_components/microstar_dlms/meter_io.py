@@ -1,12 +1,11 @@
 """Talking to a meter for the config flow and the coordinator: identify it, find its address
 form, and name what went wrong in the words of the translations."""
 
-from .cosem import SERIAL_NUMBER, MeterObject, as_text
-from .dlms import MeterClient, MeterSession, ServerAddress
+from .cosem import FIRMWARE, SERIAL_NUMBER, MeterObject, as_text
+from .dlms import MeterClient, MeterSession, ReadResult, ServerAddress
 from .dlms.errors import (
     AssociationRejected,
     ConnectionFailed,
-    DataAccessError,
     DlmsError,
     EndpointBusy,
     GatewayBusy,
@@ -50,11 +49,23 @@ async def async_identify(config: MeterConfig, server: ServerAddress) -> str:
 
 async def async_read_serial(session: MeterSession) -> str:
     """The meter's serial number (1-0:0.0.0, class 1); MeterIdentityError when it has none."""
-    try:
-        value = await session.get(MeterObject(SERIAL_NUMBER, 1).value_ref())
-    except DataAccessError as err:
-        raise MeterIdentityError("the meter did not give its serial number") from err
-    if (serial := as_text(value)) is None:
+    (result,) = await session.read_attributes([MeterObject(SERIAL_NUMBER, 1).value_ref()])
+    return _serial(result)
+
+
+async def async_read_identity(session: MeterSession) -> tuple[str, ReadResult]:
+    """The serial number and the firmware id's read, in one request where the meter allows
+    it; MeterIdentityError when the serial is missing (a firmware refusal comes back as is)."""
+    serial, firmware = await session.read_attributes(
+        [MeterObject(SERIAL_NUMBER, 1).value_ref(), MeterObject(FIRMWARE, 1).value_ref()]
+    )
+    return _serial(serial), firmware
+
+
+def _serial(result: ReadResult) -> str:
+    if result.error is not None:
+        raise MeterIdentityError("the meter did not give its serial number") from result.error
+    if (serial := as_text(result.value)) is None:
         raise MeterIdentityError("the meter's serial number is empty")
     return serial
 

@@ -24,7 +24,14 @@ import pytest
 import pytest_socket
 
 from .browser import devtools_port, start_chromium
-from .processes import HassProcess, ManagedProcess, SimulatorProcess, wait_for
+from .processes import (
+    GUIDE_METER,
+    GUIDE_SERIAL,
+    HassProcess,
+    ManagedProcess,
+    SimulatorProcess,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
@@ -124,6 +131,32 @@ def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
         *SIMULATOR_TIMING,
     ]
     process = ManagedProcess("simulator", argv, artifacts / "simulator.log", REPO)
+    try:
+        gateway = process.wait_for_log(r"gateway on socket://[\d.]+:(\d+)", 30)
+        control = process.wait_for_log(r"control port: [\d.]+:(\d+)", 5)
+        yield SimulatorProcess(process, int(gateway[1]), int(control[1]))
+    finally:
+        process.stop(grace=5)
+
+
+@pytest.fixture
+def guide_simulator(artifacts: Path) -> Iterator[SimulatorProcess]:
+    """A gateway of its own with the guide's meter, for one test."""
+    argv = [
+        sys.executable,
+        "-m",
+        "microstar_sim",
+        "--host",
+        LOOPBACK,
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        "--serial",
+        GUIDE_SERIAL,
+        *GUIDE_METER,
+    ]
+    process = ManagedProcess("guide simulator", argv, artifacts / "guide-simulator.log", REPO)
     try:
         gateway = process.wait_for_log(r"gateway on socket://[\d.]+:(\d+)", 30)
         control = process.wait_for_log(r"control port: [\d.]+:(\d+)", 5)

@@ -118,6 +118,12 @@ def wait_for[T](
         time.sleep(0.1)
 
 
+# The vendor's documented meter (every object of the guide, 6400-byte PDU) at the slow end of a
+# healthy line: 9600 baud and a fixed 250 ms turnaround (issue 17's measuring conditions).
+GUIDE_METER = ("--profile", "microstar-guide", "--baudrate", "9600", "--turnaround", "250:250")
+GUIDE_SERIAL = "21069001"
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatorProcess:
     """The simulator: a gateway with one three-phase meter, and its control port."""

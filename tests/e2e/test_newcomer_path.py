@@ -37,7 +37,7 @@ from .hass_api import (
     number,
     onboard,
 )
-from .processes import HassProcess, SimulatorProcess, logged_errors
+from .processes import GUIDE_SERIAL, HassProcess, SimulatorProcess, logged_errors
 
 pytestmark = pytest.mark.e2e
 
@@ -439,6 +439,45 @@ async def test_energy_validation_is_clean_once_the_first_statistics_exist(
 
     # Asking every few seconds also keeps the websocket answering Home Assistant's heartbeat.
     await eventually(clean, first_run + 60, "an energy validation without issues", interval=5)
+
+
+async def test_the_guide_meter_answers_in_seconds_and_reads_within_half_a_minute(
+    owner: Owner, guide_simulator: SimulatorProcess, story: Story
+) -> None:
+    """The vendor's 446-object meter at 9600 baud and 250 ms turnaround: Submit answers within
+    5 s and every enabled sensor has a value within 30 s (issue 17), then the entry goes."""
+    story.need("tokens")
+    started = time.monotonic()
+
+    result = await add_meter(owner.rest, {**README_INPUT, "port": guide_simulator.port})
+
+    dialog = time.monotonic() - started
+    assert result["type"] == "create_entry", result
+    assert result["title"] == f"Microstar {GUIDE_SERIAL}", result
+    entry_id = result["result"]["entry_id"]
+    try:
+        story.timings["guide: submit -> dialog"] = dialog
+
+        async def all_read() -> dict[str, str] | None:
+            entities = await meter_entities(owner.ws, entry_id, GUIDE_SERIAL)
+            wanted = (ENERGY_IMPORT, POWER_IMPORT, VOLTAGE_L1, CURRENT_L1, FREQUENCY)
+            if not all(key in entities for key in wanted):
+                return None
+            states = [await owner.state(entity_id) for entity_id in entities.values()]
+            return (
+                entities
+                if all(s["state"] not in ("unknown", "unavailable") for s in states)
+                else None
+            )
+
+        entities = await eventually(
+            all_read, 120, "values in every enabled sensor of the guide meter"
+        )
+        story.timings["guide: submit -> default values"] = time.monotonic() - started
+        story.timings["guide: enabled sensors"] = len(entities)
+        assert 200 <= number(await owner.state(entities[VOLTAGE_L1])) <= 260
+    finally:
+        await owner.rest.request("DELETE", f"/api/config/config_entries/entry/{entry_id}")
 
 
 def test_home_assistant_logged_no_errors_from_the_integration(

@@ -49,6 +49,8 @@ async def test_failure_and_recovery(
     assert (state := hass.states.get(VOLTAGE))
     assert state.state != STATE_UNAVAILABLE
     assert state.attributes["unit_of_measurement"] == "V"
+    health = coordinator_of(mock_config_entry).health
+    successes_at_setup = health.successes
 
     sim.set_fault(Busy())
     caplog.clear()
@@ -65,9 +67,8 @@ async def test_failure_and_recovery(
     await poll(hass, freezer)
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
     assert "recovered" in caplog.text
-    health = coordinator_of(mock_config_entry).health
     assert health.failures == {"gateway_busy": 2}
-    assert health.successes == 2
+    assert health.successes == successes_at_setup + 1
 
 
 async def test_password_changed_starts_reauth(
@@ -222,15 +223,15 @@ async def test_custom_schedule_with_polling_disabled(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     health = coordinator_of(mock_config_entry).health
-    assert health.successes == 1
+    assert health.successes == 2  # the setup's (identity) and the learning poll right after
 
     await poll(hass, freezer)
     await poll(hass, freezer)
-    assert health.successes == 1
+    assert health.successes == 2
 
     await async_setup_component(hass, "homeassistant", {})
     await hass.services.async_call(
         "homeassistant", "update_entity", {"entity_id": ENERGY}, blocking=True
     )
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert health.successes == 2
+    assert health.successes == 3

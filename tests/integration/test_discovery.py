@@ -184,12 +184,13 @@ async def test_poll_cut_short_in_discovery_resumes(
         patch("custom_components.microstar_dlms.coordinator.SETUP_DISCOVERY_BUDGET", 0),
         patch("custom_components.microstar_dlms.coordinator.DISCOVERY_BUDGET", 0),
     ):
-        # Bounded polls: the setup's learns one object, the one that follows at once another.
+        # Bounded polls: the setup's reads the identity only, the one that follows at once
+        # learns one object.
         mock_config_entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
     first = requests.scalers(requests.take())
-    assert first == ["1.1.1.8.0.255", "1.1.2.8.0.255"]  # enabled entities' objects go first
+    assert first == ["1.1.1.8.0.255"]  # enabled entities' objects go first
     assert hass.states.get(ENERGY) is not None
     assert hass.states.get(VOLTAGE) is None  # not confirmed yet
 
@@ -303,10 +304,14 @@ async def test_a_passing_refusal_is_asked_again(
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
-    # Refused in the setup's poll, asked again in the one that follows (still pending then).
-    assert requests.scalers(requests.take()).count("1.1.14.7.0.255") == 2
+    # Refused in the learning poll right after setup: still pending, not absent.
+    assert requests.scalers(requests.take()).count("1.1.14.7.0.255") == 1
     meter = mock_config_entry.runtime_data.meter
     assert "1.1.14.7.0.255" not in meter.absent
+    assert "1.1.14.7.0.255" not in meter.objects
+
+    await poll(hass, freezer, mock_config_entry)  # asked again, answered
+    assert requests.scalers(requests.take()) == ["1.1.14.7.0.255"]
     assert "1.1.14.7.0.255" in meter.objects
     assert hass.states.get(FREQUENCY).state != STATE_UNAVAILABLE
 
