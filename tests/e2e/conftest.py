@@ -40,10 +40,11 @@ LOOPBACK = "127.0.0.1"
 
 # Realistic line timing (9600 baud, 30-250 ms turnaround), as scripts/develop runs it: the run
 # then proves the integration's timeouts hold at the field meter's pace, including each meter's
-# first poll (the object list by block transfer, ~17 s). Measured: ~2 min for the module, against
-# ~1 min 15 s with ``--fast``; the silent-meter phase (~40-55 s of 3 s SNRM timeouts) is the same
-# either way.
-SIMULATOR_TIMING: tuple[str, ...] = ()
+# first learning poll. Measured: ~2.5 min for the module; the silent-meter phase (~40-55 s of
+# 3 s SNRM timeouts) is most of it.
+# MICROSTAR_E2E_TURNAROUND=250:250 measures the first five minutes at a fixed turnaround.
+_TURNAROUND = os.environ.get("MICROSTAR_E2E_TURNAROUND", "")
+SIMULATOR_TIMING: tuple[str, ...] = ("--turnaround", _TURNAROUND) if _TURNAROUND else ()
 # As scripts/develop --second-meter: a single-phase meter with a 4-byte address on the same line.
 SECOND_METER = "serial=21065678,address-size=4,profile=microstar-1p"
 
