@@ -249,11 +249,6 @@ class DlmsSession:
     # -- state --------------------------------------------------------------------------------
 
     @property
-    def link_state(self) -> LinkState:
-        """Where the HDLC link is."""
-        return self._link.state
-
-    @property
     def in_step(self) -> bool:
         """No answer pending and no failed exchange: a normal release is possible."""
         return not (self._pending or self._broken)
