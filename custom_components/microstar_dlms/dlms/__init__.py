@@ -1,4 +1,4 @@
-"""DLMS/COSEM protocol core for Microstar meters over HDLC: sans-IO codecs and an asyncio client.
+"""DLMS/COSEM core for Microstar meters over HDLC: sans-IO codecs and session, an asyncio client.
 
 No Home Assistant imports: this package can be published and tested on its own.
 """
@@ -31,6 +31,7 @@ from .errors import (
 )
 from .hdlc import HdlcParameters, ServerAddress
 from .obis import Obis, ScalerUnit, Unit
+from .session import DlmsSession, SessionSettings
 from .trace import TraceRecord
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "DataType",
     "DecodeError",
     "DlmsError",
+    "DlmsSession",
     "EncodeError",
     "EndpointBusy",
     "FrameError",
@@ -63,6 +65,7 @@ __all__ = [
     "ResponseTimeout",
     "ScalerUnit",
     "ServerAddress",
+    "SessionSettings",
     "TraceRecord",
     "Unit",
 ]

@@ -1,0 +1,662 @@
+"""The client's DLMS session as a pure state machine (h11-style, one level above the HDLC link).
+
+Bytes in (``receive_data``), events out (``next_event``); the caller reports that a response
+timeout ran out (``timed_out``). No sockets, no clock, no asyncio: association, invoke ids,
+GET-with-list chunking and its per-meter fallback, block transfer and release are properties
+of this object, testable without a meter. ``client.py`` moves the bytes and owns the clock.
+
+One operation runs at a time: ``open``, ``read``, ``release`` (RLRQ then DISC) or ``abort``
+(DISC at once: the rest of a pending answer is never asked for). Each ends with one result
+event, or ``next_event`` raises the operation's ``DlmsError``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+import logging
+from typing import Final
+
+from .apdu import (
+    Aare,
+    Aarq,
+    Apdu,
+    AttributeRef,
+    ConfirmedServiceError,
+    Conformance,
+    DatablockAssembler,
+    ExceptionResponse,
+    GetRequestNext,
+    GetRequestNormal,
+    GetRequestWithList,
+    GetResponseNormal,
+    GetResponseWithDatablock,
+    GetResponseWithList,
+    GetResult,
+    InitiateRequest,
+    Mechanism,
+    ReleaseRequest,
+    ReleaseResponse,
+    add_llc,
+    decode_apdu,
+    decode_list_payload,
+    invoke_id_and_priority,
+    strip_llc,
+)
+from .axdr import Data, PythonValue
+from .errors import (
+    AssociationRejected,
+    AuthenticationFailed,
+    DataAccessError,
+    DataAccessResult,
+    DlmsError,
+    EncodeError,
+    FrameError,
+    NoAnswer,
+    ProtocolError,
+    ResponseTimeout,
+)
+from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
+from .hdlc_link import (
+    Connected,
+    Disconnected,
+    FrameRejected,
+    HdlcLink,
+    LinkEvent,
+    LinkState,
+    MessageReceived,
+    SendFrame,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+_LIST_ITEM_SIZE: Final = 10  # class(2) + OBIS(6) + attribute(1) + no selection(1)
+_LIST_OVERHEAD: Final = 6
+
+
+# -- what the session needs from its owner -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """What the session proposes and how often it repeats a frame; no endpoint, no timing."""
+
+    server: ServerAddress
+    client_sap: int
+    password: bytes | None
+    conformance: Conformance
+    max_pdu_size: int = 0xFFFF
+    retries: int = 2  # HDLC retransmissions of one frame before giving up
+    hdlc_parameters: HdlcParameters | None = None
+    peer: str = "the meter"  # how messages name the meter (its endpoint)
+    response_timeout: float = 3.0  # only named in messages: the owner keeps the clock
+
+
+@dataclass(slots=True)
+class MeterMemory:
+    """What the last sessions taught about one meter (endpoint and server address)."""
+
+    unclean: bool = False  # the last session did not end with an answered DISC
+    single_gets: bool = False  # a GET-with-list failed: read one attribute per GET
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiatedParameters:
+    """What SNRM/UA and AARQ/AARE settled on, from the client's point of view."""
+
+    max_info_tx: int
+    max_info_rx: int
+    window_tx: int
+    window_rx: int
+    conformance: Conformance
+    server_max_pdu: int
+    dlms_version: int
+
+    @property
+    def multiple_references(self) -> bool:
+        """Whether GET-with-list may be used."""
+        return Conformance.MULTIPLE_REFERENCES in self.conformance
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """One attribute's outcome: a value or a DataAccessError."""
+
+    ref: AttributeRef
+    data: Data | None = None
+    error: DataAccessError | None = None
+
+    @property
+    def value(self) -> PythonValue:
+        """The untagged value (None when the read failed)."""
+        return None if self.data is None else self.data.to_python()
+
+    @property
+    def ok(self) -> bool:
+        """True when a value came back."""
+        return self.error is None
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Write these bytes. ``starts_wait``: a response timeout starts over once they are out
+    (False for a poll: nothing new arrived, and for a DISC nobody waits for)."""
+
+    data: bytes
+    starts_wait: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FrameArrived:
+    """A well-formed frame came in (for the trace)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseArrived:
+    """Bytes that are not HDLC came in (gateway text, line noise)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NeedData:
+    """Nothing to do until more bytes arrive, or until the response timeout runs out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """No operation is running."""
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The link and the association are up."""
+
+    negotiated: NegotiatedParameters
+
+
+@dataclass(frozen=True, slots=True)
+class AttributesRead:
+    """A read finished: one result per attribute asked, in order."""
+
+    results: tuple[ReadResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The session is over; ``clean`` when the meter answered the DISC (it holds nothing)."""
+
+    clean: bool
+
+
+NEED_DATA: Final = NeedData()
+IDLE: Final = Idle()
+
+type OperationResult = Opened | AttributesRead | Ended
+type SessionEvent = Transmit | FrameArrived | NoiseArrived | NeedData | Idle | OperationResult
+
+
+# -- what an operation asks of the driver ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """Send ``frame``, wait for the link's answer, repeat it up to ``retries`` times."""
+
+    frame: bytes
+    stage: str
+    retries: int
+    silence_only: bool = False  # bad frames do not count as an answer (before a link exists)
+
+
+@dataclass(frozen=True, slots=True)
+class _SendOnly:
+    """Send ``frame`` and wait for nothing."""
+
+    frame: bytes
+
+
+type _Step[T] = Generator[_Exchange | _SendOnly, LinkEvent | None, T]
+
+
+class DlmsSession:
+    """One client association, sans-IO. Use ``MeterClient.session()`` for the asyncio form."""
+
+    def __init__(self, settings: SessionSettings, memory: MeterMemory | None = None) -> None:
+        self.settings = settings
+        self.memory = memory or MeterMemory()
+        self.negotiated: NegotiatedParameters | None = None
+        self._link = HdlcLink(settings.server, settings.client_sap, settings.hdlc_parameters)
+        self._deframer = Deframer()
+        self._outbox: deque[SessionEvent] = deque()
+        self._operation: _Step[OperationResult] | None = None
+        self._answer: LinkEvent | None = None  # what the running operation is sent next
+        self._failure: DlmsError | None = None  # what it is thrown next
+        self._exchange: _Exchange | None = None  # the exchange waiting for an answer
+        self._attempt = 0
+        self._bad_frames = 0  # in the current exchange
+        self._associated = False
+        self._pending = False  # a request is out and its answer not yet (fully) in
+        self._broken = False  # an exchange failed: the link may be out of step
+        self._invoke_id = 0
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def in_step(self) -> bool:
+        """No answer pending and no failed exchange: a normal release is possible."""
+        return not (self._pending or self._broken)
+
+    @property
+    def stage(self) -> str:
+        """What the session is waiting for (for messages)."""
+        return self._exchange.stage if self._exchange is not None else "the session"
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Start (DISC first after an unclean end,) SNRM -> UA, AARQ -> AARE; ends in Opened."""
+        self._start(self._open())
+
+    def read(self, refs: Sequence[AttributeRef]) -> None:
+        """Start reading attributes; ends in AttributesRead (failures per item)."""
+        if self.negotiated is None:
+            raise ProtocolError("the session is not open")
+        self._start(self._read(list(refs), self.negotiated))
+
+    def release(self) -> None:
+        """Start the normal end: RLRQ then DISC; out of step, the same as ``abort``."""
+        self._start(self._release() if self.in_step else self._disconnect())
+
+    def abort(self) -> None:
+        """End at once: DISC (it ends the association too), never finishing a pending answer."""
+        self._start(self._disconnect())
+
+    def _start(self, operation: _Step[OperationResult]) -> None:
+        if self._operation is not None:
+            self._operation.close()
+        self._operation = operation
+        self._answer = None
+        self._failure = None
+        self._exchange = None
+        self._outbox.clear()
+
+    # -- input --------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Bytes from the meter's stream."""
+        self._deframer.feed(data)
+
+    def timed_out(self) -> None:
+        """The response timeout ran out while ``next_event`` said NEED_DATA."""
+        exchange = self._exchange
+        if exchange is None:
+            return
+        _LOGGER.debug("%s: no answer within the response timeout", exchange.stage)
+        self._attempt += 1
+        if self._attempt <= exchange.retries:
+            self._outbox.append(Transmit(self._link.retransmit()))
+            return
+        self._exchange = None
+        self._broken = True
+        attempts = exchange.retries + 1
+        if self._bad_frames and not exchange.silence_only:
+            self._failure = ProtocolError(
+                f"{exchange.stage}: only bad frames ({self._bad_frames}) in {attempts} attempts"
+            )
+        else:
+            self._failure = ResponseTimeout(
+                f"{exchange.stage}: no answer from the meter within "
+                f"{self.settings.response_timeout:g} s ({attempts} attempts)"
+            )
+
+    # -- output -------------------------------------------------------------------------------
+
+    def next_event(self) -> SessionEvent:
+        """What to do next; raises the running operation's DlmsError when it fails."""
+        while True:
+            if self._outbox:
+                return self._outbox.popleft()
+            if self._operation is None:
+                return IDLE
+            if self._exchange is None:
+                result = self._advance()
+                if result is not None:
+                    return result
+                continue
+            arrived = self._next_arrival()
+            if arrived is not None:
+                return arrived
+
+    def _advance(self) -> OperationResult | None:
+        """Run the operation to its next request; its result when it finishes."""
+        assert self._operation is not None
+        answer, failure = self._answer, self._failure
+        self._answer = self._failure = None
+        try:
+            if failure is not None:
+                step = self._operation.throw(failure)
+            else:
+                step = self._operation.send(answer)
+        except StopIteration as done:
+            self._operation = None
+            result: OperationResult = done.value
+            return result
+        except BaseException:
+            self._operation = None
+            raise
+        if isinstance(step, _SendOnly):
+            self._outbox.append(Transmit(step.frame, starts_wait=False))
+            return None
+        self._exchange = step
+        self._attempt = 0
+        self._bad_frames = 0
+        self._pending = True
+        self._outbox.append(Transmit(step.frame))
+        return None
+
+    def _next_arrival(self) -> FrameArrived | NoiseArrived | NeedData | None:
+        """Take one frame or noise from the input: an event to report, None when a damaged
+        frame was skipped, NEED_DATA when the input is empty."""
+        try:
+            item = self._deframer.next_event()
+        except FrameError as err:
+            self._bad_frames += 1
+            _LOGGER.debug("%s: bad frame skipped: %s", self.stage, err)
+            return None
+        if item is None:
+            return NEED_DATA
+        if isinstance(item, Noise):
+            return NoiseArrived(item.data)
+        try:
+            event = self._link.receive(item)
+        except FrameError as err:
+            self._bad_frames += 1
+            _LOGGER.debug("%s: link error: %s", self.stage, err)
+            return FrameArrived(item.encode())
+        if isinstance(event, SendFrame):
+            self._outbox.append(Transmit(event.data, starts_wait=event.progress))
+        elif isinstance(event, (Connected, Disconnected, MessageReceived, FrameRejected)):
+            self._exchange = None
+            self._pending = False
+            self._answer = event
+        else:
+            _LOGGER.debug("%s: ignored frame: %s", self.stage, event.reason)
+        return FrameArrived(item.encode())
+
+    # -- open ---------------------------------------------------------------------------------
+
+    def _open(self) -> _Step[OperationResult]:
+        if self.memory.unclean:
+            yield from self._disconnect_stale_link()
+        self.memory.unclean = True  # until a DISC is answered
+        try:
+            event = yield _Exchange(
+                self._link.connect(), "SNRM", self.settings.retries, silence_only=True
+            )
+        except ResponseTimeout:
+            raise self._no_answer() from None
+        if isinstance(event, FrameRejected):
+            raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
+        if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
+            raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
+        self._broken = False  # a new link: an unanswered DISC before it no longer matters
+        aare = yield from self._associate()
+        assert aare.initiate is not None
+        link = self._link.parameters
+        self.negotiated = NegotiatedParameters(
+            max_info_tx=link.max_info_tx,
+            max_info_rx=link.max_info_rx,
+            window_tx=link.window_tx,
+            window_rx=link.window_rx,
+            conformance=aare.initiate.conformance,
+            server_max_pdu=aare.initiate.max_pdu_size,
+            dlms_version=aare.initiate.dlms_version,
+        )
+        _LOGGER.debug("session open: %s", self.negotiated)
+        return Opened(self.negotiated)
+
+    def _no_answer(self) -> NoAnswer:
+        settings = self.settings
+        damaged = (
+            f" ({self._bad_frames} damaged frames seen: line noise or another device)"
+            if self._bad_frames
+            else ""
+        )
+        return NoAnswer(
+            f"no HDLC answer to SNRM from {settings.peer} (server {settings.server}, client SAP "
+            f"{settings.client_sap}) after {settings.retries + 1} tries: meter silent, or wrong "
+            f"address or SAP{damaged}"
+        )
+
+    def _disconnect_stale_link(self) -> _Step[None]:
+        """The last session ended uncleanly: DISC first, so a meter that ignores SNRM while
+        connected does not cost this poll three unanswered SNRMs (field notes §6)."""
+        try:
+            event = yield _Exchange(
+                self._link.disconnect(), "DISC first", retries=0, silence_only=True
+            )
+        except ResponseTimeout:
+            return
+        if isinstance(event, Disconnected):
+            self.memory.unclean = False
+
+    def _associate(self) -> _Step[Aare]:
+        settings = self.settings
+        secret = settings.password
+        aarq = Aarq(
+            Mechanism.LOW if secret is not None else None,
+            secret,
+            InitiateRequest(settings.conformance, settings.max_pdu_size),
+        )
+        apdu = yield from self._request(aarq.encode(), "AARQ")
+        if isinstance(apdu, Aare):
+            if apdu.accepted:
+                self._associated = True
+                return apdu
+            message = apdu.describe_rejection()
+            if apdu.authentication_failed:
+                raise AuthenticationFailed(
+                    f"{message} - check the password and client SAP {settings.client_sap}",
+                    apdu.diagnostic,
+                )
+            raise AssociationRejected(message, apdu.diagnostic)
+        if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
+            raise AssociationRejected(f"association refused: {apdu}")
+        raise ProtocolError(f"expected an AARE, got {type(apdu).__name__}")
+
+    # -- end ----------------------------------------------------------------------------------
+
+    def _release(self) -> _Step[OperationResult]:
+        """RLRQ on the normal path (the association is in step), then DISC."""
+        if self._associated:
+            self._associated = False
+            try:
+                apdu = yield from self._request(ReleaseRequest().encode(), "RLRQ", retries=0)
+                if not isinstance(apdu, ReleaseResponse):
+                    _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+            except DlmsError as err:
+                _LOGGER.debug("no RLRE: %s", err)
+        return (yield from self._disconnect())
+
+    def _disconnect(self) -> _Step[OperationResult]:
+        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session."""
+        self._associated = False
+        state = self._link.state
+        if state is LinkState.CONNECTING:
+            # SNRM went unanswered: DISC anyway (a previous client may have left the link
+            # open, field notes §6) but do not wait for an answer from a silent meter. That
+            # DISC is the whole cure for a stale link, so a silent meter's next poll does not
+            # also begin with one.
+            yield _SendOnly(self._link.disconnect())
+            self.memory.unclean = False
+            return Ended(clean=False)
+        if state is LinkState.DISCONNECTED:
+            return Ended(clean=not self.memory.unclean)
+        event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+        if isinstance(event, Disconnected):
+            self.memory.unclean = False
+            return Ended(clean=True)
+        return Ended(clean=False)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def _read(
+        self, refs: list[AttributeRef], negotiated: NegotiatedParameters
+    ) -> _Step[OperationResult]:
+        memory = self.memory
+        results: list[ReadResult] = []
+        if not (negotiated.multiple_references and len(refs) > 1 and not memory.single_gets):
+            return AttributesRead(tuple((yield from self._read_each(refs))))
+        for chunk in list_chunks(refs, negotiated.server_max_pdu):
+            if memory.single_gets or len(chunk) == 1:
+                results.extend((yield from self._read_each(chunk)))
+                continue
+            try:
+                results.extend((yield from self._read_list(chunk)))
+            except (ProtocolError, ResponseTimeout) as err:
+                # Granted but not honoured (rejected, capped, mis-answered): one GET per
+                # attribute from now on, for this meter.
+                memory.single_gets = True
+                _LOGGER.debug("GET-with-list failed (%s): one GET per attribute", err)
+                if self._broken:
+                    raise
+                results.extend((yield from self._read_each(chunk)))
+        return AttributesRead(tuple(results))
+
+    def _read_each(self, refs: list[AttributeRef]) -> _Step[list[ReadResult]]:
+        """One GET per attribute."""
+        results: list[ReadResult] = []
+        for ref in refs:
+            result = yield from self._read_one(ref)
+            results.append(result)
+        return results
+
+    def _next_invoke(self) -> int:
+        self._invoke_id = self._invoke_id % 15 + 1
+        return invoke_id_and_priority(self._invoke_id)
+
+    def _read_one(self, ref: AttributeRef) -> _Step[ReadResult]:
+        invoke = self._next_invoke()
+        apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), f"GET {ref}")
+        if isinstance(apdu, GetResponseWithDatablock):
+            payload = yield from self._collect_blocks(apdu, invoke)
+            if isinstance(payload, DataAccessResult):
+                return ReadResult(ref, error=DataAccessError(payload, str(ref)))
+            try:
+                return ReadResult(ref, data=Data.decode(payload))
+            except DlmsError as err:
+                raise ProtocolError(f"bad data in the block transfer of {ref}: {err}") from None
+        if not isinstance(apdu, GetResponseNormal):
+            raise _unexpected(apdu, f"GET {ref}")
+        _check_invoke(apdu.invoke_id_and_priority, invoke)
+        return _result(ref, apdu.result)
+
+    def _read_list(self, refs: list[AttributeRef]) -> _Step[list[ReadResult]]:
+        invoke = self._next_invoke()
+        request = GetRequestWithList(invoke, tuple(refs)).encode()
+        apdu = yield from self._request(request, f"GET list of {len(refs)}")
+        results: tuple[GetResult, ...]
+        if isinstance(apdu, GetResponseWithDatablock):
+            payload = yield from self._collect_blocks(apdu, invoke)
+            if isinstance(payload, DataAccessResult):
+                return [ReadResult(r, error=DataAccessError(payload, str(r))) for r in refs]
+            try:
+                results = decode_list_payload(payload)
+            except DlmsError as err:
+                raise ProtocolError(f"bad GET-with-list block data: {err}") from None
+        elif isinstance(apdu, GetResponseWithList):
+            _check_invoke(apdu.invoke_id_and_priority, invoke)
+            results = apdu.results
+        else:
+            raise _unexpected(apdu, "GET-with-list")
+        if len(results) != len(refs):
+            raise ProtocolError(f"GET-with-list: {len(results)} results for {len(refs)} items")
+        return [_result(ref, result) for ref, result in zip(refs, results, strict=True)]
+
+    def _collect_blocks(
+        self, first: GetResponseWithDatablock, invoke: int
+    ) -> _Step[bytes | DataAccessResult]:
+        assembler = DatablockAssembler()
+        block = first
+        while True:
+            _check_invoke(block.invoke_id_and_priority, invoke)
+            if isinstance(block.raw_data, DataAccessResult):
+                return block.raw_data
+            try:
+                payload = assembler.add(block)
+            except DlmsError as err:
+                raise ProtocolError(f"block transfer: {err}") from None
+            if payload is not None:
+                return payload
+            request = GetRequestNext(invoke, assembler.block_number).encode()
+            apdu = yield from self._request(request, f"GET next {assembler.block_number}")
+            if isinstance(apdu, GetResponseNormal) and isinstance(apdu.result, DataAccessResult):
+                # Some meters end a failed transfer with a normal response: that item fails.
+                _check_invoke(apdu.invoke_id_and_priority, invoke)
+                return apdu.result
+            if not isinstance(apdu, GetResponseWithDatablock):
+                raise _unexpected(apdu, "GET-Request-Next")
+            block = apdu
+
+    # -- one APDU over the link -------------------------------------------------------------
+
+    def _request(self, apdu: bytes, stage: str, retries: int | None = None) -> _Step[Apdu]:
+        """Send one APDU, return the decoded answer APDU."""
+        negotiated = self.negotiated
+        if negotiated is not None and len(apdu) > negotiated.server_max_pdu:
+            raise EncodeError(f"{stage}: {len(apdu)} bytes exceed the meter's PDU size")
+        try:
+            first = self._link.send(add_llc(apdu))
+        except FrameError as err:
+            raise ProtocolError(f"{stage}: {err}") from None
+        attempts = self.settings.retries if retries is None else retries
+        event = yield _Exchange(first, stage, attempts)
+        if isinstance(event, FrameRejected):
+            self._broken = True
+            raise ProtocolError(
+                f"{stage}: the meter rejected our frame (FRMR {event.information.hex(' ')})"
+            )
+        if isinstance(event, Disconnected):
+            self._associated = False
+            self._broken = True
+            self.memory.unclean = False  # DM: the meter holds no link
+            raise ProtocolError(f"{stage}: the meter dropped the link ({event.kind.value})")
+        if not isinstance(event, MessageReceived):
+            raise ProtocolError(f"{stage}: unexpected link event {event}")
+        try:
+            return decode_apdu(strip_llc(event.information, response=True))
+        except DlmsError as err:
+            raise ProtocolError(f"{stage}: undecodable answer: {err}") from None
+
+
+def list_chunks(refs: Sequence[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
+    """GET-with-list requests that each fit the meter's PDU size."""
+    fits = max(1, (max_pdu - _LIST_OVERHEAD) // _LIST_ITEM_SIZE)
+    return [list(refs[i : i + fits]) for i in range(0, len(refs), fits)]
+
+
+def _result(ref: AttributeRef, result: GetResult) -> ReadResult:
+    if isinstance(result, DataAccessResult):
+        return ReadResult(ref, error=DataAccessError(result, str(ref)))
+    return ReadResult(ref, data=result)
+
+
+def _check_invoke(received: int, sent: int) -> None:
+    # Compare the 4-bit invoke id only; meters differ in echoing the priority bits.
+    if received & 0x0F != sent & 0x0F:
+        raise ProtocolError(
+            f"response invoke id {received & 0x0F} does not match request {sent & 0x0F}"
+        )
+
+
+def _unexpected(apdu: Apdu, stage: str) -> ProtocolError:
+    if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
+        return ProtocolError(f"{stage}: the meter answered {apdu}")
+    return ProtocolError(f"{stage}: unexpected {type(apdu).__name__}")
