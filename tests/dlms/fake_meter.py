@@ -102,6 +102,7 @@ class FakeMeter:
     silent: bool = False
     drop_answers: int = 0  # lose this many answers after the AARE on the line
     greeting: bytes = b""  # stale bytes sent on connect
+    greeting_delay: float = 0.0  # ... this long after the connect (a slow network's delivery)
     noise_before_answers: bytes = b""  # line noise in front of every answer
     busy_text: bytes | None = None  # act as a gateway with another client
     first_block_number: int = 1  # meters that number datablocks from 0 exist
@@ -135,6 +136,7 @@ class FakeMeter:
                 await writer.drain()
                 return
             if self.greeting:
+                await asyncio.sleep(self.greeting_delay)
                 writer.write(self.greeting)
             await self._serve(reader, writer)
         except ConnectionError, asyncio.IncompleteReadError:

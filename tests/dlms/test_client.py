@@ -23,6 +23,7 @@ from custom_components.microstar_dlms.dlms import (
     ServerAddress,
     TraceRecord,
     Unit,
+    client as client_module,
 )
 from custom_components.microstar_dlms.dlms.apdu import DEFAULT_CONFORMANCE, Conformance
 from custom_components.microstar_dlms.dlms.transport import display_endpoint
@@ -289,6 +290,34 @@ async def test_stale_bytes_before_snrm_are_skipped() -> None:
     async with FakeGateway(meter) as gateway:
         async with MeterClient(settings_for(gateway)).session() as session:
             assert await session.get(VOLTAGE) == 23001
+
+
+async def test_after_a_clean_end_the_next_drain_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The meter answered our DISC and nothing was stale: the next session does not wait the
+    full quiet window before SNRM (made 1 s here, against the short one after a clean end)."""
+    monkeypatch.setattr(client_module, "_DRAIN_QUIET", 1.0)
+    monkeypatch.setattr(client_module, "_DRAIN_MAX", 2.0)
+    async with FakeGateway(FakeMeter()) as gateway:
+        opened = []
+        for _ in range(2):
+            started = time.monotonic()
+            async with MeterClient(settings_for(gateway)).session() as session:
+                opened.append(time.monotonic() - started)
+                assert await session.get(VOLTAGE) == 23001
+    assert opened[0] >= 1.0  # nothing known about the line: the full window
+    assert opened[1] < 0.5  # our own clean end before: the short one
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03], ids=["at-connect", "after-the-short-drain"])
+async def test_stale_bytes_after_a_clean_end_are_still_skipped(delay: float) -> None:
+    """Stale bytes at the gateway after our clean end (another client, a late answer): found by
+    the short drain (which then waits the full window) or, arriving later, skipped by SNRM."""
+    meter = FakeMeter(greeting=b"\x00\xff" + SNRM_1BYTE[:5] + b"\x7e\x7e", greeting_delay=delay)
+    async with FakeGateway(meter) as gateway:
+        for _ in range(3):
+            async with MeterClient(settings_for(gateway)).session() as session:
+                assert await session.get(VOLTAGE) == 23001
+    assert meter.record.connections == 3
 
 
 async def test_four_byte_address() -> None:

@@ -123,11 +123,19 @@ async def test_after_a_dropped_session_the_next_poll_opens_with_disc(
     assert sim.record.open_sessions == []
 
 
+# Ctrl-C reaches the CLI even when the test runs as a background job (which starts children
+# with SIGINT ignored, so Python would install no KeyboardInterrupt handler).
+_AS_TYPED_IN_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('microstar_tools.meter', run_name='__main__', alter_sys=True)"
+)
+
+
 async def _meter_cli(*args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "microstar_tools.meter",
+        "-c",
+        _AS_TYPED_IN_A_TERMINAL,
         *args,
         cwd=ROOT,
         env={**os.environ, "MICROSTAR_PASSWORD": PASSWORD},

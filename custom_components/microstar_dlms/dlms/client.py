@@ -16,6 +16,7 @@ from .hdlc import HdlcParameters, ServerAddress
 from .session import (
     AttributesRead,
     DlmsSession,
+    Ended,
     FrameArrived,
     Idle,
     MeterMemory,
@@ -57,6 +58,10 @@ GATEWAY_BUSY_TEXTS: Final = (
 PROPOSED_CONFORMANCE: Final = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 _NOISE_MEMORY = 512
 _DRAIN_QUIET = 0.05  # stale input is what arrives before the line is quiet this long
+# After our own clean end (the meter answered DISC, nothing was stale) the meter has nothing
+# left to send: the drain only collects what a gateway sends on connect. Any byte it finds
+# brings the full quiet window back.
+_DRAIN_QUIET_AFTER_CLEAN_END = 0.01
 _DRAIN_MAX = 0.3
 
 
@@ -164,6 +169,7 @@ class MeterSession:
         )
         self._noise = bytearray()
         self._closed = False
+        self._memory = self._protocol.memory
 
     @property
     def negotiated(self) -> NegotiatedParameters | None:
@@ -216,7 +222,9 @@ class MeterSession:
             return
         settings = self._settings
         await self._end(
-            self._protocol.release, settings.close_timeout or 2 * settings.response_timeout
+            self._protocol.release,
+            settings.close_timeout or 2 * settings.response_timeout,
+            released=True,
         )
 
     async def abort(self) -> None:
@@ -229,13 +237,21 @@ class MeterSession:
         # The DISC exchange waits one response timeout for UA; this only guards the write.
         await self._end(self._protocol.abort, 2 * self._settings.response_timeout)
 
-    async def _end(self, start: Callable[[], None], budget: float) -> None:
+    async def _end(
+        self, start: Callable[[], None], budget: float, *, released: bool = False
+    ) -> None:
+        """Run the release (RLRQ, DISC) or the abort (DISC) within ``budget``; close."""
         self._closed = True
         try:
             async with asyncio.timeout(budget):
                 if not (self._stream.at_eof or self._stream.closed):
                     start()
-                    await self._run()
+                    ended = await self._run()
+                    # Only a normal release leaves the line known quiet: an abort may cut a
+                    # transfer whose remaining bytes are still on their way.
+                    self._memory.left_quiet = (
+                        released and isinstance(ended, Ended) and ended.clean and not self._noise
+                    )
         except (DlmsError, TimeoutError, OSError) as err:
             _LOGGER.debug("ending the session: %s", err)
         finally:
@@ -286,11 +302,14 @@ class MeterSession:
         """Discard stale bytes an earlier exchange left at the gateway (field notes §3)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + _DRAIN_MAX
+        quiet = _DRAIN_QUIET_AFTER_CLEAN_END if self._memory.left_quiet else _DRAIN_QUIET
+        self._memory.left_quiet = False  # until this session ends cleanly
         while (remaining := end - loop.time()) > 0:
-            data = await self._stream.read(min(_DRAIN_QUIET, remaining))
+            data = await self._stream.read(min(quiet, remaining))
             if not data:
                 break
             self._on_noise(data)
+            quiet = _DRAIN_QUIET
         if self._stream.at_eof:
             self._check_gateway_text()
             raise ConnectionFailed(f"{self._stream.endpoint} closed the connection at once")

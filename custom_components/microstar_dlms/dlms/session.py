@@ -99,6 +99,7 @@ class MeterMemory:
 
     unclean: bool = False  # the last session did not end with an answered DISC
     single_gets: bool = False  # a GET-with-list failed: read one attribute per GET
+    left_quiet: bool = False  # our last session ended with an answered DISC, nothing stale after
 
 
 @dataclass(frozen=True, slots=True)
