@@ -30,6 +30,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
+from custom_components.microstar_dlms.catalogue import PROBED
 from custom_components.microstar_dlms.const import (
     CONNECTION_TCP,
     DOMAIN,
@@ -43,7 +44,6 @@ from custom_components.microstar_dlms.cosem import (
 )
 from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
 from custom_components.microstar_dlms.meter_config import MeterConfig
-from custom_components.microstar_dlms.sensor import CATALOGUE
 from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
 
 from .single import BAUDRATE, PASSWORD, make_client, read_values
@@ -126,7 +126,7 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 
 def _catalogue_objects() -> list[MeterObject]:
-    return [MeterObject(key, item.class_id) for key, item in CATALOGUE.items() if key != FIRMWARE]
+    return [MeterObject(key, item.class_id) for key, item in PROBED.items() if key != FIRMWARE]
 
 
 async def _by_object_list(session: MeterSession) -> None:

@@ -3,17 +3,17 @@
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
+from .catalogue import PROBED
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .discovery import DiscoveryStore
 from .poll_health import DATA_HEALTH, async_delete_issues
-from .sensor import CATALOGUE
 
-PLATFORMS = [Platform.SENSOR]
+PLATFORMS = [Platform.EVENT, Platform.SENSOR]
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
     """Set up a meter: the first poll reads it (and learns it, if never done), sensors follow."""
-    coordinator = MicrostarCoordinator(hass, entry, CATALOGUE)
+    coordinator = MicrostarCoordinator(hass, entry, PROBED)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
