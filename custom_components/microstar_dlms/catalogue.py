@@ -92,8 +92,6 @@ class AsSensor:
     def summary(self) -> str:
         """How it is presented, in a few words (docs/objects.md)."""
         details = [str(d) for d in (self.device_class, self.state_class) if d is not None]
-        if self.value is ValueKind.TARIFF:
-            details.append("enum")
         return _summary(
             "sensor",
             self.name,
@@ -568,13 +566,21 @@ _METER_OBJECTS: Final = (
         "1.0.0.3.3.255",
         CLASS_REGISTER,
         "meter constant, active energy pulse output",
-        (_diagnostic(AsSensor(name="meter_constant_active")),),
+        (
+            _diagnostic(
+                AsSensor(name="meter_constant_active", units=frozenset({Unit.PER_WATT_HOUR}))
+            ),
+        ),
     ),
     KnownObject(
         "1.0.0.3.4.255",
         CLASS_REGISTER,
         "meter constant, reactive energy pulse output",
-        (_diagnostic(AsSensor(name="meter_constant_reactive")),),
+        (
+            _diagnostic(
+                AsSensor(name="meter_constant_reactive", units=frozenset({Unit.PER_VAR_HOUR}))
+            ),
+        ),
     ),
     *(
         KnownObject(

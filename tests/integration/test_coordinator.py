@@ -23,7 +23,11 @@ from microstar_sim import Busy, DataAccessFailure, Simulator
 from .conftest import SERIAL, entry_data, settled
 from .polling import poll
 
-pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+# These tests count polls: the meter is learned in the setup's poll, with no follow-up.
+pytestmark = [
+    pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True),
+    pytest.mark.usefixtures("whole_discovery_in_the_setup_poll"),
+]
 
 
 VOLTAGE = "sensor.microstar_21061234_voltage_l1"
