@@ -2,13 +2,24 @@
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
 from .catalogue import PROBED
+from .const import DOMAIN
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .discovery import DiscoveryStore
 from .poll_health import DATA_HEALTH, async_delete_issues
+from .services import async_setup_services
 
 PLATFORMS = [Platform.EVENT, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions (they work on any loaded meter entry)."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:

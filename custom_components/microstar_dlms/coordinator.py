@@ -44,7 +44,7 @@ from .discovery import (
     DiscoveryStore,
     MeterDiscovery,
 )
-from .dlms import MeterClient, MeterSession
+from .dlms import AttributeRef, MeterClient, MeterSession
 from .dlms.errors import (
     AuthenticationFailed,
     DataAccessError,
@@ -320,6 +320,15 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 result.value, discovery.scaler_units.get(obj.key, UNSCALED)
             )
         return MeterReading(values, clock_drift)
+
+    async def async_read_attributes(
+        self, refs: list[AttributeRef]
+    ) -> list[tuple[Any, DataAccessError | None]]:
+        """Read attributes in a session of this meter's client (the read action): it waits for
+        the gateway like a poll does, so there is never a second connection to it."""
+        async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
+            results = await session.read_attributes(refs)
+        return [(result.value, result.error) for result in results]
 
     def _forget_meter(self, key: str) -> None:
         """A confirmed object is undefined now: the meter changed, learn it again next poll."""

@@ -11,13 +11,14 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.catalogue import CATALOGUE
 from custom_components.microstar_dlms.const import DOMAIN
-from microstar_sim import GUIDE_PROFILE, MeterConfig, profile_meter
+from microstar_sim import GUIDE_PROFILE, Busy, MeterConfig, Simulator, profile_meter
 from microstar_sim.guide import guide_codes, guide_rows
 from tests.objects_doc import DOC, render
 
@@ -158,3 +159,64 @@ async def test_events_fire_when_the_stamp_advances_not_at_baseline_or_restart(
     await hass.async_block_till_done()
     await poll(hass, freezer)
     assert hass.states.get(BILLING).state == fired_at  # not fired again
+
+
+async def _read(hass: HomeAssistant, entry: MockConfigEntry, **fields: Any) -> Any:
+    return await hass.services.async_call(
+        DOMAIN,
+        "read",
+        {"config_entry_id": entry.entry_id, **fields},
+        blocking=True,
+        return_response=True,
+    )
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_read_action(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """Any object the meter has is read on request, scaled where it has a scaler, through the
+    meter's own client: the gateway never sees a second connection."""
+    voltage = await _read(hass, mock_config_entry, obis="1-1:32.7.0")
+    assert isinstance(voltage["value"], int)
+    assert voltage["unit"] == "V"
+    assert voltage["scaled"] == pytest.approx(voltage["value"] / 100)
+    assert await _read(hass, mock_config_entry, obis="1.0.0.0.0.255", class_id=1) == {
+        "value": SERIAL
+    }
+    stamp = await _read(hass, mock_config_entry, obis="0-0:96.51.4")
+    assert datetime.fromisoformat(stamp["value"]).year == 2024
+    assert sim.record.max_concurrent_connections == 1
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("fields", "error", "key"),
+    [
+        ({"obis": "1-1:99.99.9"}, HomeAssistantError, "object_undefined"),
+        ({"obis": "not obis"}, ServiceValidationError, "invalid_obis"),
+    ],
+)
+async def test_read_action_errors(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    fields: dict[str, Any],
+    error: type[Exception],
+    key: str,
+) -> None:
+    """A meter's refusal and a malformed code are errors in the user's words."""
+    with pytest.raises(error) as raised:
+        await _read(hass, mock_config_entry, **fields)
+    assert isinstance(raised.value, HomeAssistantError)
+    assert raised.value.translation_key == key
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_read_action_waits_for_a_busy_gateway(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """A gateway held by another client: the action fails with the gateway-busy message."""
+    sim.set_fault(Busy())
+    with pytest.raises(HomeAssistantError) as raised:
+        await _read(hass, mock_config_entry, obis="1-1:32.7.0")
+    assert raised.value.translation_key == "gateway_busy"
