@@ -7,6 +7,7 @@ exactly the ones the catalogue presents for the guide's objects.
 
 from datetime import datetime
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
@@ -220,3 +221,32 @@ async def test_read_action_waits_for_a_busy_gateway(
     with pytest.raises(HomeAssistantError) as raised:
         await _read(hass, mock_config_entry, obis="1-1:32.7.0")
     assert raised.value.translation_key == "gateway_busy"
+
+
+async def test_a_poll_reads_only_what_enabled_entities_show(
+    hass: HomeAssistant,
+    sim: Simulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Of the guide meter's 450 objects a steady poll asks only those of enabled entities."""
+    await _learned(hass, mock_config_entry, freezer)
+    enabled = {
+        entry.unique_id.removeprefix(f"{SERIAL}_")
+        for entry in er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
+        if not entry.disabled
+    }
+    meter = sim.meter(0)
+    asked: list[str] = []
+    read = meter.read
+
+    def spy(ref: Any, selection: Any = None) -> Any:
+        asked.append(ref.obis.dotted)
+        return read(ref, selection)
+
+    with patch.object(meter, "read", spy):
+        await poll(hass, freezer)
+    assert set(asked) == enabled - {"1.0.0.0.0.255", "1.0.0.2.0.255"}  # identity: read daily
+    assert len(asked) == len(set(asked))
+    assert len(asked) < 40
