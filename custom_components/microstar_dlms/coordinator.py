@@ -38,6 +38,7 @@ from .cosem import (
     parse_scaler_unit,
 )
 from .discovery import (
+    DISABLED_DISCOVERY_BUDGET,
     DISCOVERY_BUDGET,
     PROBE_BATCH,
     SETUP_DISCOVERY_BUDGET,
@@ -195,11 +196,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         size = PROBE_BATCH if negotiated is not None and negotiated.multiple_references else 1
         # The first poll of a setup is short: the add-meter dialog waits for it.
         budget = SETUP_DISCOVERY_BUDGET if self.data is None else DISCOVERY_BUDGET
-        deadline = monotonic() + budget
+        started = monotonic()
+        # Objects of disabled entities (most of a large meter's) are learned a little per poll:
+        # the enabled entities appear in seconds and no poll runs long for the others.
+        deadlines = (started + budget, started + min(budget, DISABLED_DISCOVERY_BUDGET))
         asked: set[str] = set()
         # A confirmed channel opens its other objects: they are probed in the same poll.
         while (keys := [key for key in self.pending_objects() if key not in asked]) and (
-            await self._async_probe(session, keys, size, deadline)
+            await self._async_probe(session, keys, size, deadlines)
         ):
             asked.update(keys)
         if pending:
@@ -211,10 +215,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             )
 
     async def _async_probe(
-        self, session: MeterSession, keys: list[str], size: int, deadline: float
+        self, session: MeterSession, keys: list[str], size: int, deadlines: tuple[float, float]
     ) -> bool:
-        """Probe ``keys`` in batches of ``size``; False when the deadline stopped it first."""
+        """Probe ``keys`` in batches of ``size``; False when a deadline stopped it first (the
+        second for objects of disabled entities)."""
+        deadline, disabled_deadline = deadlines
         for first in range(0, len(keys), size):
+            if monotonic() >= disabled_deadline and not self.is_enabled(keys[first]):
+                return False
             batch = [
                 MeterObject(key, self.catalogue[key].class_id) for key in keys[first : first + size]
             ]

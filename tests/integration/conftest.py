@@ -84,8 +84,10 @@ def entry_data(sim: Simulator, **changes: Any) -> dict[str, Any]:
 def whole_discovery_in_the_setup_poll() -> Iterator[None]:
     """These tests count polls: the meter is learned in the setup's poll, with no follow-up
     (on a busy machine the default meter's ~100 objects can outlast the setup's budget)."""
-    with patch(
-        "custom_components.microstar_dlms.coordinator.SETUP_DISCOVERY_BUDGET", DISCOVERY_BUDGET
+    module = "custom_components.microstar_dlms.coordinator"
+    with (
+        patch(f"{module}.SETUP_DISCOVERY_BUDGET", DISCOVERY_BUDGET),
+        patch(f"{module}.DISABLED_DISCOVERY_BUDGET", DISCOVERY_BUDGET),
     ):
         yield
 

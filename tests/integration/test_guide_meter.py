@@ -250,3 +250,24 @@ async def test_a_poll_reads_only_what_enabled_entities_show(
     assert set(asked) == enabled - {"1.0.0.0.0.255", "1.0.0.2.0.255"}  # identity: read daily
     assert len(asked) == len(set(asked))
     assert len(asked) < 40
+
+
+async def test_objects_of_disabled_entities_are_learned_after_the_enabled_ones(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The enabled entities of the 450-object meter come first; the other objects are learned
+    within their own budget per poll, in the polls that follow."""
+    mock_config_entry.add_to_hass(hass)
+    with patch("custom_components.microstar_dlms.coordinator.DISABLED_DISCOVERY_BUDGET", 0):
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        coordinator = mock_config_entry.runtime_data.coordinator
+        pending = coordinator.pending_objects()
+        assert pending
+        assert not any(coordinator.is_enabled(key) for key in pending)
+        for entity_id in (TARIFF, RATE_1, CHANNEL_2_ENERGY, METER_COVER):
+            assert hass.states.get(entity_id) is not None, entity_id
+    await poll(hass, freezer)
+    assert not coordinator.pending_objects()
