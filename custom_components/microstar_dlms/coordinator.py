@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from time import monotonic
@@ -66,6 +66,8 @@ class MeterReading:
 
     values: Mapping[str, Decimal | datetime | None]
     clock_drift: int | None = None
+    capture_times: Mapping[str, datetime] = field(default_factory=dict)
+    """When a demand register's value was captured (extended and demand registers)."""
 
 
 @dataclass(slots=True)
@@ -310,8 +312,18 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     async def _async_read(self, session: MeterSession, discovery: MeterDiscovery) -> MeterReading:
         """Read the values of objects whose entities are enabled, one round trip each."""
         wanted = [obj for key, obj in discovery.objects.items() if self.is_enabled(key)]
-        results = await session.read_attributes([obj.value_ref() for obj in wanted])
+        captured = [(obj.key, ref) for obj in wanted if (ref := obj.capture_time_ref())]
+        results = await session.read_attributes(
+            [obj.value_ref() for obj in wanted] + [ref for _, ref in captured]
+        )
         read_at = dt_util.utcnow()
+        capture_times = {
+            key: stamp
+            for (key, _), result in zip(captured, results[len(wanted) :], strict=True)
+            if result.error is None
+            and isinstance(stamp := register_value(result.value, UNSCALED), datetime)
+        }
+        results = results[: len(wanted)]
         values: dict[str, Decimal | datetime | None] = {}
         clock_drift = None
         for obj, result in zip(wanted, results, strict=True):
@@ -327,7 +339,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             values[obj.key] = register_value(
                 result.value, discovery.scaler_units.get(obj.key, UNSCALED)
             )
-        return MeterReading(values, clock_drift)
+        return MeterReading(values, clock_drift, capture_times)
 
     async def async_read_attributes(
         self, refs: list[AttributeRef]

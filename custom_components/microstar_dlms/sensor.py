@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from time import monotonic
-from typing import Final, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -27,6 +27,8 @@ from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
 
 PARALLEL_UPDATES = 0
+
+ATTR_CAPTURE_TIME: Final = "capture_time"
 
 type SensorValue = Decimal | datetime | str | float | None
 
@@ -235,6 +237,13 @@ class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
     def native_value(self) -> SensorValue:
         """The value of this poll."""
         return self._current()
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """A demand register's capture time (when its value was reached)."""
+        captured = self.coordinator.data.capture_times.get(self.entity_description.key)
+        return None if captured is None else {ATTR_CAPTURE_TIME: captured.isoformat()}
 
 
 class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
