@@ -11,8 +11,8 @@ Channel 1 (value group B 1) is what the meter measures. A dual-source meter also
 own; their objects are probed only once the channel's energy register answers.
 """
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ClassVar, Final
 
@@ -159,7 +159,7 @@ class KnownObject:
     presented: tuple[Presentation, ...] = ()
     not_presented: str = ""
     """Why it has no entity (when ``presented`` is empty)."""
-    requires: tuple[str, ...] = field(default=())
+    requires: tuple[str, ...] = ()
     """Probed only once the meter has these objects (a channel's energy total; the active
     tariff for tariff registers beyond import energy), never where one is absent."""
 
@@ -169,25 +169,16 @@ class KnownObject:
         obis = Obis.parse(self.key)
         return obis.b if obis.a == 1 and obis.b in CHANNELS else 1
 
-    def enabled_by_default(self, has: frozenset[str] | set[str] | Mapping[str, object]) -> bool:
+    def enabled_by_default(self, has: Collection[str]) -> bool:
         """Whether an entity of the object is enabled by default on a meter with ``has``."""
-        return any(_enabled(presentation, has) for presentation in self.presented)
+        return any(presentation_enabled(p, has) for p in self.presented)
 
 
-def _enabled(
-    presentation: Presentation, has: frozenset[str] | set[str] | Mapping[str, object]
-) -> bool:
-    """Whether one presentation is enabled by default on a meter with the objects ``has``."""
+def presentation_enabled(presentation: Presentation, has: Collection[str]) -> bool:
+    """Whether an entity presented so is enabled by default on a meter with objects ``has``."""
     return presentation.enabled or (
         presentation.enabled_with is not None and presentation.enabled_with in has
     )
-
-
-def presentation_enabled(
-    presentation: Presentation, has: frozenset[str] | set[str] | Mapping[str, object]
-) -> bool:
-    """Whether an entity presented so is enabled by default on a meter with ``has``."""
-    return _enabled(presentation, has)
 
 
 # -- channel objects ---------------------------------------------------------------------------
