@@ -244,12 +244,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         is probed once that one is confirmed, and never where it is absent.
         """
         discovery = self.discovery
-        keys = [
+        keys = discovery.pending(
             key
             for key, known in self.catalogue.items()
             if key != FIRMWARE and all(required in discovery.objects for required in known.requires)
-        ]
-        return discovery.pending(sorted(keys, key=lambda key: not self.is_enabled(key)))
+        )
+        return sorted(keys, key=lambda key: not self.is_enabled(key))
 
     def _learn(self, obj: MeterObject, error: DataAccessError | None, value: Any) -> None:
         """Confirm an object from its probe's answer, or mark it absent."""
