@@ -23,7 +23,7 @@ from microstar_sim import GUIDE_PROFILE, Busy, MeterConfig, Simulator, profile_m
 from microstar_sim.guide import guide_codes, guide_rows
 from tests.objects_doc import DOC, render
 
-from .conftest import SERIAL
+from .conftest import SERIAL, settled
 from .polling import poll
 
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
@@ -271,3 +271,22 @@ async def test_objects_of_disabled_entities_are_learned_after_the_enabled_ones(
             assert hass.states.get(entity_id) is not None, entity_id
     await poll(hass, freezer)
     assert not coordinator.pending_objects()
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_read_action_during_a_poll_waits_its_turn(
+    hass: HomeAssistant, sim: Simulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """An action called while the meter is being polled waits for the poll's session to end:
+    the gateway sees one connection at a time and both succeed."""
+    coordinator = mock_config_entry.runtime_data.coordinator
+    sim.record.clear()
+    polled = hass.async_create_task(coordinator.async_refresh())
+    read = await _read(hass, mock_config_entry, obis="1-1:1.8.0")
+    await polled
+    assert coordinator.last_update_success
+    assert read["unit"] == "Wh"
+    await settled(sim)
+    assert len(sim.record.connections) == 2  # the poll's session, then the action's
+    assert sim.record.max_concurrent_connections == 1
+    assert sim.record.busy_replies == 0
