@@ -156,6 +156,18 @@ async def async_setup_entry(
             entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
             yield entity_type(coordinator, sized, meter)
 
+    async def _add_in_steps() -> None:
+        """Add the confirmed objects' entities a few per event-loop step."""
+        batch: list[MicrostarSensorEntity] = []
+        for entity in _confirmed():
+            batch.append(entity)
+            if len(batch) == ADD_BATCH:
+                async_add_entities(batch)
+                batch = []
+                await asyncio.sleep(0)  # the rest in a later step: other callbacks run between
+        if batch:
+            async_add_entities(batch)
+
     @callback
     def _add_confirmed() -> None:
         """Add what discovery confirmed since; rebuild all when a known unit changed."""
@@ -166,18 +178,11 @@ async def async_setup_entry(
             # Rediscovery (new firmware) changed a unit: entities are built again.
             hass.config_entries.async_schedule_reload(entry.entry_id)
             return
-        if entities := list(_confirmed()):
-            async_add_entities(entities)
+        if any(d.key not in built and d.has_fn(meter, d.key) for d in SENSORS):
+            # A poll after setup may confirm dozens of objects: added in steps, as at setup.
+            entry.async_create_task(hass, _add_in_steps(), "microstar_dlms sensors confirmed")
 
-    batch: list[MicrostarSensorEntity] = []
-    for entity in _confirmed():
-        batch.append(entity)
-        if len(batch) == ADD_BATCH:
-            async_add_entities(batch)
-            batch = []
-            await asyncio.sleep(0)  # the rest in a later step: other callbacks run between
-    if batch:
-        async_add_entities(batch)
+    await _add_in_steps()
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
 
 
