@@ -23,6 +23,7 @@ from typing import Any
 from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 
 # The HA test harness ships no type information (no py.typed marker).
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
@@ -30,6 +31,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
+from custom_components.microstar_dlms.catalogue import PROBED
 from custom_components.microstar_dlms.const import (
     CONNECTION_TCP,
     DOMAIN,
@@ -43,7 +45,6 @@ from custom_components.microstar_dlms.cosem import (
 )
 from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
 from custom_components.microstar_dlms.meter_config import MeterConfig
-from custom_components.microstar_dlms.sensor import CATALOGUE
 from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
 
 from .single import BAUDRATE, PASSWORD, make_client, read_values
@@ -100,7 +101,15 @@ async def integration(turnaround: float) -> dict[str, Any]:
         entry.add_to_hass(hass)
         first, first_wall = await _exchanges(sim, lambda: _setup(hass, entry))
         coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
-        entities = len(hass.states.async_entity_ids("sensor"))
+        entities = len(hass.states.async_entity_ids())
+        # The objects of disabled entities are learned a little per poll: poll until done.
+        rest_started = time.monotonic()
+        rest_polls = 0
+        while coordinator.pending_objects() and rest_polls < 50:
+            await coordinator.async_refresh()
+            rest_polls += 1
+        rest_wall = time.monotonic() - rest_started
+        registered = len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id))
         steady, steady_wall = await _exchanges(sim, coordinator.async_refresh)
         restart, restart_wall = await _exchanges(
             sim, lambda: hass.config_entries.async_reload(entry.entry_id)
@@ -110,6 +119,11 @@ async def integration(turnaround: float) -> dict[str, Any]:
         "first_discovery_guide_s": round(first_wall, 2),
         "restart_extra_round_trips": restart - steady,
         "guide_first_poll": {"frames_sent": first, "entities": entities},
+        "guide_rest_of_discovery": {
+            "polls": rest_polls,
+            "wall_s": round(rest_wall, 2),
+            "registered_entities": registered,
+        },
         "guide_steady_poll": {"frames_sent": steady, "wall_s": round(steady_wall, 2)},
         "guide_first_poll_after_restart": {
             "frames_sent": restart,
@@ -126,7 +140,7 @@ async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 
 def _catalogue_objects() -> list[MeterObject]:
-    return [MeterObject(key, item.class_id) for key, item in CATALOGUE.items() if key != FIRMWARE]
+    return [MeterObject(key, item.class_id) for key, item in PROBED.items() if key != FIRMWARE]
 
 
 async def _by_object_list(session: MeterSession) -> None:
@@ -139,9 +153,22 @@ async def _by_object_list(session: MeterSession) -> None:
 
 
 async def _by_probing(session: MeterSession) -> None:
-    """This issue's discovery: every catalogue object asked for its scaler_unit (or value)."""
-    refs = [obj.scaler_unit_ref() or obj.value_ref() for obj in _catalogue_objects()]
-    await session.read_attributes(refs)
+    """This issue's discovery: the catalogue's objects asked for their scaler_unit (or value),
+    an object that requires others (a channel's, a tariff's) once those answered."""
+    confirmed: set[str] = set()
+    asked: set[str] = set()
+    while batch := [
+        obj
+        for obj in _catalogue_objects()
+        if obj.key not in asked and all(key in confirmed for key in PROBED[obj.key].requires)
+    ]:
+        results = await session.read_attributes(
+            [obj.scaler_unit_ref() or obj.value_ref() for obj in batch]
+        )
+        asked.update(obj.key for obj in batch)
+        confirmed.update(
+            obj.key for obj, result in zip(batch, results, strict=True) if not result.error
+        )
 
 
 async def strategies(profile: str, turnaround: float) -> dict[str, Any]:

@@ -2,18 +2,29 @@
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
 
+from .catalogue import PROBED
+from .const import DOMAIN
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .discovery import DiscoveryStore
 from .poll_health import DATA_HEALTH, async_delete_issues
-from .sensor import CATALOGUE
+from .services import async_setup_services
 
-PLATFORMS = [Platform.SENSOR]
+PLATFORMS = [Platform.EVENT, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the integration's actions (they work on any loaded meter entry)."""
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
     """Set up a meter: the first poll reads it (and learns it, if never done), sensors follow."""
-    coordinator = MicrostarCoordinator(hass, entry, CATALOGUE)
+    coordinator = MicrostarCoordinator(hass, entry, PROBED)
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -2,14 +2,13 @@
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from time import monotonic
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import (
@@ -19,6 +18,7 @@ from homeassistant.helpers import (
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from .catalogue import KnownObject
 from .const import (
     DOMAIN,
     LOGGER,
@@ -30,6 +30,7 @@ from .cosem import (
     FIRMWARE,
     UNSCALED,
     MeterObject,
+    ScalerUnit,
     as_datetime,
     as_number,
     as_text,
@@ -37,13 +38,14 @@ from .cosem import (
     parse_scaler_unit,
 )
 from .discovery import (
+    DISABLED_DISCOVERY_BUDGET,
     DISCOVERY_BUDGET,
     PROBE_BATCH,
     SETUP_DISCOVERY_BUDGET,
     DiscoveryStore,
     MeterDiscovery,
 )
-from .dlms import MeterClient, MeterSession
+from .dlms import AttributeRef, MeterClient, MeterSession
 from .dlms.errors import (
     AuthenticationFailed,
     DataAccessError,
@@ -59,19 +61,13 @@ type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogueEntry:
-    """An object the integration can present: its expected class and default visibility."""
-
-    class_id: int
-    enabled_by_default: bool
-
-
-@dataclass(frozen=True, slots=True)
 class MeterReading:
     """One poll's values: scaled register values (None after a data-access error)."""
 
-    values: Mapping[str, Decimal | None]
+    values: Mapping[str, Decimal | datetime | None]
     clock_drift: int | None = None
+    capture_times: Mapping[str, datetime] = field(default_factory=dict)
+    """When a demand register's value was captured (extended and demand registers)."""
 
 
 @dataclass(slots=True)
@@ -105,7 +101,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self,
         hass: HomeAssistant,
         entry: MicrostarConfigEntry,
-        catalogue: Mapping[str, CatalogueEntry],
+        catalogue: Mapping[str, KnownObject],
     ) -> None:
         """Initialize the coordinator for one config entry."""
         super().__init__(
@@ -208,18 +204,15 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # Any other poll of a setup is short too: values first, learning after.
         budget = SETUP_DISCOVERY_BUDGET if in_setup else DISCOVERY_BUDGET
         started = monotonic()
-        for first in range(0, len(pending), size):
-            batch = [
-                MeterObject(key, self.catalogue[key].class_id)
-                for key in pending[first : first + size]
-            ]
-            refs = [obj.scaler_unit_ref() or obj.value_ref() for obj in batch]
-            results = await session.read_attributes(refs)
-            for obj, result in zip(batch, results, strict=True):
-                self._learn(obj, result.error, result.value)
-            self._learned = True
-            if monotonic() - started >= budget:
-                break
+        # Objects of disabled entities (most of a large meter's) are learned a little per poll:
+        # the enabled entities appear in seconds and no poll runs long for the others.
+        deadlines = (started + budget, started + min(budget, DISABLED_DISCOVERY_BUDGET))
+        asked: set[str] = set()
+        # A confirmed channel opens its other objects: they are probed in the same poll.
+        while (keys := [key for key in self.pending_objects() if key not in asked]) and (
+            await self._async_probe(session, keys, size, deadlines)
+        ):
+            asked.update(keys)
         if pending:
             LOGGER.debug(
                 "Meter %s: has %s; %d objects still to probe",
@@ -228,10 +221,40 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 len(self.pending_objects()),
             )
 
+    async def _async_probe(
+        self, session: MeterSession, keys: list[str], size: int, deadlines: tuple[float, float]
+    ) -> bool:
+        """Probe ``keys`` (enabled entities' first) in batches of ``size``; objects of disabled
+        entities only until the second deadline. False when the first deadline stopped it."""
+        deadline, disabled_deadline = deadlines
+        for first in range(0, len(keys), size):
+            if monotonic() >= disabled_deadline and not self.is_enabled(keys[first]):
+                return True  # the rest are disabled entities' too: a later poll's
+            batch = [
+                MeterObject(key, self.catalogue[key].class_id) for key in keys[first : first + size]
+            ]
+            refs = [obj.scaler_unit_ref() or obj.value_ref() for obj in batch]
+            results = await session.read_attributes(refs)
+            for obj, result in zip(batch, results, strict=True):
+                self._learn(obj, result.error, result.value)
+            self._learned = True
+            if monotonic() >= deadline:
+                return False
+        return True
+
     def pending_objects(self) -> list[str]:
-        """Catalogue keys still to probe, enabled entities' first (firmware is identity)."""
-        keys = [key for key in self.catalogue if key != FIRMWARE]
-        return self.discovery.pending(sorted(keys, key=lambda key: not self.is_enabled(key)))
+        """Catalogue keys still to probe, enabled entities' first (firmware is identity).
+
+        An object waiting for another (a channel's registers for the channel's energy total)
+        is probed once that one is confirmed, and never where it is absent.
+        """
+        discovery = self.discovery
+        keys = discovery.pending(
+            key
+            for key, known in self.catalogue.items()
+            if key != FIRMWARE and all(required in discovery.objects for required in known.requires)
+        )
+        return sorted(keys, key=lambda key: not self.is_enabled(key))
 
     def _learn(self, obj: MeterObject, error: DataAccessError | None, value: Any) -> None:
         """Confirm an object from its probe's answer, or mark it absent."""
@@ -294,9 +317,19 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     async def _async_read(self, session: MeterSession, discovery: MeterDiscovery) -> MeterReading:
         """Read the values of objects whose entities are enabled, one round trip each."""
         wanted = [obj for key, obj in discovery.objects.items() if self.is_enabled(key)]
-        results = await session.read_attributes([obj.value_ref() for obj in wanted])
+        captured = [(obj.key, ref) for obj in wanted if (ref := obj.capture_time_ref())]
+        results = await session.read_attributes(
+            [obj.value_ref() for obj in wanted] + [ref for _, ref in captured]
+        )
         read_at = dt_util.utcnow()
-        values: dict[str, Decimal | None] = {}
+        capture_times = {
+            key: stamp
+            for (key, _), result in zip(captured, results[len(wanted) :], strict=True)
+            if result.error is None
+            and isinstance(stamp := register_value(result.value, UNSCALED), datetime)
+        }
+        results = results[: len(wanted)]
+        values: dict[str, Decimal | datetime | None] = {}
         clock_drift = None
         for obj, result in zip(wanted, results, strict=True):
             if result.error is not None:
@@ -308,10 +341,19 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             if obj.class_id == CLASS_CLOCK:
                 clock_drift = meter_clock_drift(result.value, read_at)
                 continue
-            raw = as_number(result.value)
-            scaler_unit = discovery.scaler_units.get(obj.key, UNSCALED)
-            values[obj.key] = None if raw is None else scaler_unit.scale(raw)
-        return MeterReading(values, clock_drift)
+            values[obj.key] = register_value(
+                result.value, discovery.scaler_units.get(obj.key, UNSCALED)
+            )
+        return MeterReading(values, clock_drift, capture_times)
+
+    async def async_read_attributes(
+        self, refs: list[AttributeRef]
+    ) -> list[tuple[Any, DataAccessError | None]]:
+        """Read attributes in a session of this meter's client (the read action): it waits for
+        the gateway like a poll does, so there is never a second connection to it."""
+        async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
+            results = await session.read_attributes(refs)
+        return [(result.value, result.error) for result in results]
 
     def _forget_meter(self, key: str) -> None:
         """A confirmed object is undefined now: the meter changed, learn it again next poll."""
@@ -324,13 +366,18 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self._learned = True
 
     def is_enabled(self, key: str) -> bool:
-        """Whether the entity of an object is enabled: registry first, else its default."""
+        """Whether an entity of an object is enabled: registry first, else its default."""
         registry = er.async_get(self.hass)
         unique_id = object_unique_id(str(self.config_entry.unique_id), key)
-        if entity_id := registry.async_get_entity_id(Platform.SENSOR, DOMAIN, unique_id):
-            entity = registry.async_get(entity_id)
-            return entity is not None and not entity.disabled
-        return self.catalogue[key].enabled_by_default
+        known = self.catalogue[key]
+        registered = False
+        for platform in {presentation.platform for presentation in known.presented}:
+            if entity_id := registry.async_get_entity_id(platform, DOMAIN, unique_id):
+                registered = True
+                entity = registry.async_get(entity_id)
+                if entity is not None and not entity.disabled:
+                    return True
+        return not registered and known.enabled_by_default(self.discovery.objects)
 
     @callback
     def record_glitch(self) -> None:
@@ -353,6 +400,21 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self._identity_doubt = True
         for issue in self.health.record_failure(kind, dt_util.utcnow()):
             async_raise_issue(self.hass, self.config_entry.entry_id, issue, placeholders)
+
+
+def register_value(value: Any, scaler_unit: ScalerUnit) -> Decimal | datetime | None:
+    """A register's value: a number scaled, a date-time (a naive one is local time), else None."""
+    if (raw := as_number(value)) is not None:
+        return scaler_unit.scale(raw)
+    try:
+        # The standard's deviation sign: the "closer to now" guess of the clock would always
+        # pick the later of the two readings of a past time stamp.
+        stamp = as_datetime(value)
+    except OverflowError, ValueError:
+        return None
+    if stamp is not None and stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt_util.get_default_time_zone())
+    return stamp
 
 
 def meter_clock_drift(value: Any, read_at: datetime) -> int | None:

@@ -58,6 +58,8 @@ _ATTRIBUTES: Final[dict[int, tuple[int, int | None]]] = {
     CLASS_CLOCK: (2, None),
     CLASS_ASSOCIATION_LN: (2, None),  # the object list
 }
+# Interface class -> the attribute holding the time its value was captured.
+_CAPTURE_TIME: Final[dict[int, int]] = {CLASS_EXTENDED_REGISTER: 5, CLASS_DEMAND_REGISTER: 6}
 _NO_UNIT: Final = 255  # count: what a unit code of 0 (not a COSEM unit) means
 
 
@@ -86,6 +88,13 @@ class MeterObject:
     def value_ref(self) -> AttributeRef:
         """The attribute holding the value."""
         return AttributeRef(self.class_id, Obis.parse(self.key), _ATTRIBUTES[self.class_id][0])
+
+    def capture_time_ref(self) -> AttributeRef | None:
+        """The attribute holding the time the value was captured, if the class has one."""
+        attribute = _CAPTURE_TIME.get(self.class_id)
+        if attribute is None:
+            return None
+        return AttributeRef(self.class_id, Obis.parse(self.key), attribute)
 
     def scaler_unit_ref(self) -> AttributeRef | None:
         """The attribute holding scaler and unit, if the class has one."""

@@ -25,6 +25,9 @@ IDENTITY_CHECK_INTERVAL: Final = timedelta(days=1)
 PROBE_BATCH: Final = 8
 # Seconds of discovery in one poll at most: the rest goes on in the next poll.
 DISCOVERY_BUDGET: Final = 60.0
+# Seconds of a poll spent on objects whose entities are disabled (the most of a large meter's):
+# they are learned over the following polls, so the first ones stay short.
+DISABLED_DISCOVERY_BUDGET: Final = 10.0
 # The poll inside the entry's setup (the add-meter dialog waits for it) learns only this long:
 # the enabled entities' objects first, the rest in the following polls (issue 17: the dialog
 # answers in seconds, not after the whole discovery).

@@ -1,15 +1,15 @@
-"""Base entity: one device per meter, unique ids ``<serial>_<obis>``."""
+"""Base entity: one device per meter (and per extra channel), unique ids ``<serial>_<obis>``."""
 
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .catalogue import CATALOGUE, THREE_PHASE_MARKER
 from .const import DOMAIN, MANUFACTURER
 from .coordinator import MicrostarCoordinator
 from .cosem import object_unique_id
 from .discovery import MeterDiscovery
-
-THREE_PHASE_MARKER = "1.1.52.7.0.255"  # voltage L2: single-phase meters do not have it
 
 
 class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
@@ -27,13 +27,40 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
         super().__init__(coordinator)
         self.entity_description = description
         self._attr_unique_id = object_unique_id(meter.serial, description.key)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, meter.serial)},
-            manufacturer=MANUFACTURER,
-            # As a meter's nameplate writes it ("3~" for three-phase): the same in every language,
-            # as Home Assistant offers no translation for a device model.
-            model="DLMS/COSEM 3~" if THREE_PHASE_MARKER in meter.objects else "DLMS/COSEM 1~",
-            name=coordinator.config_entry.title,
-            serial_number=meter.serial,
-            sw_version=meter.firmware,
+        channel = CATALOGUE[description.key].channel
+        self._attr_device_info = (
+            meter_device(coordinator, meter)
+            if channel == 1
+            else channel_device(coordinator, meter, channel)
         )
+
+
+def meter_device(coordinator: MicrostarCoordinator, meter: MeterDiscovery) -> DeviceInfo:
+    """The meter's device (its channel 1: what it measures)."""
+    return DeviceInfo(
+        identifiers={(DOMAIN, meter.serial)},
+        manufacturer=MANUFACTURER,
+        # As a meter's nameplate writes it ("3~" for three-phase): the same in every language,
+        # as Home Assistant offers no translation for a device model.
+        model="DLMS/COSEM 3~" if THREE_PHASE_MARKER in meter.objects else "DLMS/COSEM 1~",
+        name=coordinator.config_entry.title,
+        serial_number=meter.serial,
+        sw_version=meter.firmware,
+    )
+
+
+def channel_device(
+    coordinator: MicrostarCoordinator, meter: MeterDiscovery, channel: int
+) -> DeviceInfo:
+    """Channel 2 or 3 of a dual-source meter: a device of its own, via the meter's."""
+    entry = coordinator.config_entry
+    meter_entry = dr.async_get(coordinator.hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **meter_device(coordinator, meter)
+    )
+    return DeviceInfo(
+        identifiers={(DOMAIN, f"{meter.serial}_channel_{channel}")},
+        manufacturer=MANUFACTURER,
+        translation_key="channel",
+        translation_placeholders={"meter": entry.title, "channel": str(channel)},
+        via_device_id=meter_entry.id,
+    )

@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.discovery import DISCOVERY_BUDGET
 from microstar_sim import FAST, FunctionClock, MeterConfig, Simulator, SimulatorConfig
 from microstar_sim.pytest_plugin import SimulatorFactory, simulator
 from tests.meter_entries import PASSWORD, SERIAL, tcp_entry_data
@@ -77,6 +78,16 @@ async def sim(
 def entry_data(sim: Simulator, **changes: Any) -> dict[str, Any]:
     """Config entry data as the flow stores it, with this suite's short response timeout."""
     return tcp_entry_data(sim, response_timeout=RESPONSE_TIMEOUT, **changes)
+
+
+@pytest.fixture
+def whole_discovery_right_after_setup() -> Iterator[None]:
+    """These tests count polls: the setup's poll (identity) and the learning poll right after
+    it, which learns the whole meter (on a busy machine the default meter's ~100 objects can
+    outlast the 10 s that objects of disabled entities get per poll)."""
+    module = "custom_components.microstar_dlms.coordinator"
+    with patch(f"{module}.DISABLED_DISCOVERY_BUDGET", DISCOVERY_BUDGET):
+        yield
 
 
 @pytest.fixture

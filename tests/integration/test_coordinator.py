@@ -23,12 +23,16 @@ from microstar_sim import Busy, DataAccessFailure, Simulator
 from .conftest import SERIAL, entry_data, settled
 from .polling import poll
 
-pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+# These tests count polls: the meter is learned in the setup's poll, with no follow-up.
+pytestmark = [
+    pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True),
+    pytest.mark.usefixtures("whole_discovery_right_after_setup"),
+]
 
 
 VOLTAGE = "sensor.microstar_21061234_voltage_l1"
 ENERGY = "sensor.microstar_21061234_energy_import"
-VOLTAGE_L2 = "sensor.microstar_21061234_voltage_l2"
+POWER_FACTOR_L2 = "sensor.microstar_21061234_power_factor_l2"
 FIRMWARE = "sensor.microstar_21061234_firmware"
 
 
@@ -140,21 +144,21 @@ async def test_disabled_entities_cost_no_round_trip(
     init_integration: MockConfigEntry,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """Per-phase objects are disabled by default and not read; enabling one reads it."""
+    """A per-phase power factor is disabled by default and not read; enabling it reads it."""
     coordinator = coordinator_of(init_integration)
-    key = "1.1.52.7.0.255"
+    key = "1.1.53.7.0.255"
     assert key in coordinator.discovery.objects
     assert key not in coordinator.data.values
-    assert hass.states.get(VOLTAGE_L2) is None
-    entity = entity_registry.async_get(VOLTAGE_L2)
+    assert hass.states.get(POWER_FACTOR_L2) is None
+    entity = entity_registry.async_get(POWER_FACTOR_L2)
     assert entity is not None
     assert entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION
 
     # Enabling it reloads the entry (Home Assistant waits 30 s), and polls read it from then on.
-    entity_registry.async_update_entity(VOLTAGE_L2, disabled_by=None)
+    entity_registry.async_update_entity(POWER_FACTOR_L2, disabled_by=None)
     await poll(hass, freezer, 31)
     assert key in coordinator_of(init_integration).data.values
-    assert hass.states.get(VOLTAGE_L2).state != STATE_UNAVAILABLE
+    assert hass.states.get(POWER_FACTOR_L2).state != STATE_UNAVAILABLE
 
 
 async def test_poll_time_bound(

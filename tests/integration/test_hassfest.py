@@ -129,6 +129,8 @@ def test_every_literal_translation_key_exists(language: str) -> None:
         set(strings["exceptions"])
         | set(strings["issues"])
         | set(strings["entity"]["sensor"])
+        | set(strings["entity"]["event"])
+        | set(strings["device"])
         | set(strings["selector"])
     )
     for path in INTEGRATION.glob("*.py"):

@@ -52,6 +52,7 @@ async def test_gateway_busy_at_start_retries(
 
 
 @pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+@pytest.mark.usefixtures("whole_discovery_right_after_setup")
 async def test_unload_in_the_middle_of_a_poll(
     hass: HomeAssistant,
     sim: Simulator,

@@ -51,7 +51,8 @@ async def test_entities(
     await mock_config_entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     entries = er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
-    assert len(entries) == len(SENSORS)
+    meter = mock_config_entry.runtime_data.meter
+    assert len(entries) == len([d for d in SENSORS if d.has_fn(meter, d.key)])
     device = device_registry.async_get_device_by_identifier(
         (DOMAIN, SERIAL), mock_config_entry.entry_id
     )
