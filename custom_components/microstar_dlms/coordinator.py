@@ -1,4 +1,5 @@
-"""One poll per interval: one guarded session, discovery until done, errors mapped once."""
+"""One poll per interval: its turn on the line, one guarded session, discovery until done,
+errors mapped once."""
 
 import asyncio
 from collections.abc import Mapping
@@ -44,6 +45,7 @@ from .discovery import (
     MeterDiscovery,
 )
 from .dlms import MeterClient, MeterSession
+from .dlms.bus import bus_for
 from .dlms.errors import (
     AuthenticationFailed,
     DataAccessError,
@@ -51,9 +53,13 @@ from .dlms.errors import (
     DlmsError,
 )
 from .dlms.trace import TraceRecord
+from .dlms.transport import endpoint_key
 from .meter_config import MeterConfig
 from .meter_io import async_read_serial, error_kind
 from .poll_health import async_delete_issues, async_raise_issue, entry_health
+
+# A meter's turns this much further apart than its interval: the line is full (logged once).
+LINE_FULL_FACTOR = 1.5
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
 
@@ -97,7 +103,7 @@ _ABSENT_RESULTS = frozenset(
 
 
 class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
-    """Reads one meter every 30 s through one guarded session per poll."""
+    """Reads one meter every 30 s (or when its turn on a full line comes), one session a poll."""
 
     config_entry: MicrostarConfigEntry
 
@@ -130,6 +136,15 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self.meter_config.settings(self.meter_config.server_address()),
             trace=self._frames.append,
         )
+        # The meters behind one gateway take turns; the wait is not bounded (not a failure).
+        self.seat = bus_for(endpoint_key(self._client.settings.endpoint)).seat(str(entry.unique_id))
+        self._line_full = False
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Leave the line: a poll still waiting for its turn ends now."""
+        self.seat.close()
+        await super().async_shutdown()
 
     @override
     async def _async_setup(self) -> None:
@@ -141,13 +156,26 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     @override
     async def _async_update_data(self) -> MeterReading:
         """Run one session: go on with discovery while it is unfinished, read enabled objects."""
+        try:
+            async with self.seat.turn():
+                self._note_line_cycle()
+                reading = await self._async_poll()
+        finally:
+            if self._learned:
+                self._learned = False
+                await self.store.async_save(self.discovery)
+        self._record_success()
+        return reading
+
+    async def _async_poll(self) -> MeterReading:
+        """One session within POLL_TIMEOUT; client errors mapped to what Home Assistant shows."""
         started = monotonic()
         self._frames.clear()
         try:
             async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
                 self.health.negotiated = session.negotiated
                 await self._async_discover(session)
-                reading = await self._async_read(session, self.discovery)
+                return await self._async_read(session, self.discovery)
         except AuthenticationFailed as err:
             self._record_failure("authentication_failed")
             raise ConfigEntryAuthFailed(
@@ -179,11 +207,23 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             # Kept as the records: copying them into dicts every poll only fed the garbage
             # collector (scripts/bench: setup_max_loop_stall_ms); diagnostics redact them.
             self.health.last_frames = list(self._frames)
-            if self._learned:
-                self._learned = False
-                await self.store.async_save(self.discovery)
-        self._record_success()
-        return reading
+
+    def _note_line_cycle(self) -> None:
+        """Say once when a full line stretches this meter's interval, and when it no longer does."""
+        interval = self.seat.interval
+        if interval is None:
+            return
+        full = interval > LINE_FULL_FACTOR * UPDATE_INTERVAL.total_seconds()
+        if full != self._line_full:
+            self._line_full = full
+            LOGGER.info(
+                "Meter %s: %s: read every %.0f s, %d meters share %s",
+                self.config_entry.unique_id,
+                "the line is full" if full else "the line has room again",
+                interval,
+                len(self.seat.bus.seats),
+                self.meter_config.display_endpoint,
+            )
 
     async def _async_discover(self, session: MeterSession) -> None:
         """Check the meter's identity when due; probe unconfirmed objects within the budget.
@@ -336,6 +376,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     def _record_success(self) -> None:
         """Count a good poll and clear this entry's repairs."""
         self.health.record_success(dt_util.utcnow())
+        self.update_interval = UPDATE_INTERVAL
         async_delete_issues(self.hass, self.config_entry.entry_id)
 
     @callback
@@ -346,8 +387,11 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             "endpoint": self.meter_config.display_endpoint,
         }
         self._identity_doubt = True
-        for issue in self.health.record_failure(kind, dt_util.utcnow()):
+        now = dt_util.utcnow()
+        for issue in self.health.record_failure(kind, now):
             async_raise_issue(self.hass, self.config_entry.entry_id, issue, placeholders)
+        # A failing meter backs off, so its timeouts do not take the line from the others.
+        self.update_interval = self.health.next_poll_in(now)
 
 
 def meter_clock_drift(value: Any, read_at: datetime) -> int | None:
