@@ -152,8 +152,12 @@ def figures(
         for prev, nxt in itertools.pairwise(sessions)
         if prev[0].closed_at is not None
     ]
+    durations = [c.closed_at - c.opened_at for c, _, _ in sessions if c.closed_at is not None]
+    floors = [_floor(frames, baudrate, turnaround) for _, _, frames in sessions]
     return {
         "cycles": measured,
+        "bus_session_s_median": round(statistics.median(durations), 3) if durations else None,
+        "bus_session_floor_s_median": round(statistics.median(floors), 3) if floors else None,
         "bus_cycle_s": statistics.median(m["cycle_s"] for m in measured) if measured else None,
         "bus_cycle_to_floor": max(m["to_floor"] for m in measured) if measured else None,
         "bus_handover_ms_median": round(statistics.median(handovers), 1) if handovers else None,
