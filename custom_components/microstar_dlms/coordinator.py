@@ -10,8 +10,8 @@ from time import monotonic
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import (
     device_registry as dr,
@@ -139,6 +139,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # The meters behind one gateway take turns; the wait is not bounded (not a failure).
         self.seat = bus_for(endpoint_key(self._client.settings.endpoint)).seat(str(entry.unique_id))
         self._line_full = False
+        entry.async_on_unload(
+            hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_leave_line)
+        )
+
+    @callback
+    def _async_leave_line(self, _event: Event) -> None:
+        """Home Assistant stops: a poll waiting for its turn ends now, not after the queue."""
+        self.seat.close()
 
     @override
     async def async_shutdown(self) -> None:

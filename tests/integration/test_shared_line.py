@@ -7,7 +7,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -180,3 +180,25 @@ async def test_a_meter_removed_or_added_mid_cycle_changes_nothing_for_the_others
     assert not _coordinator(first).health.failures
     assert newcomer.state is ConfigEntryState.LOADED
     assert len(bus.seats) == 2
+
+
+async def test_polls_waiting_for_the_line_end_when_home_assistant_stops(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Stopping never waits for a queue of meters: the waiting polls end, no session opens."""
+    entries = await _set_up(hass, sim, SERIALS)
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_the_line(sim, held, release))
+    await held.wait()
+    await _tick(hass, freezer)
+    bus = _coordinator(entries[0]).seat.bus
+    assert bus.waiting == 3
+    sessions = len(sim.record.sessions)
+
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await asyncio.sleep(0.1)
+    assert bus.waiting == 0
+    release.set()
+    await holder
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(sim.record.sessions) == sessions
