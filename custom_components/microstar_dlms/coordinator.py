@@ -221,7 +221,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         interval = self.seat.interval
         if interval is None:
             return
-        full = interval > LINE_FULL_FACTOR * UPDATE_INTERVAL.total_seconds()
+        # Against the interval asked for (a failing meter's back-off is not a full line).
+        asked = (self.update_interval or UPDATE_INTERVAL).total_seconds()
+        full = interval > LINE_FULL_FACTOR * asked
         if full != self._line_full:
             self._line_full = full
             LOGGER.info(
