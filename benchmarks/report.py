@@ -163,6 +163,43 @@ def _scale(report: dict[str, Any]) -> str:
     return _table("3. Scale: all coordinators refreshed at once, per round", header, rows)
 
 
+def _bus(report: dict[str, Any]) -> str:
+    bus = report["bus"]
+    rows: list[Row] = [
+        (
+            f"cycle {n + 1}",
+            f"{c['cycle_s']:.1f} s",
+            f"{c['floor_s']:.1f} s",
+            f"{c['to_floor']:.3f}",
+            f"{c['sessions']} sessions, {c['meters']} meters",
+        )
+        for n, c in enumerate(bus["cycles"])
+    ]
+    rows.append(
+        (
+            "between meters (median / max)",
+            "",
+            "",
+            "",
+            f"{_ms(bus['bus_handover_ms_median'])} / {_ms(bus['bus_handover_ms_max'])} line idle",
+        )
+    )
+    rows.append(
+        (
+            "failed polls / meters unavailable",
+            "",
+            "",
+            "",
+            f"{bus['bus_failed_polls']} / {bus['bus_unavailable_meters_max']}",
+        )
+    )
+    title = (
+        f"6. One line: {bus['bus_meters']} meters behind one gateway, {bus['baudrate']} baud, "
+        f"{bus['turnaround_ms']} ms turnaround, HA polling on its own"
+    )
+    return _table(title, ("", "cycle", "floor", "ratio", ""), rows)
+
+
 def _decoder(report: dict[str, Any]) -> str:
     decoder = report["decoder"]
     rows: list[Row] = [
@@ -222,6 +259,19 @@ def _summary(report: dict[str, Any]) -> str:
                 f"0  {mark(targets['no_extra_round_trips_after_restart'])}",
             ),
         ]
+    if "bus_cycle_to_floor" in report and "bus_cycle_within_1_10_of_floor" in targets:
+        rows += [
+            (
+                f"bus_cycle_to_floor ({report['bus_meters']} meters, {report['bus_cycle_s']} s)",
+                f"{report['bus_cycle_to_floor']:.3f}",
+                f"<= 1.10  {mark(targets['bus_cycle_within_1_10_of_floor'])}",
+            ),
+            (
+                "bus_failed_polls",
+                str(report["bus_failed_polls"]),
+                f"0  {mark(targets['no_failed_bus_polls_over_3_cycles'])}",
+            ),
+        ]
     return _table("Summary", ("figure", "value", "target"), rows)
 
 
@@ -234,4 +284,6 @@ def render(report: dict[str, Any]) -> str:
         f"Python {run['python']}, {run['cpus']} CPUs)"
     )
     sections = [_single(report), _multiple(report), _scale(report), _decoder(report)]
+    if "bus" in report:
+        sections.append(_bus(report))
     return "\n\n".join([head, *sections, _summary(report)])

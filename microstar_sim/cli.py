@@ -50,6 +50,7 @@ examples:
   scripts/simulator --port 3333 --fast --fault silent
   scripts/simulator --port 3333 --profile microstar-guide
   scripts/simulator --meter serial=21065678,address-size=4,profile=microstar-1p
+  scripts/simulator --port 3333 --meters 32 --turnaround 250:250   # a full RS-485 line
 """
 
 
@@ -91,6 +92,9 @@ _METER_KEYS = {
 }
 
 
+MAX_METERS = 32  # RS-485 unit loads on one line
+
+
 def _meter_spec(text: str) -> dict[str, object]:
     changes: dict[str, object] = {}
     for part in filter(None, text.split(",")):
@@ -105,6 +109,13 @@ def _meter_spec(text: str) -> dict[str, object]:
         except ValueError as err:
             raise argparse.ArgumentTypeError(f"--meter {text!r}: {err}") from None
     return changes
+
+
+def _meter_count(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= MAX_METERS:
+        raise argparse.ArgumentTypeError(f"--meters {text}: 1 to {MAX_METERS} on one line")
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
             "profile=microstar-1p (keys: profile, serial, logical, physical, address-size, seed)"
         ),
     )
+    parser.add_argument(
+        "--meters",
+        type=_meter_count,
+        default=1,
+        metavar="N",
+        help=(
+            "N meters on the line in all (1-32, the RS-485 unit-load limit): the first as "
+            "configured, the others copies with the next serial numbers and 4-byte addresses "
+            "(physical: their serial's last four digits); --meter adds more"
+        ),
+    )
     line = parser.add_argument_group("line timing")
     line.add_argument("--baudrate", type=int, default=9600, help="serial speed (9600)")
     line.add_argument(
@@ -255,6 +277,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _copies(first: MeterConfig, count: int) -> list[MeterConfig]:
+    """Meters like ``first`` with the next serial numbers, told apart by 4-byte addresses."""
+    width = len(first.serial_number)
+    return [
+        replace(
+            first,
+            serial_number=f"{int(first.serial_number) + n:0{width}d}",
+            address_size=4,
+            physical=None,
+            seed=first.seed + 100 + n,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
     """The simulator config the arguments describe."""
     first = MeterConfig(
@@ -271,8 +308,8 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         snrm_when_connected=args.snrm_when_connected,
         utc_offset_minutes=args.utc_offset,
     )
-    meters = [first]
-    for index, changes in enumerate(args.meter, start=2):
+    meters = [first, *_copies(first, args.meters - 1)]
+    for index, changes in enumerate(args.meter, start=len(meters) + 1):
         changes.setdefault("seed", first.seed + index)
         meters.append(replace(first, **changes))
     return SimulatorConfig(

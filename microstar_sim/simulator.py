@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from .clock import Clock, SystemClock
-from .config import SimulatorConfig
+from .config import SimulatorConfig, TimingConfig
 from .control import ControlServer
 from .faults import (
     Busy,
@@ -186,6 +186,11 @@ class Simulator:
         for target in self.meters if meter is None else [self.meters[meter]]:
             target.power_cycle()
         self.line.forget_input()
+
+    def set_timing(self, timing: TimingConfig) -> None:
+        """Line timing from the next frame on (a benchmark learns its meters fast, then
+        measures them at the field's speed)."""
+        self.line.timing = timing
 
     def set_password(self, client_sap: int, password: str | None, meter: int = 0) -> None:
         """Change the LLS password a meter expects from a client SAP (None: no authentication)."""

@@ -38,13 +38,18 @@ DEFAULT_SERVER_LOGICAL: Final = 1
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 BAUDRATE: Final = 9600  # field notes 1: RS-232/RS-485 at 9600 8N1
+# A person waiting (the add dialog) waits this long for the line; a meter's poll waits its turn
+# as long as the line needs (dlms/bus.py): waiting for the line is not a failure.
 LOCK_TIMEOUT: Final = 60.0
 PASSWORD_MAX_LENGTH: Final = 32
 
 # No poll-interval option (HA policy); see the README for a custom schedule.
 UPDATE_INTERVAL: Final = timedelta(seconds=30)
-# Hard bound on one poll: waiting for the endpoint lock plus a full session.
+# Hard bound on one poll's session, once its turn on the line has come.
 POLL_TIMEOUT: Final = 150.0
+# A failing meter is asked less often once its repairs are decided (doubling up to this), so
+# its timeouts do not take the line from the meters sharing it.
+BACKOFF_MAX: Final = timedelta(minutes=5)
 
 # Repairs: consecutive failed polls before an issue is raised.
 REPAIR_AFTER_POLLS: Final = 3

@@ -1,4 +1,5 @@
-"""One poll per interval: one guarded session, discovery until done, errors mapped once."""
+"""One poll per interval: its turn on the line, one guarded session, discovery until done,
+errors mapped once."""
 
 import asyncio
 from collections.abc import Mapping
@@ -8,8 +9,9 @@ from decimal import Decimal
 from time import monotonic
 from typing import Any, override
 
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers import (
     device_registry as dr,
@@ -46,6 +48,7 @@ from .discovery import (
     MeterDiscovery,
 )
 from .dlms import AttributeRef, MeterClient, MeterSession
+from .dlms.bus import bus_for
 from .dlms.errors import (
     AuthenticationFailed,
     DataAccessError,
@@ -53,9 +56,13 @@ from .dlms.errors import (
     DlmsError,
 )
 from .dlms.trace import TraceRecord
+from .dlms.transport import endpoint_key
 from .meter_config import MeterConfig
 from .meter_io import async_read_identity, error_kind
 from .poll_health import async_delete_issues, async_raise_issue, entry_health
+
+# A meter's turns this much further apart than its interval: the line is full (logged once).
+LINE_FULL_FACTOR = 1.5
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
 
@@ -93,7 +100,7 @@ _ABSENT_RESULTS = frozenset(
 
 
 class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
-    """Reads one meter every 30 s through one guarded session per poll."""
+    """Reads one meter every 30 s (or when its turn on a full line comes), one session a poll."""
 
     config_entry: MicrostarConfigEntry
 
@@ -120,12 +127,30 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # After a failed poll or a dropped energy read, the next poll checks the serial first:
         # the gateway's address may now reach another meter (every one answers the 1-byte form).
         self._identity_doubt = False
+        self._setup_poll = False  # in async_config_entry_first_refresh
         self.health = entry_health(hass, entry.entry_id)
         self._frames: list[TraceRecord] = []
         self._client = MeterClient(
             self.meter_config.settings(self.meter_config.server_address()),
             trace=self._frames.append,
         )
+        # The meters behind one gateway take turns; the wait is not bounded (not a failure).
+        self.seat = bus_for(endpoint_key(self._client.settings.endpoint)).seat(str(entry.unique_id))
+        self._line_full = False
+        entry.async_on_unload(
+            hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_leave_line)
+        )
+
+    @callback
+    def _async_leave_line(self, _event: Event) -> None:
+        """Home Assistant stops: a poll waiting for its turn ends now, not after the queue."""
+        self.seat.close()
+
+    @override
+    async def async_shutdown(self) -> None:
+        """Leave the line: a poll still waiting for its turn ends now."""
+        self.seat.close()
+        await super().async_shutdown()
 
     @override
     async def _async_setup(self) -> None:
@@ -137,13 +162,44 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     @override
     async def _async_update_data(self) -> MeterReading:
         """Run one session: go on with discovery while it is unfinished, read enabled objects."""
+        try:
+            if self._dialog_waits():
+                # One short session a person waits for: served next, before the queued polls
+                # (bounded by the lock timeout, as the flow's own session).
+                reading = await self._async_poll()
+            else:
+                async with self.seat.turn():
+                    self._note_line_cycle()
+                    reading = await self._async_poll()
+        finally:
+            if self._learned:
+                self._learned = False
+                await self.store.async_save(self.discovery)
+        self._record_success()
+        return reading
+
+    @override
+    async def async_config_entry_first_refresh(self) -> None:
+        """The setup's poll: short, as the add-meter dialog or Home Assistant's start waits."""
+        self._setup_poll = True
+        try:
+            await super().async_config_entry_first_refresh()
+        finally:
+            self._setup_poll = False
+
+    def _dialog_waits(self) -> bool:
+        """The setup of a meter never learned: the add-meter dialog waits for this poll."""
+        return self._setup_poll and not self.discovery.objects
+
+    async def _async_poll(self) -> MeterReading:
+        """One session within POLL_TIMEOUT; client errors mapped to what Home Assistant shows."""
         started = monotonic()
         self._frames.clear()
         try:
             async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
                 self.health.negotiated = session.negotiated
                 await self._async_discover(session)
-                reading = await self._async_read(session, self.discovery)
+                return await self._async_read(session, self.discovery)
         except AuthenticationFailed as err:
             self._record_failure("authentication_failed")
             raise ConfigEntryAuthFailed(
@@ -175,11 +231,25 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             # Kept as the records: copying them into dicts every poll only fed the garbage
             # collector (scripts/bench: setup_max_loop_stall_ms); diagnostics redact them.
             self.health.last_frames = list(self._frames)
-            if self._learned:
-                self._learned = False
-                await self.store.async_save(self.discovery)
-        self._record_success()
-        return reading
+
+    def _note_line_cycle(self) -> None:
+        """Say once when a full line stretches this meter's interval, and when it no longer does."""
+        interval = self.seat.interval
+        if interval is None:
+            return
+        # Against the interval asked for (a failing meter's back-off is not a full line).
+        asked = (self.update_interval or UPDATE_INTERVAL).total_seconds()
+        full = interval > LINE_FULL_FACTOR * asked
+        if full != self._line_full:
+            self._line_full = full
+            LOGGER.info(
+                "Meter %s: %s: read every %.0f s, %d meters share %s",
+                self.config_entry.unique_id,
+                "the line is full" if full else "the line has room again",
+                interval,
+                len(self.seat.bus.seats),
+                self.meter_config.display_endpoint,
+            )
 
     async def _async_discover(self, session: MeterSession) -> None:
         """Check the meter's identity when due; probe unconfirmed objects within the budget.
@@ -196,13 +266,11 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
         size = PROBE_BATCH if negotiated is not None and negotiated.multiple_references else 1
-        in_setup = self.config_entry.state is ConfigEntryState.SETUP_IN_PROGRESS
-        if in_setup and not discovery.objects:
-            # A meter never learned: the add-meter dialog waits for the setup's poll, so it
-            # reads the identity only; learning starts in the poll right after setup.
+        if self._dialog_waits():
+            # The identity only; learning starts in the poll right after setup.
             return
         # Any other poll of a setup is short too: values first, learning after.
-        budget = SETUP_DISCOVERY_BUDGET if in_setup else DISCOVERY_BUDGET
+        budget = SETUP_DISCOVERY_BUDGET if self._setup_poll else DISCOVERY_BUDGET
         started = monotonic()
         # Objects of disabled entities (most of a large meter's) are learned a little per poll:
         # the enabled entities appear in seconds and no poll runs long for the others.
@@ -388,6 +456,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     def _record_success(self) -> None:
         """Count a good poll and clear this entry's repairs."""
         self.health.record_success(dt_util.utcnow())
+        self.update_interval = UPDATE_INTERVAL
         async_delete_issues(self.hass, self.config_entry.entry_id)
 
     @callback
@@ -398,8 +467,11 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             "endpoint": self.meter_config.display_endpoint,
         }
         self._identity_doubt = True
-        for issue in self.health.record_failure(kind, dt_util.utcnow()):
+        now = dt_util.utcnow()
+        for issue in self.health.record_failure(kind, now):
             async_raise_issue(self.hass, self.config_entry.entry_id, issue, placeholders)
+        # A failing meter backs off, so its timeouts do not take the line from the others.
+        self.update_interval = self.health.next_poll_in(now)
 
 
 def register_value(value: Any, scaler_unit: ScalerUnit) -> Decimal | datetime | None:

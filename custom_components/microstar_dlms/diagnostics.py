@@ -1,4 +1,5 @@
-"""Diagnostics: what the meter negotiated and has, how polls went, the last session's frames."""
+"""Diagnostics: what the meter negotiated and has, how polls went, the line it shares, the last
+session's frames."""
 
 from typing import Any
 
@@ -19,6 +20,9 @@ async def async_get_config_entry_diagnostics(
     coordinator = entry.runtime_data.coordinator
     meter = entry.runtime_data.meter
     health = coordinator.health
+    seat = coordinator.seat
+    bus = seat.bus
+    interval = coordinator.update_interval
     return {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),
@@ -46,9 +50,29 @@ async def async_get_config_entry_diagnostics(
             "last_success": health.last_success,
             "last_failure": health.last_failure,
             "last_failure_kind": health.last_failure_kind,
+            "failure_streak": health.failure_streak,
+            "next_poll_after": None if interval is None else interval.total_seconds(),
             "busy_streak": health.busy_streak,
             "silent_streak": health.silent_streak,
             "glitches_dropped": health.glitches_dropped,
         },
+        # The gateway's line, shared by the meters behind it (dlms/bus.py): on a full line a
+        # meter is read once per cycle, later than its interval.
+        "line": {
+            "meters": len(bus.seats),
+            "cycle_s": _seconds(bus.cycle),
+            "round_s": bus.round_time,
+            "waiting": bus.waiting,
+            "this_meter": {
+                "turns": seat.turns,
+                "interval_s": _seconds(seat.interval),
+                "last_wait_s": _seconds(seat.last_wait),
+                "last_turn_s": _seconds(seat.last_hold),
+            },
+        },
         "last_session_frames": redact_frames(health.last_frames, coordinator.meter_config.password),
     }
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

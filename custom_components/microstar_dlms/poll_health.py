@@ -8,7 +8,7 @@ Assistant takes that module for a repairs platform with fix flows, and there are
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
@@ -16,11 +16,13 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.hass_dict import HassKey
 
 from .const import (
+    BACKOFF_MAX,
     DOMAIN,
     ISSUE_GATEWAY_BUSY,
     ISSUE_METER_SILENT,
     METER_INACTIVITY_WINDOW,
     REPAIR_AFTER_POLLS,
+    UPDATE_INTERVAL,
 )
 from .dlms.trace import TraceRecord
 
@@ -40,6 +42,7 @@ class PollHealth:
     last_success: datetime | None = None
     last_failure: datetime | None = None
     last_failure_kind: str | None = None
+    failure_streak: int = 0
     busy_streak: int = 0
     silent_streak: int = 0
     silent_since: datetime | None = None
@@ -53,7 +56,7 @@ class PollHealth:
         """Count a good poll; every streak ends."""
         self.successes += 1
         self.last_success = now
-        self.busy_streak = self.silent_streak = 0
+        self.failure_streak = self.busy_streak = self.silent_streak = 0
         self.silent_since = None
 
     def record_failure(self, kind: str, now: datetime) -> list[str]:
@@ -61,6 +64,7 @@ class PollHealth:
         self.failures[kind] += 1
         self.last_failure = now
         self.last_failure_kind = kind
+        self.failure_streak += 1
         self.busy_streak = self.busy_streak + 1 if kind == "gateway_busy" else 0
         if kind == "no_answer":
             self.silent_streak += 1
@@ -79,6 +83,22 @@ class PollHealth:
             due.append(ISSUE_METER_SILENT)
         return due
 
+    def next_poll_in(self, now: datetime) -> timedelta:
+        """When to poll again: every interval until a failing meter's repairs are decided,
+        then doubling up to BACKOFF_MAX, but never past the moment its silent repair is due."""
+        extra = self.failure_streak - REPAIR_AFTER_POLLS
+        if extra < 0:
+            return UPDATE_INTERVAL
+        delay = min(UPDATE_INTERVAL * (1 << min(extra + 1, 16)), BACKOFF_MAX)
+        if self.silent_since is not None:
+            due = self.silent_since + METER_INACTIVITY_WINDOW - now
+            if due >= timedelta(0):
+                delay = min(delay, due + REPAIR_MARGIN)
+        return delay
+
+
+# The silent repair needs the silence to outlast the window: ask just after it has.
+REPAIR_MARGIN = timedelta(seconds=1)
 
 # Poll health survives setup retries, so a meter silent since Home Assistant started still
 # raises its repair; keyed by entry id and dropped when the entry is removed.

@@ -1,10 +1,13 @@
 """The benchmark's code runs end to end with tiny sizes and a fast line (not a timed test)."""
 
+from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
+from benchmarks import bus
 from benchmarks.__main__ import run_scale, summarise
 from benchmarks.decoder import decode_stream, decoder_throughput, typical_frames
-from benchmarks.report import render
+from benchmarks.report import _bus, render
 from benchmarks.single import (
     multiple_references,
     reference_polls,
@@ -76,3 +79,21 @@ async def test_single_meter_parts_run() -> None:
     text = render(report)
     assert "Summary" in text
     assert "gurux-dlms" in text
+
+
+async def test_bus_part_runs() -> None:
+    """Part 6 on a fast line with a 1 s interval: three meters, two cycles, every one read."""
+    with patch(
+        "custom_components.microstar_dlms.coordinator.UPDATE_INTERVAL", timedelta(seconds=1)
+    ):
+        result = await bus.run(3, TURNAROUND, 2, baudrate=FAST_BAUD)
+    assert result["bus_meters"] == 3
+    assert [c["meters"] for c in result["cycles"]] == [3, 3]
+    assert result["bus_failed_polls"] == 0
+    assert result["bus_unavailable_meters_max"] == 0
+    assert result["bus_cycle_s"] >= 0.9  # the interval: a line with room waits for it
+    assert result["bus_cycle_to_floor"] > 1
+    report: dict[str, Any] = {"bus": result, "bus_meters": 3} | {
+        key: result[key] for key in ("bus_cycle_s", "bus_cycle_to_floor", "bus_failed_polls")
+    }
+    assert "3 meters behind one gateway" in _bus(report)

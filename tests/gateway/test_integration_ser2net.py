@@ -81,9 +81,9 @@ async def add_meter(hass: HomeAssistant, connection_type: str, user_input: dict[
     return str(result["result"].entry_id)
 
 
-async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Let one poll interval pass."""
-    freezer.tick(timedelta(seconds=30))
+async def poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30) -> None:
+    """Let one poll interval (or ``seconds``) pass."""
+    freezer.tick(timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -169,7 +169,7 @@ async def test_gateway_busy_repair_through_ser2net(
         holder.close()
         await holder.wait_closed()
     await closed(meter, gateway)
-    await poll(hass, freezer)
+    await poll(hass, freezer, 60)  # a failing meter backs off once its repair is raised
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(ENERGY).state != "unavailable"  # type: ignore[union-attr]
     await closed(meter, gateway)

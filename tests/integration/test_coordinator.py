@@ -17,8 +17,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator, meter_clock_drift
 from custom_components.microstar_dlms.dlms import CosemDateTime
-from custom_components.microstar_dlms.dlms.transport import endpoint_lock
-from microstar_sim import Busy, DataAccessFailure, Simulator
+from microstar_sim import Busy, DataAccessFailure, DelayResponse, Simulator
 
 from .conftest import SERIAL, entry_data, settled
 from .polling import poll
@@ -162,13 +161,18 @@ async def test_disabled_entities_cost_no_round_trip(
 
 
 async def test_poll_time_bound(
-    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory, init_integration: None
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
 ) -> None:
-    """A poll that cannot finish in time is abandoned (here: the gateway stays locked)."""
-    with patch("custom_components.microstar_dlms.coordinator.POLL_TIMEOUT", 0.2):
-        async with endpoint_lock(sim.endpoint, 1.0):
-            await poll(hass, freezer)
+    """A session that cannot finish in time is abandoned (here: every answer comes late)."""
+    sim.set_fault(DelayResponse(seconds=0.2, count=None))
+    with patch("custom_components.microstar_dlms.coordinator.POLL_TIMEOUT", 0.5):
+        await poll(hass, freezer)
+    sim.clear_faults()
     assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
+    assert coordinator_of(init_integration).health.last_failure_kind == "poll_timeout"
     await poll(hass, freezer)
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
     await settled(sim)

@@ -6,7 +6,7 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.const import BACKOFF_MAX, DOMAIN
 from microstar_sim import Busy, Silent, Simulator
 
 from .conftest import settled
@@ -40,7 +40,9 @@ async def test_gateway_busy_repair(
     }
 
     sim.clear_faults()
-    await poll(hass, freezer)
+    await poll(hass, freezer)  # a failing meter backs off once its repair is raised: no poll yet
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    await poll(hass, freezer)  # 60 s after the third busy poll
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -54,20 +56,21 @@ async def test_meter_silent_repair(
     """Silent for longer than the 180 s inactivity window: power-cycle the meter."""
     issue_id = f"meter_silent_{init_integration.entry_id}"
     sim.set_fault(Silent())
-    # Polls at 30, 60 ... 180 s: the streak started at 30 s, so 150 s of silence so far.
+    # Polls at 30, 60, 90 s, then backing off (150 s): the streak started at 30 s, so at most
+    # 150 s of silence so far.
     for _ in range(6):
         await poll(hass, freezer)
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    await poll(hass, freezer)  # 210 s: 180 s of silence (plus the real time the polls took)
+    await poll(hass, freezer)  # 210 s: the backed-off poll is due as the window ends (211 s)
     await poll(hass, freezer)  # 240 s: past the window whatever the real time
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.severity is ir.IssueSeverity.ERROR
     assert issue.translation_key == "meter_silent"
 
-    # The field procedure: power cycle, then the next poll answers and the issue goes.
+    # The field procedure: power cycle, then the next (backed-off) poll answers and the issue goes.
     sim.power_cycle()
-    await poll(hass, freezer)
+    await poll(hass, freezer, BACKOFF_MAX.total_seconds())
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     await settled(sim)
     assert not sim.record.open_associations

@@ -121,6 +121,18 @@ def test_command_line_builds_the_configuration() -> None:
     assert second.address.physical == 5678
 
 
+def test_a_full_line_of_meters_from_the_command_line() -> None:
+    """--meters 32: the RS-485 limit on one line, each meter at its own 4-byte address."""
+    args = build_parser().parse_args(["--meters", "32", "--serial", "21061001"])
+    meters = build_config(args).meters
+    assert len(meters) == 32
+    assert len({m.address for m in meters}) == 32
+    assert meters[0].address_size == 1
+    assert meters[31].serial_number == "21061032"
+    assert meters[31].address.physical == 1032
+    assert meters[31].address.size == 4
+
+
 @pytest.mark.parametrize(
     "argv",
     [["--fault", "melt"], ["--client", "x"], ["--turnaround", "9:1"], ["--meter", "colour=red"]],

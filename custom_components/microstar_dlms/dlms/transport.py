@@ -1,4 +1,4 @@
-"""Byte streams to a meter through ``serialx`` and the process-wide lock per endpoint."""
+"""Byte streams to a meter through ``serialx`` and the process-wide turn per endpoint."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 import logging
 from typing import Any
 from urllib.parse import urlsplit
-import weakref
 
 # Imported with the module (HA imports integrations in an executor): importing serialx on the
 # first session stalled the event loop for ~25 ms (benchmark).
 import serialx
 
-from .errors import ConnectionFailed, EndpointBusy
+from .bus import bus_for
+from .errors import ConnectionFailed
 
 _LOGGER = logging.getLogger(__name__)
 READ_CHUNK = 4096
@@ -53,33 +53,15 @@ def display_endpoint(endpoint: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-# One lock table per event loop (asyncio locks belong to a loop); in HA there is one loop.
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _lock_for(endpoint: str) -> asyncio.Lock:
-    table = _LOCKS.setdefault(asyncio.get_running_loop(), {})
-    return table.setdefault(endpoint_key(endpoint), asyncio.Lock())
-
-
 @asynccontextmanager
 async def endpoint_lock(endpoint: str, within: float) -> AsyncIterator[None]:
-    """Hold the endpoint for this task; wait at most ``within`` seconds, else EndpointBusy."""
-    lock = _lock_for(endpoint)
-    try:
-        async with asyncio.timeout(within):
-            await lock.acquire()
-    except TimeoutError:
-        raise EndpointBusy(
-            f"{endpoint_key(endpoint)} is in use by another session of this process and was "
-            f"not released within {within:g} s"
-        ) from None
-    try:
+    """Hold the endpoint for this task; wait at most ``within`` seconds, else EndpointBusy.
+
+    The endpoint's ``Bus`` (bus.py) keeps the order: a task already holding the turn (a
+    meter's poll) opens its session at once; other callers go before the queued polls.
+    """
+    async with bus_for(endpoint_key(endpoint)).turn(within=within):
         yield
-    finally:
-        lock.release()
 
 
 class MeterStream:

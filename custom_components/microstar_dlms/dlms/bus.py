@@ -1,0 +1,209 @@
+"""Turns on a shared line: one session at a time per endpoint, served in order of arrival.
+
+Meters behind one gateway share one RS-485 line and one TCP client slot (field notes 3), so
+their sessions take turns. A ``Bus`` per endpoint hands the turn over first in, first out: a
+meter polling on a schedule takes a ``Seat`` and waits for its turn as long as the line needs
+(waiting for the line is not a failure; closing the seat ends the wait), while a caller with a
+person waiting (the add-meter dialog, the field CLI) waits a bounded time and is served before
+the queued polls. The task holding a seat's turn opens its session inside it without waiting
+again, one session at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+import weakref
+
+from .errors import EndpointBusy
+
+
+@dataclass(slots=True)
+class _Waiter:
+    task: asyncio.Task[object] | None
+    future: asyncio.Future[None]
+    seat: Seat | None
+
+
+@dataclass(slots=True)
+class Seat:
+    """One meter's place on a bus: its turns and what they measured (loop time, seconds)."""
+
+    bus: Bus
+    name: str
+    turns: int = 0
+    last_turn_at: float | None = None
+    interval: float | None = None  # between the starts of its last two turns
+    last_wait: float | None = None  # from asking for the turn to getting it
+    last_hold: float | None = None  # how long its last turn held the line
+    closed: bool = False
+    _waiters: list[_Waiter] = field(default_factory=list, repr=False)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for this seat's turn (no time bound; cancelled when the seat closes), hold it."""
+        async with self.bus.turn(seat=self):
+            yield
+
+    def close(self) -> None:
+        """Leave the bus (the meter is unloaded or removed): a waiting turn is cancelled."""
+        if self.closed:
+            return
+        self.closed = True
+        self.bus.seats.pop(id(self), None)
+        for waiter in self._waiters:
+            if not waiter.future.done():
+                waiter.future.cancel()
+
+
+class Bus:
+    """The turns of one endpoint (gateway ``host:port`` or serial device)."""
+
+    def __init__(self, key: str) -> None:
+        """An idle bus for ``key``."""
+        self.key = key
+        self.seats: dict[int, Seat] = {}
+        self.turns = 0
+        self.cycle: float | None = None  # the latest interval between one seat's turns
+        self.busy_since: float | None = None
+        self._holder: asyncio.Task[object] | None = None
+        self._held = False
+        self._by_seat = False  # the turn was taken by a seat: its task may open one session
+        self._inner = False
+        self._prompt: deque[_Waiter] = deque()  # bounded callers: a person is waiting
+        self._polls: deque[_Waiter] = deque()  # seats, in order of arrival
+
+    def seat(self, name: str) -> Seat:
+        """A new seat on this bus for one meter."""
+        seat = Seat(self, name)
+        self.seats[id(seat)] = seat
+        return seat
+
+    @property
+    def round_time(self) -> float | None:
+        """Line time one round of every seated meter takes: the sum of their last turns."""
+        holds = [s.last_hold for s in self.seats.values() if s.last_hold is not None]
+        return round(sum(holds), 3) if holds else None
+
+    @property
+    def waiting(self) -> int:
+        """Callers queued for a turn now."""
+        return sum(1 for w in (*self._prompt, *self._polls) if not w.future.done())
+
+    @asynccontextmanager
+    async def turn(
+        self, *, seat: Seat | None = None, within: float | None = None
+    ) -> AsyncIterator[None]:
+        """Hold the line for this task; a bounded wait (``within``) ends in EndpointBusy."""
+        task = asyncio.current_task()
+        if self._seat_session_allowed(task, seat):
+            self._inner = True  # one session inside a seat's own turn, never two at once
+            try:
+                yield
+            finally:
+                self._inner = False
+            return
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        await self._acquire(task, seat, within)
+        started = loop.time()
+        self._begin(seat, asked, started)
+        try:
+            yield
+        finally:
+            if seat is not None:
+                seat.last_hold = loop.time() - started
+            self._pass_on()
+
+    def _seat_session_allowed(self, task: asyncio.Task[object] | None, seat: Seat | None) -> bool:
+        return (
+            seat is None
+            and self._held
+            and self._by_seat
+            and not self._inner
+            and task is not None
+            and self._holder is task
+        )
+
+    async def _acquire(
+        self, task: asyncio.Task[object] | None, seat: Seat | None, within: float | None
+    ) -> None:
+        if seat is not None and seat.closed:
+            raise asyncio.CancelledError(f"{seat.name} left the bus {self.key}")
+        if not self._held and not self.waiting:
+            self._take(task, seat)
+            return
+        waiter = _Waiter(task, asyncio.get_running_loop().create_future(), seat)
+        (self._polls if seat is not None else self._prompt).append(waiter)
+        if seat is not None:
+            seat._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(within):
+                await waiter.future
+        except BaseException as err:
+            handed = waiter.future.done() and not waiter.future.cancelled()
+            self._forget(waiter)
+            if handed:  # given the turn just as the wait ended: hand it on
+                self._pass_on()
+            if isinstance(err, TimeoutError) and within is not None:
+                raise EndpointBusy(
+                    f"{self.key} is in use by another session of this process and was "
+                    f"not released within {within:g} s"
+                ) from None
+            raise
+        finally:
+            if seat is not None:
+                seat._waiters.remove(waiter)
+
+    def _forget(self, waiter: _Waiter) -> None:
+        for queue in (self._prompt, self._polls):
+            if waiter in queue:
+                queue.remove(waiter)
+
+    def _take(self, task: asyncio.Task[object] | None, seat: Seat | None) -> None:
+        self._held = True
+        self._holder = task
+        self._by_seat = seat is not None
+
+    def _begin(self, seat: Seat | None, asked: float, started: float) -> None:
+        self.turns += 1
+        if seat is None:
+            return
+        seat.turns += 1
+        seat.last_wait = started - asked
+        if seat.last_turn_at is not None:
+            seat.interval = started - seat.last_turn_at
+            self.cycle = seat.interval
+        seat.last_turn_at = started
+
+    def _pass_on(self) -> None:
+        """Give the turn to the next caller: people first, then seats in order of arrival."""
+        for queue in (self._prompt, self._polls):
+            while queue:
+                waiter = queue.popleft()
+                if waiter.future.done():
+                    continue
+                self._take(waiter.task, waiter.seat)
+                waiter.future.set_result(None)
+                return
+        self._held = False
+        self._holder = None
+        self._by_seat = False
+
+
+# One bus table per event loop (futures belong to a loop); in Home Assistant there is one loop.
+_BUSES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Bus]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def bus_for(key: str) -> Bus:
+    """The bus of an endpoint key (``transport.endpoint_key``), created on first use."""
+    table = _BUSES.setdefault(asyncio.get_running_loop(), {})
+    bus = table.get(key)
+    if bus is None:
+        bus = table[key] = Bus(key)
+    return bus

@@ -1,0 +1,169 @@
+"""Turns on one gateway's line: meters served in order, nobody starved, nobody left waiting."""
+
+import asyncio
+
+import pytest
+
+from custom_components.microstar_dlms.dlms import MeterClient
+from custom_components.microstar_dlms.dlms.bus import Bus, bus_for
+from custom_components.microstar_dlms.dlms.errors import EndpointBusy
+from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+
+from .fake_meter import VOLTAGE, FakeGateway, FakeMeter, settings_for
+
+
+async def test_meters_on_one_line_are_served_in_turn() -> None:
+    """Eight meters polling as fast as they can: every round serves each of them once."""
+    bus = Bus("gateway:3333")
+    seats = [bus.seat(f"meter {n}") for n in range(8)]
+    order: list[str] = []
+
+    async def poll_forever(seat_index: int) -> None:
+        seat = seats[seat_index]
+        for _ in range(5):
+            async with seat.turn():
+                order.append(seat.name)
+                await asyncio.sleep(0.002)
+
+    await asyncio.gather(*(poll_forever(n) for n in range(8)))
+    rounds = [order[i : i + 8] for i in range(0, len(order), 8)]
+    assert len(rounds) == 5
+    for served in rounds:
+        assert sorted(served) == sorted(seat.name for seat in seats)
+    assert all(seat.turns == 5 for seat in seats)
+
+
+async def test_a_poll_waits_for_its_turn_past_the_bound_a_person_gets() -> None:
+    """The line held longer than a bounded wait: the dialog's caller gives up, the poll waits."""
+    bus = Bus("gateway:3333")
+    holder, poller = bus.seat("slow meter"), bus.seat("next meter")
+    got_turn = asyncio.Event()
+
+    async def hold() -> None:
+        async with holder.turn():
+            await asyncio.sleep(0.4)
+
+    async def poll() -> None:
+        async with poller.turn():
+            got_turn.set()
+
+    holding = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    polling = asyncio.create_task(poll())
+    with pytest.raises(EndpointBusy, match="gateway:3333"):
+        async with bus.turn(within=0.1):
+            pass
+    await asyncio.gather(holding, polling)
+    assert got_turn.is_set()
+    assert poller.last_wait is not None
+    assert poller.last_wait >= 0.3
+
+
+async def test_a_person_waiting_goes_before_the_queued_polls() -> None:
+    """The add-meter dialog is served after the current session, not after the whole queue."""
+    bus = Bus("gateway:3333")
+    seats = [bus.seat(f"meter {n}") for n in range(4)]
+    order: list[str] = []
+
+    async def poll(n: int) -> None:
+        async with seats[n].turn():
+            order.append(seats[n].name)
+            await asyncio.sleep(0.01)
+
+    async def dialog() -> None:
+        async with bus.turn(within=5.0):
+            order.append("dialog")
+
+    polls = [asyncio.create_task(poll(n)) for n in range(4)]
+    await asyncio.sleep(0.001)  # meter 0 holds the line, the others queue
+    await asyncio.gather(dialog(), *polls)
+    assert order == ["meter 0", "dialog", "meter 1", "meter 2", "meter 3"]
+
+
+async def test_a_removed_meter_stops_waiting_and_the_others_keep_their_order() -> None:
+    """Closing a seat mid-cycle cancels its wait at once; the queue behind it moves up."""
+    bus = Bus("gateway:3333")
+    first, removed, last = bus.seat("first"), bus.seat("removed"), bus.seat("last")
+    order: list[str] = []
+
+    async def poll(seat_name: str) -> None:
+        seat = {"first": first, "removed": removed, "last": last}[seat_name]
+        async with seat.turn():
+            order.append(seat_name)
+            await asyncio.sleep(0.05)
+
+    tasks = {name: asyncio.create_task(poll(name)) for name in ("first", "removed", "last")}
+    await asyncio.sleep(0.01)
+    removed.close()
+    with pytest.raises(asyncio.CancelledError):
+        await tasks["removed"]
+    await asyncio.gather(tasks["first"], tasks["last"])
+    assert order == ["first", "last"]
+    assert len(bus.seats) == 2
+    with pytest.raises(asyncio.CancelledError):
+        async with removed.turn():
+            pass
+    assert not bus.waiting
+
+
+async def test_a_cancelled_holder_or_waiter_never_keeps_the_line() -> None:
+    """Cancellation anywhere (the entry unloading, Home Assistant stopping) hands the turn on."""
+    bus = Bus("gateway:3333")
+    a, b, c = bus.seat("a"), bus.seat("b"), bus.seat("c")
+
+    async def hold(seat_index: int, seconds: float) -> None:
+        async with (a, b, c)[seat_index].turn():
+            await asyncio.sleep(seconds)
+
+    holding = asyncio.create_task(hold(0, 10))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(hold(1, 10))
+    last = asyncio.create_task(hold(2, 0))
+    await asyncio.sleep(0.01)
+    holding.cancel()
+    await asyncio.sleep(0)  # b is handed the turn ...
+    waiting.cancel()  # ... and cancelled before it runs
+    async with asyncio.timeout(1):
+        await last
+    assert c.turns == 1
+    async with asyncio.timeout(1), bus.turn(within=0.1):
+        pass
+
+
+async def test_one_session_inside_a_meters_turn_and_never_two() -> None:
+    """The poll's own session opens at once; a second session in that turn cannot overlap."""
+    meter = FakeMeter()
+    async with FakeGateway(meter) as gateway:
+        settings = settings_for(gateway, lock_timeout=0.2)
+        seat = bus_for(f"127.0.0.1:{gateway.port}").seat("meter")
+        async with seat.turn():
+            async with MeterClient(settings).session() as session:
+                assert await session.get(VOLTAGE) == 23001
+                with pytest.raises(EndpointBusy):
+                    async with endpoint_lock(settings.endpoint, 0.1):
+                        pass
+            async with MeterClient(settings).session() as session:
+                assert await session.get(VOLTAGE) == 23001
+        seat.close()
+    assert meter.record.max_concurrent == 1
+    assert meter.record.connections == 2
+
+
+async def test_the_cycle_of_a_line_is_measured() -> None:
+    """Each meter's interval between turns, and the line time a round of all of them takes."""
+    bus = Bus("gateway:3333")
+    seats = [bus.seat(f"meter {n}") for n in range(3)]
+
+    async def poll(n: int) -> None:
+        for _ in range(2):
+            async with seats[n].turn():
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(poll(n) for n in range(3)))
+    for seat in seats:
+        assert seat.interval is not None
+        assert 0.14 <= seat.interval < 0.5
+    assert bus.cycle is not None
+    assert 0.14 <= bus.cycle < 0.5
+    assert bus.round_time is not None
+    assert 0.14 <= bus.round_time < 0.5

@@ -1,0 +1,230 @@
+"""Meters sharing one gateway's line: waiting for the line is no failure, a silent meter backs
+off without delaying its repair, and a meter removed or added mid-cycle leaves the others be."""
+
+import asyncio
+from datetime import timedelta
+from unittest.mock import patch
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
+from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+from microstar_sim import MeterConfig, Silent, Simulator
+
+from .conftest import entry_data, settled
+from .polling import SLACK, poll
+
+pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
+
+SERIALS = ("21061001", "21061002", "21061003")
+
+
+@pytest.fixture
+def meters() -> tuple[MeterConfig, ...]:
+    """Three meters on one RS-485 line, told apart by their factory physical addresses."""
+    return tuple(MeterConfig(serial_number=serial, address_size=4) for serial in SERIALS)
+
+
+def _entry(sim: Simulator, serial: str) -> MockConfigEntry:
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Microstar {serial}",
+        unique_id=serial,
+        data=entry_data(sim, address_size="4", physical=int(serial[-4:])),
+    )
+
+
+async def _set_up(
+    hass: HomeAssistant, sim: Simulator, serials: tuple[str, ...]
+) -> list[MockConfigEntry]:
+    entries = []
+    for serial in serials:
+        entry = _entry(sim, serial)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        entries.append(entry)
+    await hass.async_block_till_done()
+    return entries
+
+
+def _coordinator(entry: MockConfigEntry) -> MicrostarCoordinator:
+    coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
+    return coordinator
+
+
+def _energy(hass: HomeAssistant, serial: str) -> str:
+    state = hass.states.get(f"sensor.microstar_{serial}_energy_import")
+    assert state is not None
+    return state.state
+
+
+async def _hold_the_line(sim: Simulator, held: asyncio.Event, release: asyncio.Event) -> None:
+    """Another session on the gateway (the add-meter dialog, the field CLI) until released.
+
+    (Not a sleep: firing Home Assistant's time-changed event runs due loop timers early.)
+    """
+    async with endpoint_lock(sim.endpoint, 5.0):
+        held.set()
+        await release.wait()
+
+
+async def _tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Let 30 s pass on Home Assistant's clock; the polls due start (and may wait for the line)."""
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass, dt_util.utcnow() + SLACK)
+    await asyncio.sleep(0.2)
+
+
+async def test_waiting_for_the_line_is_not_a_failure(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """The line busy far longer than any bound a person's wait has: the polls wait, then read."""
+    entries = await _set_up(hass, sim, SERIALS)
+    held, release = asyncio.Event(), asyncio.Event()
+    # The old design failed a poll after LOCK_TIMEOUT of waiting, or POLL_TIMEOUT in all.
+    with (
+        patch("custom_components.microstar_dlms.meter_config.LOCK_TIMEOUT", 0.1),
+        patch("custom_components.microstar_dlms.coordinator.POLL_TIMEOUT", 0.8),
+    ):
+        holder = asyncio.create_task(_hold_the_line(sim, held, release))
+        await held.wait()
+        await _tick(hass, freezer)
+        assert _coordinator(entries[0]).seat.bus.waiting == 3
+        await asyncio.sleep(1.3)  # real time: past both old bounds
+        release.set()
+        await holder
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    for entry in entries:
+        coordinator = _coordinator(entry)
+        assert coordinator.last_update_success
+        assert not coordinator.health.failures
+        assert coordinator.health.successes == 3  # setup (identity), learning, this poll
+        assert coordinator.seat.last_wait is not None
+        assert coordinator.seat.last_wait >= 1.0
+        assert _energy(hass, str(entry.unique_id)) != STATE_UNAVAILABLE
+    await settled(sim)
+    assert sim.record.max_concurrent_connections == 1
+    assert sim.record.busy_replies == 0
+
+
+async def test_a_silent_meter_backs_off_and_still_gets_its_repair_on_time(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Eight minutes with one meter silent: its polls thin out, its repair comes at 3 minutes,
+    and the other two meters are read every 30 s as if it were not there."""
+    entries = await _set_up(hass, sim, SERIALS)
+    silent, healthy = entries[1], (entries[0], entries[2])
+    sim.set_fault(Silent(), meter=1)
+    issue_id = f"meter_silent_{silent.entry_id}"
+    raised_at = None
+    for tick in range(1, 17):
+        await poll(hass, freezer)
+        if raised_at is None and issue_registry.async_get_issue(DOMAIN, issue_id) is not None:
+            raised_at = tick * 30
+
+    # The silence began with the poll at 30 s; the repair falls due 180 s later.
+    assert raised_at == 240 - 30
+    failed = _coordinator(silent).health.failures["no_answer"]
+    assert 4 <= failed <= 7  # 16 without backing off: 30, 60, 90, 150, 211, 451 s
+    for entry in healthy:
+        health = _coordinator(entry).health
+        assert health.successes == 18  # setup (identity), learning, 16 polls
+        assert not health.failures
+        assert _energy(hass, str(entry.unique_id)) != STATE_UNAVAILABLE
+    assert _energy(hass, str(silent.unique_id)) == STATE_UNAVAILABLE
+
+
+async def test_a_meter_removed_or_added_mid_cycle_changes_nothing_for_the_others(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Polls queue behind a long session; one queued meter is unloaded, a new one added: the
+    unload ends its wait at once, the others are read in the order they asked."""
+    first, leaving = await _set_up(hass, sim, SERIALS[:2])
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_the_line(sim, held, release))
+    await held.wait()
+    await _tick(hass, freezer)
+    bus = _coordinator(first).seat.bus
+    assert bus.waiting == 2
+
+    async with asyncio.timeout(5):
+        assert await hass.config_entries.async_unload(leaving.entry_id)
+    assert leaving.state is ConfigEntryState.NOT_LOADED
+    assert bus.waiting == 1
+    newcomer = _entry(sim, SERIALS[2])
+    newcomer.add_to_hass(hass)
+    setup = asyncio.create_task(hass.config_entries.async_setup(newcomer.entry_id))
+    await asyncio.sleep(0.1)
+    assert bus.waiting == 2
+
+    release.set()
+    await holder
+    assert await setup
+    await hass.async_block_till_done(wait_background_tasks=True)
+    serial_of = {str(m.config.address): m.config.serial_number for m in sim.meters}
+    order = [serial_of[s.meter] for s in sim.record.sessions]
+    assert order[-2:] == [SERIALS[0], SERIALS[2]]
+    assert _coordinator(first).health.successes == 3  # setup (identity), learning, this poll
+    assert not _coordinator(first).health.failures
+    assert newcomer.state is ConfigEntryState.LOADED
+    assert len(bus.seats) == 2
+
+
+async def test_polls_waiting_for_the_line_end_when_home_assistant_stops(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Stopping never waits for a queue of meters: the waiting polls end, no session opens."""
+    entries = await _set_up(hass, sim, SERIALS)
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_the_line(sim, held, release))
+    await held.wait()
+    await _tick(hass, freezer)
+    bus = _coordinator(entries[0]).seat.bus
+    assert bus.waiting == 3
+    sessions = len(sim.record.sessions)
+
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await asyncio.sleep(0.1)
+    assert bus.waiting == 0
+    release.set()
+    await holder
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(sim.record.sessions) == sessions
+
+
+async def test_adding_a_meter_to_a_busy_line_goes_before_the_queued_polls(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """The add-meter dialog waits for the new meter's setup: its one short session (the
+    identity) is served next; its learning poll then queues behind the meters already waiting."""
+    first, _ = await _set_up(hass, sim, SERIALS[:2])
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_the_line(sim, held, release))
+    await held.wait()
+    await _tick(hass, freezer)
+    assert _coordinator(first).seat.bus.waiting == 2
+    newcomer = _entry(sim, SERIALS[2])
+    newcomer.add_to_hass(hass)
+    setup = asyncio.create_task(hass.config_entries.async_setup(newcomer.entry_id))
+    await asyncio.sleep(0.1)
+
+    release.set()
+    await holder
+    assert await setup
+    await hass.async_block_till_done(wait_background_tasks=True)
+    serial_of = {str(m.config.address): m.config.serial_number for m in sim.meters}
+    order = [serial_of[s.meter] for s in sim.record.sessions]
+    assert order[-4:] == [SERIALS[2], SERIALS[0], SERIALS[1], SERIALS[2]]
+    assert newcomer.state is ConfigEntryState.LOADED
