@@ -112,58 +112,36 @@ def ha_packages() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], check=True)
 
 
-@pytest.fixture(scope="module")
-def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
-    """``python -m microstar_sim`` on ephemeral ports: the field meter, and a second one."""
-    argv = [
-        sys.executable,
-        "-m",
-        "microstar_sim",
-        "--host",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--control-port",
-        "0",
-        "--profile",
-        "microstar-3p",
-        "--meter",
-        SECOND_METER,
-        *SIMULATOR_TIMING,
-    ]
-    process = ManagedProcess("simulator", argv, artifacts / "simulator.log", REPO)
+def _simulator(name: str, log: Path, *meter: str) -> Iterator[SimulatorProcess]:
+    """``python -m microstar_sim`` on ephemeral loopback ports, until the fixture ends."""
+    argv = [sys.executable, "-m", "microstar_sim", "--host", LOOPBACK, "--port", "0"]
+    process = ManagedProcess(name, [*argv, "--control-port", "0", *meter], log, REPO)
     try:
         gateway = process.wait_for_log(r"gateway on socket://[\d.]+:(\d+)", 30)
         control = process.wait_for_log(r"control port: [\d.]+:(\d+)", 5)
         yield SimulatorProcess(process, int(gateway[1]), int(control[1]))
     finally:
         process.stop(grace=5)
+
+
+@pytest.fixture(scope="module")
+def simulator_process(artifacts: Path) -> Iterator[SimulatorProcess]:
+    """The field meter, and a second one on the same line."""
+    yield from _simulator(
+        "simulator",
+        artifacts / "simulator.log",
+        *("--profile", "microstar-3p", "--meter", SECOND_METER, *SIMULATOR_TIMING),
+    )
 
 
 @pytest.fixture
 def guide_simulator(artifacts: Path) -> Iterator[SimulatorProcess]:
     """A gateway of its own with the guide's meter, for one test."""
-    argv = [
-        sys.executable,
-        "-m",
-        "microstar_sim",
-        "--host",
-        LOOPBACK,
-        "--port",
-        "0",
-        "--control-port",
-        "0",
-        "--serial",
-        GUIDE_SERIAL,
-        *GUIDE_METER,
-    ]
-    process = ManagedProcess("guide simulator", argv, artifacts / "guide-simulator.log", REPO)
-    try:
-        gateway = process.wait_for_log(r"gateway on socket://[\d.]+:(\d+)", 30)
-        control = process.wait_for_log(r"control port: [\d.]+:(\d+)", 5)
-        yield SimulatorProcess(process, int(gateway[1]), int(control[1]))
-    finally:
-        process.stop(grace=5)
+    yield from _simulator(
+        "guide simulator",
+        artifacts / "guide-simulator.log",
+        *("--serial", GUIDE_SERIAL, *GUIDE_METER),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -41,14 +41,21 @@ class WallClock:
 
 @contextmanager
 def wall_clock() -> Iterator[WallClock]:
-    """Patch ``dt_util.utcnow`` (and so the coordinator's notion of elapsed time)."""
+    """Patch ``dt_util.utcnow`` (and so the coordinator's notion of elapsed time) and the
+    energy guard's monotonic clock: a compressed poll interval is a real one to both."""
     clock = WallClock()
     real = dt_util.utcnow
 
     def utcnow() -> datetime:
         return real() + clock.offset
 
-    with patch.object(dt_util, "utcnow", utcnow):
+    def monotonic() -> float:
+        return time.monotonic() + clock.offset.total_seconds()
+
+    with (
+        patch.object(dt_util, "utcnow", utcnow),
+        patch("custom_components.microstar_dlms.sensor.monotonic", monotonic),
+    ):
         yield clock
 
 
