@@ -63,7 +63,7 @@ def run_guide(turnaround: float) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=1800,  # learns the whole guide meter first (13 polls at 250 ms turnaround)
     )
     if done.returncode != 0:
         raise RuntimeError(f"guide run failed:\n{done.stderr[-3000:]}")
