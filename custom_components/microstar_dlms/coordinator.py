@@ -261,14 +261,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         discovery = self.discovery
         if self._identity_doubt or discovery.identity_due(dt_util.utcnow()):
             await self._async_check_identity(session)
+        if self._dialog_waits():
+            # The identity only; learning starts in the poll right after setup.
+            return
         pending = self.pending_objects()
         # One object per request without GET-with-list (the field meter): the wire cost is the
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
         size = PROBE_BATCH if negotiated is not None and negotiated.multiple_references else 1
-        if self._dialog_waits():
-            # The identity only; learning starts in the poll right after setup.
-            return
         # Any other poll of a setup is short too: values first, learning after.
         budget = SETUP_DISCOVERY_BUDGET if self._setup_poll else DISCOVERY_BUDGET
         started = monotonic()
