@@ -21,8 +21,10 @@ class LoopLagProbe:
     Lateness is what any other task of the loop would have waited: every callback that ran
     before the probe's turn, plus time the process was not on a CPU. The longest callback is
     the stall one piece of code caused on its own (a garbage collection lands in whichever
-    callback triggers it: ``longest_gc_pause``). ``thread_cpu_during_max`` tells the two
-    causes of the worst lateness apart: the loop thread's CPU time over that sample.
+    callback triggers it: ``longest_gc_pause``; ``full_collections`` counts those of the
+    oldest generation, whose pause grows with the whole heap). ``thread_cpu_during_max``
+    tells the two causes of the worst lateness apart: the loop thread's CPU time over that
+    sample.
     """
 
     def __init__(self, interval: float = 0.005) -> None:
@@ -33,6 +35,7 @@ class LoopLagProbe:
         self.longest_callback = 0.0
         self.longest_callback_name = ""
         self.longest_gc_pause = 0.0
+        self.full_collections = 0
         self.samples = 0
         self._task: asyncio.Task[None] | None = None
         self._original_run: Any = None
@@ -45,6 +48,7 @@ class LoopLagProbe:
         self.longest_callback = 0.0
         self.longest_callback_name = ""
         self.longest_gc_pause = 0.0
+        self.full_collections = 0
         self.samples = 0
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -52,6 +56,8 @@ class LoopLagProbe:
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
+            if info.get("generation") == 2:
+                self.full_collections += 1
             self.longest_gc_pause = max(
                 self.longest_gc_pause, time.perf_counter() - self._gc_started
             )
