@@ -144,6 +144,19 @@ def _scale(report: dict[str, Any]) -> str:
             ),
         ),
         _row("  longest garbage collection", cols, lambda c: _ms(c[setup]["longest_gc_pause_ms"])),
+        _row(
+            "  full collections / one after setup",
+            cols,
+            lambda c: (
+                f"{c[setup].get('full_collections', '?')} / "
+                f"{_ms(c[setup].get('full_collection_after_ms', 0.0))}"
+            ),
+        ),
+        _row(
+            "  objects alive per meter",
+            cols,
+            lambda c: str(c[setup].get("objects_alive_per_meter")),
+        ),
         _row("polling round, wall (median)", cols, lambda c: _ms(c["round_wall_ms_median"])),
         _row("CPU per poll (median, HA process)", cols, lambda c: _ms(c["cpu_ms_per_poll_median"])),
         _row("max loop lag in rounds (probe)", cols, lambda c: _ms(c["max_loop_stall_ms"])),

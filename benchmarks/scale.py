@@ -4,7 +4,8 @@ The setup window starts from a collected heap, as in a Home Assistant that has b
 for a while when the meters are added: the test instance's own start-up leaves some hundred
 thousand objects waiting for their first full collection, and a full collection of that heap
 (~250 ms here) would land in whichever window comes next. The report says how many full
-collections ran during the setup and how many objects each meter's setup left alive.
+collections ran during the setup, how long one takes right after it (the pause it adds when the
+collector's schedule puts one in the window) and how many objects each meter's setup left alive.
 
 Runs in its own process (``python -m benchmarks.scale GATEWAYS METERS ROUNDS``, one JSON line
 on stdout) so that CPU time and peak RSS are Home Assistant's and the integration's only; the
@@ -191,7 +192,9 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             setup_callback_name = probe.longest_callback_name
             setup_gc = probe.longest_gc_pause
             setup_full_collections = probe.full_collections
+            collect_started = time.perf_counter()
             gc.collect()
+            full_collection = time.perf_counter() - collect_started
             alive_per_meter = (len(gc.get_objects()) - tracked) / len(entries)
             loaded = sum(1 for e in entries if e.state is ConfigEntryState.LOADED)
             if loaded != len(entries):
@@ -231,6 +234,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             "longest_gc_pause_ms": ms(setup_gc),
             "full_collections": setup_full_collections,
             "objects_alive_per_meter": round(alive_per_meter),
+            "full_collection_after_ms": ms(full_collection),
         },
         "rounds": measured,
         "round_wall_ms_median": sorted(r["wall_ms"] for r in measured)[len(measured) // 2],
