@@ -78,7 +78,7 @@ def _rate(work: Callable[[int], object], count: int, repeats: int) -> float:
 
 
 def decoder_throughput(count: int, repeats: int = 3) -> dict[str, Any]:
-    """Frames per second for deframing + decoding, and the per-frame cost of a trace record."""
+    """Frames per second for deframing + decoding, and the cost of showing one traced frame."""
     result: dict[str, Any] = {}
     for name, frame in typical_frames().items():
         per_frame = _rate(partial(decode_stream, frame), count, repeats)

@@ -221,7 +221,7 @@ def _decoder(report: dict[str, Any]) -> str:
         if isinstance(d, dict)
     ]
     trace = f"{decoder['trace_record_us_per_frame']} us"
-    rows.append(("trace record of a GET frame (mask+describe)", "", "", trace))
+    rows.append(("showing a traced GET frame (mask+describe)", "", "", trace))
     header = ("frame", "size", "rate", "per frame")
     return _table("4. Decoder: deframe + HDLC checks + APDU + value", header, rows)
 

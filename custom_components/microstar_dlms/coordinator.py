@@ -265,6 +265,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             # The identity only; learning starts in the poll right after setup.
             return
         pending = self.pending_objects()
+        if not pending:
+            return  # learned: the poll reads values only
         # One object per request without GET-with-list (the field meter): the wire cost is the
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
@@ -281,13 +283,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             await self._async_probe(session, keys, size, deadlines)
         ):
             asked.update(keys)
-        if pending:
-            LOGGER.debug(
-                "Meter %s: has %s; %d objects still to probe",
-                discovery.serial,
-                sorted(discovery.objects),
-                len(self.pending_objects()),
-            )
+        LOGGER.debug(
+            "Meter %s: has %s; %d objects still to probe",
+            discovery.serial,
+            sorted(discovery.objects),
+            len(self.pending_objects()),
+        )
 
     async def _async_probe(
         self, session: MeterSession, keys: list[str], size: int, deadlines: tuple[float, float]
@@ -317,11 +318,13 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         is probed once that one is confirmed, and never where it is absent.
         """
         discovery = self.discovery
-        keys = discovery.pending(
+        catalogue = self.catalogue
+        keys = [
             key
-            for key, known in self.catalogue.items()
-            if key != FIRMWARE and all(required in discovery.objects for required in known.requires)
-        )
+            for key in discovery.pending(catalogue)  # every poll: the cheap test first
+            if key != FIRMWARE
+            and all(required in discovery.objects for required in catalogue[key].requires)
+        ]
         return sorted(keys, key=lambda key: not self.is_enabled(key))
 
     def _learn(self, obj: MeterObject, error: DataAccessError | None, value: Any) -> None:

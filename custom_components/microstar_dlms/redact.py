@@ -45,7 +45,7 @@ def redact_frames(records: Iterable[Any], password: str | None) -> list[dict[str
     """
     frames: list[dict[str, Any]] = []
     for record in records:
-        shown = plain(record)
+        shown = record.shown() if hasattr(record, "shown") else plain(record)
         if not isinstance(shown, dict):
             shown = {"record": str(record)}
         frames.append({key: _redacted(item, password) for key, item in shown.items()})

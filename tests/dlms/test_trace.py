@@ -61,9 +61,29 @@ def test_span_of_a_non_aarq_is_none() -> None:
 
 
 def test_record_text() -> None:
-    """Direction, monotonic time, hex, summary."""
-    record = TraceRecord(Direction.TX, 1.5, "7E A0", "SNRM")
-    assert str(record) == "TX 1.500000 7E A0  (SNRM)"
+    """Direction, monotonic time, hex, summary; a note replaces the frame's own summary."""
+    record = TraceRecord(Direction.TX, 1.5, SNRM_1BYTE)
+    assert str(record) == f"TX 1.500000 {SNRM_1BYTE.hex(' ').upper()}  ({record.summary})"
+    assert record.summary.startswith("SNRM")
+    noise = TraceRecord(Direction.RX, 2.0, b"\x00\x7e", note="not HDLC")
+    assert str(noise) == "RX 2.000000 00 7E  (not HDLC)"
+    assert noise.shown() == {
+        "direction": "RX",
+        "monotonic": 2.0,
+        "hex": "00 7E",
+        "summary": "not HDLC",
+    }
+
+
+def test_record_masks_when_shown_and_never_shows_raw_bytes() -> None:
+    """The bytes are kept as sent; every way of showing the record masks the password."""
+    password = AARQ_LLS_10[AARQ_LLS_10.index(b"\xac\x0c\x80\x0a") + 4 :][:10]
+    record = TraceRecord(Direction.TX, 3.0, AARQ_LLS_10, secret=password)
+    for shown in (str(record), repr(record), record.hex, str(record.shown())):
+        assert password.hex(" ").upper() not in shown.upper()
+        assert password.hex().upper() not in shown.upper().replace(" ", "")
+    assert "** ** **" in record.hex
+    assert repr(record) == f"TraceRecord(TX, 3.000000, {len(AARQ_LLS_10)} bytes)"
 
 
 @pytest.mark.parametrize("max_info", [2, 5, 8, 13])

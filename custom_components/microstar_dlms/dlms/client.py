@@ -28,7 +28,7 @@ from .session import (
     SessionSettings,
     Transmit,
 )
-from .trace import Direction, TraceHook, TraceRecord, mask_frame
+from .trace import Direction, TraceHook, TraceRecord
 from .transport import MeterStream, endpoint_key, endpoint_lock, open_stream
 
 __all__ = [
@@ -331,9 +331,12 @@ class MeterSession:
     def _record(self, direction: Direction, data: bytes, summary: str | None = None) -> None:
         if self._trace is None and not _LOGGER.isEnabledFor(logging.DEBUG):
             return
-        hex_text, described = mask_frame(data, self._secret)
         record = TraceRecord(
-            direction, asyncio.get_running_loop().time(), hex_text, summary or described
+            direction,
+            asyncio.get_running_loop().time(),
+            bytes(data),
+            note=summary or "",
+            secret=self._secret,
         )
         _LOGGER.debug("%s", record)
         if self._trace is not None:

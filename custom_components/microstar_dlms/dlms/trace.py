@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from .axdr import Reader
@@ -20,19 +19,63 @@ class Direction(StrEnum):
     RX = "RX"
 
 
-@dataclass(frozen=True, slots=True)
 class TraceRecord:
-    """One frame (or stretch of non-HDLC bytes) as spaced hex; secrets already masked."""
+    """One frame (or stretch of non-HDLC bytes), shown as spaced hex with secrets masked.
 
-    direction: Direction
-    monotonic: float
-    hex: str
-    summary: str = ""
+    The bytes are kept as they went over the wire and masked only when shown (``hex``,
+    ``summary``, ``str``, ``shown``): a poll records every frame for the diagnostics, which are
+    rarely read, so masking and describing each frame as it passes was most of a poll's CPU.
+    Nothing here shows the raw bytes or the secret (``repr`` included).
+    """
+
+    __slots__ = ("_data", "_note", "_secret", "direction", "monotonic")
+
+    def __init__(
+        self,
+        direction: Direction,
+        monotonic: float,
+        data: bytes,
+        *,
+        note: str = "",
+        secret: bytes | None = None,
+    ) -> None:
+        """``note`` replaces the frame's own summary (``not HDLC`` for noise)."""
+        self.direction = direction
+        self.monotonic = monotonic
+        self._data = data
+        self._note = note
+        self._secret = secret
+
+    @property
+    def hex(self) -> str:
+        """The bytes as spaced upper-case hex, the password masked."""
+        return mask_frame(self._data, self._secret)[0]
+
+    @property
+    def summary(self) -> str:
+        """One line on the frame (its HDLC control and length), or the note given."""
+        return self._note or mask_frame(self._data, self._secret)[1]
+
+    def shown(self) -> dict[str, str | float]:
+        """The record as diagnostics show it."""
+        hex_text, summary = mask_frame(self._data, self._secret)
+        return {
+            "direction": str(self.direction),
+            "monotonic": self.monotonic,
+            "hex": hex_text,
+            "summary": self._note or summary,
+        }
 
     def __str__(self) -> str:
         """``TX 12.345678 7E A0 ... (SNRM ...)``."""
-        tail = f"  ({self.summary})" if self.summary else ""
-        return f"{self.direction} {self.monotonic:.6f} {self.hex}{tail}"
+        hex_text, summary = mask_frame(self._data, self._secret)
+        summary = self._note or summary
+        tail = f"  ({summary})" if summary else ""
+        return f"{self.direction} {self.monotonic:.6f} {hex_text}{tail}"
+
+    def __repr__(self) -> str:
+        """Direction, time and size only: the raw bytes may hold the password."""
+        return f"TraceRecord({self.direction}, {self.monotonic:.6f}, {len(self._data)} bytes)"
 
 
 type TraceHook = Callable[[TraceRecord], None]
