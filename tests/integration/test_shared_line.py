@@ -134,8 +134,11 @@ async def test_a_silent_meter_backs_off_and_still_gets_its_repair_on_time(
         if raised_at is None and issue_registry.async_get_issue(DOMAIN, issue_id) is not None:
             raised_at = tick * 30
 
-    # The silence began with the poll at 30 s; the repair falls due 180 s later.
-    assert raised_at == 240 - 30
+    # The silence began with the poll at 30 s; the repair falls due 180 s later, at the 210 s
+    # tick. The ticks fire timers up to SLACK early, which can run the poll that decides it a
+    # moment before the window ends; the next poll (a second later) decides it at the next tick.
+    # Backing off without the repair's clamp would ask at 270 s.
+    assert raised_at in (240 - 30, 240)
     failed = _coordinator(silent).health.failures["no_answer"]
     assert 4 <= failed <= 7  # 16 without backing off: 30, 60, 90, 150, 211, 451 s
     for entry in healthy:
@@ -226,5 +229,10 @@ async def test_adding_a_meter_to_a_busy_line_goes_before_the_queued_polls(
     await hass.async_block_till_done(wait_background_tasks=True)
     serial_of = {str(m.config.address): m.config.serial_number for m in sim.meters}
     order = [serial_of[s.meter] for s in sim.record.sessions]
-    assert order[-4:] == [SERIALS[2], SERIALS[0], SERIALS[1], SERIALS[2]]
+    # The two queued polls keep their own order (their timers fire in an order Home Assistant's
+    # per-coordinator jitter decides); the newcomer's identity comes before both, its learning
+    # after both.
+    assert order[-4] == SERIALS[2]
+    assert sorted(order[-3:-1]) == [SERIALS[0], SERIALS[1]]
+    assert order[-1] == SERIALS[2]
     assert newcomer.state is ConfigEntryState.LOADED
