@@ -24,7 +24,7 @@ class TraceRecord:
 
     The bytes are kept as they went over the wire and masked only when shown (``hex``,
     ``summary``, ``str``, ``shown``): a poll records every frame for the diagnostics, which are
-    rarely read, so masking and describing each frame as it passes was most of a poll's CPU.
+    rarely read, so masking and describing each frame as it passed was a third of a poll's CPU.
     Nothing here shows the raw bytes or the secret (``repr`` included).
     """
 
