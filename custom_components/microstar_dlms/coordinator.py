@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+import logging
 from time import monotonic
 from typing import Any, override
 
@@ -278,17 +279,18 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # the enabled entities appear in seconds and no poll runs long for the others.
         deadlines = (started + budget, started + min(budget, DISABLED_DISCOVERY_BUDGET))
         asked: set[str] = set()
+        keys = pending
         # A confirmed channel opens its other objects: they are probed in the same poll.
-        while (keys := [key for key in self.pending_objects() if key not in asked]) and (
-            await self._async_probe(session, keys, size, deadlines)
-        ):
+        while keys and await self._async_probe(session, keys, size, deadlines):
             asked.update(keys)
-        LOGGER.debug(
-            "Meter %s: has %s; %d objects still to probe",
-            discovery.serial,
-            sorted(discovery.objects),
-            len(self.pending_objects()),
-        )
+            keys = [key for key in self.pending_objects() if key not in asked]
+        if LOGGER.isEnabledFor(logging.DEBUG):
+            LOGGER.debug(
+                "Meter %s: has %s; %d objects still to probe",
+                discovery.serial,
+                sorted(discovery.objects),
+                len(self.pending_objects()),
+            )
 
     async def _async_probe(
         self, session: MeterSession, keys: list[str], size: int, deadlines: tuple[float, float]
