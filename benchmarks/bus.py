@@ -36,13 +36,12 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
-from custom_components.microstar_dlms.const import CONNECTION_TCP, DOMAIN
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
-from custom_components.microstar_dlms.meter_config import MeterConfig as EntryConfig
 from microstar_sim import FAST, MeterConfig, Simulator, SimulatorConfig, TimingConfig
 from microstar_sim.record import ConnectionRecord, FrameRecord, SimulatorRecord
 
-from .single import BAUDRATE, PASSWORD
+from .entries import meter_entry
+from .single import BAUDRATE
 from .wire import exchanges, floor_seconds, unavoidable
 
 SAMPLE = 0.5  # seconds between looks at the coordinators and entities
@@ -52,23 +51,6 @@ def meters(count: int) -> tuple[MeterConfig, ...]:
     """``count`` field meters on one line, 4-byte addresses from their serial numbers."""
     return tuple(
         MeterConfig(serial_number=f"2106{1001 + n:04d}", address_size=4) for n in range(count)
-    )
-
-
-def _entry(sim: Simulator, meter: MeterConfig) -> MockConfigEntry:
-    config = EntryConfig(
-        connection_type=CONNECTION_TCP,
-        host=sim.host,
-        port=sim.port,
-        password=PASSWORD,
-        address_size="4",
-        server_physical=meter.address.physical,
-    )
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"Microstar {meter.serial_number}",
-        unique_id=meter.serial_number,
-        data=config.as_entry_data(),
     )
 
 
@@ -197,7 +179,10 @@ async def run(
     config = SimulatorConfig(meters=meters(count), timing=FAST)
     async with Simulator(config) as sim, async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/
-        entries = [_entry(sim, meter) for meter in config.meters]
+        entries = [
+            meter_entry(sim, meter.serial_number, "4", meter.address.physical)
+            for meter in config.meters
+        ]
         for entry in entries:
             entry.add_to_hass(hass)
         await _learn(hass, entries)

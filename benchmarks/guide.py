@@ -32,10 +32,6 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 )
 
 from custom_components.microstar_dlms.catalogue import PROBED
-from custom_components.microstar_dlms.const import (
-    CONNECTION_TCP,
-    DOMAIN,
-)
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 from custom_components.microstar_dlms.cosem import (
     FIRMWARE,
@@ -44,10 +40,10 @@ from custom_components.microstar_dlms.cosem import (
     parse_object_list,
 )
 from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
-from custom_components.microstar_dlms.meter_config import MeterConfig
 from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
 
-from .single import BAUDRATE, PASSWORD, make_client, read_values
+from .entries import meter_entry
+from .single import BAUDRATE, make_client, read_values
 
 SERIAL = "21061234"
 
@@ -58,23 +54,6 @@ def _config(profile: str, turnaround: float) -> SimulatorConfig:
         timing=TimingConfig(
             baudrate=BAUDRATE, turnaround_min=turnaround, turnaround_max=turnaround
         ),
-    )
-
-
-def _entry(sim: Simulator) -> MockConfigEntry:
-    """The field meter's entry, as the config flow stores it."""
-    config = MeterConfig(
-        connection_type=CONNECTION_TCP,
-        host=sim.host,
-        port=sim.port,
-        password=PASSWORD,
-        address_size="1",
-    )
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=f"Microstar {SERIAL}",
-        unique_id=SERIAL,
-        data=config.as_entry_data(),
     )
 
 
@@ -97,7 +76,7 @@ async def integration(turnaround: float) -> dict[str, Any]:
         async_test_home_assistant() as hass,
     ):
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/
-        entry = _entry(sim)
+        entry = meter_entry(sim, SERIAL, "1")  # the field meter's entry
         entry.add_to_hass(hass)
         first, first_wall = await _exchanges(sim, lambda: _setup(hass, entry))
         coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
