@@ -202,12 +202,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 await self._async_discover(session)
                 return await self._async_read(session, self.discovery)
         except AuthenticationFailed as err:
-            self._record_failure("authentication_failed")
+            self._record_answered_failure("authentication_failed")
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="authentication_failed"
             ) from err
         except ConfigEntryError:
-            self._record_failure("wrong_meter")
+            self._record_answered_failure("wrong_meter")
             raise
         except DlmsError as err:
             kind = error_kind(err)
@@ -462,6 +462,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """Count a good poll and clear this entry's repairs."""
         self.health.record_success(dt_util.utcnow())
         self.update_interval = UPDATE_INTERVAL
+        async_delete_issues(self.hass, self.config_entry.entry_id)
+
+    @callback
+    def _record_answered_failure(self, kind: str) -> None:
+        """Count a poll a meter answered but refused (password, another meter): no repair holds."""
+        self._record_failure(kind)
+        # The meter is not silent and the gateway not busy; what the user acts on now is the
+        # reauth flow or the entry's error, and polling stops for a rejected password.
         async_delete_issues(self.hass, self.config_entry.entry_id)
 
     @callback

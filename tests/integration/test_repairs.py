@@ -1,6 +1,7 @@
 """Repair issues: raised when the user must act, per entry, and gone at the next good poll."""
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -115,4 +116,27 @@ async def test_issues_are_per_entry_and_go_with_unload(
     issues = [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
     assert [i.issue_id for i in issues] == [f"gateway_busy_{init_integration.entry_id}"]
     assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
+
+
+async def test_a_rejected_password_takes_the_repairs_down(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Polling stops for a rejected password: the reauth flow is what the user acts on, and a
+    meter that answered is not silent (no repair left up that no poll would clear)."""
+    issue_id = f"meter_silent_{init_integration.entry_id}"
+    sim.set_fault(Silent())
+    for _ in range(8):
+        await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    sim.power_cycle()
+    sim.set_password(1, "a new password")
+    await poll(hass, freezer, BACKOFF_MAX.total_seconds())
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
