@@ -6,7 +6,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .catalogue import PROBED
-from .const import DOMAIN
+from .config_flow import MicrostarConfigFlow
+from .const import DOMAIN, LOGGER
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .discovery import DiscoveryStore
 from .poll_health import DATA_HEALTH, async_delete_issues
@@ -19,6 +20,25 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions (they work on any loaded meter entry)."""
     async_setup_services(hass)
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
+    """Accept an entry of this major version; refuse one a newer major version wrote.
+
+    A newer minor version only added keys this release ignores, and nothing is older than 1.1.
+    (Home Assistant refuses a newer major version before asking; kept as the guard its docs ask.)
+    """
+    if entry.version > MicrostarConfigFlow.VERSION:
+        LOGGER.error(
+            "The entry of %s was written by a newer release (version %s.%s); this one reads %s.%s",
+            entry.title,
+            entry.version,
+            entry.minor_version,
+            MicrostarConfigFlow.VERSION,
+            MicrostarConfigFlow.MINOR_VERSION,
+        )
+        return False
     return True
 
 
