@@ -96,6 +96,19 @@ def test_entity_names_and_icons(language: str) -> None:
     assert set(icons) <= keys
 
 
+def test_every_entity_has_a_device_class_or_an_icon() -> None:
+    """No entity falls back to the generic icon: its device class gives one, or icons.json."""
+    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]
+    for platform, descriptions in (("sensor", SENSORS), ("event", EVENTS)):
+        bare = {
+            description.translation_key
+            for description in descriptions
+            if description.device_class is None
+            and description.translation_key not in icons[platform]
+        }
+        assert not bare, platform
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_event_names_types_and_attributes(language: str) -> None:
     """Every event entity has a name, its event type's state and the attribute it fires with."""
