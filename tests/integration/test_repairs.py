@@ -1,7 +1,7 @@
 """Repair issues: raised when the user must act, per entry, and gone at the next good poll."""
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -140,3 +140,34 @@ async def test_a_rejected_password_takes_the_repairs_down(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
+
+
+async def test_poll_health_is_the_entry_runtime_data(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The streaks that decide the repairs live on the entry's runtime data, carried from one
+    failed setup attempt to the next; nothing of the entry is kept in hass.data."""
+    entry_id = mock_config_entry.entry_id
+    sim.set_fault(Silent())
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    health = mock_config_entry.runtime_data.coordinator.health
+    assert health.silent_streak == 1
+
+    await poll(hass, freezer, 80)  # the setup's retry, still silent
+    assert mock_config_entry.runtime_data.coordinator.health is health
+    assert health.silent_streak == 2
+
+    sim.power_cycle()
+    await poll(hass, freezer, 160)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.runtime_data.coordinator.health is health
+    assert health.failures == {"no_answer": 2}
+    assert health.successes >= 1
+    ours = [value for key, value in hass.data.items() if DOMAIN in str(key)]
+    assert not [value for value in ours if isinstance(value, dict) and entry_id in value]
