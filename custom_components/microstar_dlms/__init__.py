@@ -6,10 +6,11 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .catalogue import PROBED
-from .const import DOMAIN
+from .config_flow import MicrostarConfigFlow
+from .const import DOMAIN, LOGGER
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .discovery import DiscoveryStore
-from .poll_health import DATA_HEALTH, async_delete_issues
+from .poll_health import PollHealth, async_delete_issues
 from .services import async_setup_services
 
 PLATFORMS = [Platform.EVENT, Platform.SENSOR]
@@ -22,11 +23,33 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+async def async_migrate_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
+    """Accept an entry of this major version; refuse one a newer major version wrote.
+
+    A newer minor version only added keys this release ignores, and nothing is older than 1.1.
+    (Home Assistant refuses a newer major version before asking; kept as the guard its docs ask.)
+    """
+    if entry.version > MicrostarConfigFlow.VERSION:
+        LOGGER.error(
+            "The entry of %s was written by a newer release (version %s.%s); this one reads %s.%s",
+            entry.title,
+            entry.version,
+            entry.minor_version,
+            MicrostarConfigFlow.VERSION,
+            MicrostarConfigFlow.MINOR_VERSION,
+        )
+        return False
+    return True
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
     """Set up a meter: the first poll reads it (and learns it, if never done), sensors follow."""
-    coordinator = MicrostarCoordinator(hass, entry, PROBED)
+    coordinator = MicrostarCoordinator(hass, entry, PROBED, _health_so_far(entry))
+    # Set before the setup's poll: a failed attempt's runtime data stays on the entry (Home
+    # Assistant drops it only when a loaded entry unloads), so the next attempt goes on with
+    # its poll health and a meter silent since Home Assistant started still gets its repair.
+    entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator)
     await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator, meter=coordinator.discovery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if coordinator.pending_objects():
         # The setup's poll learned only the first objects (the add-meter dialog waits for setup):
@@ -35,6 +58,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) ->
             hass, coordinator.async_request_refresh(), "microstar_dlms discovery after setup"
         )
     return True
+
+
+def _health_so_far(entry: MicrostarConfigEntry) -> PollHealth:
+    """The poll health of this entry's failed setup attempts, or a new one."""
+    previous: MicrostarRuntimeData | None = getattr(entry, "runtime_data", None)
+    return previous.coordinator.health if previous is not None else PollHealth()
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
@@ -46,7 +75,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> None:
-    """Forget the poll health and the discovery of a removed meter."""
-    hass.data.get(DATA_HEALTH, {}).pop(entry.entry_id, None)
+    """Forget the repairs and the discovery of a removed meter."""
     async_delete_issues(hass, entry.entry_id)
     await DiscoveryStore(hass, entry.entry_id).async_remove()

@@ -45,7 +45,11 @@ def _error_of(err: Exception) -> tuple[str, str]:
 class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a Microstar meter."""
 
+    # 1.1: the keys MeterConfig.as_entry_data writes (unchanged since the first release). A key
+    # added later takes a default in from_entry_data and a minor version here, so an older
+    # release still reads the entry; a change it cannot read is a new major version.
     VERSION = 1
+    MINOR_VERSION = 1
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -60,7 +60,7 @@ from .dlms.trace import TraceRecord
 from .dlms.transport import endpoint_key
 from .meter_config import MeterConfig
 from .meter_io import async_read_identity, error_kind
-from .poll_health import async_delete_issues, async_raise_issue, entry_health
+from .poll_health import PollHealth, async_delete_issues, async_raise_issue
 
 # A meter's turns this much further apart than its interval: the line is full (logged once).
 LINE_FULL_FACTOR = 1.5
@@ -80,10 +80,14 @@ class MeterReading:
 
 @dataclass(slots=True)
 class MicrostarRuntimeData:
-    """Runtime data of a config entry."""
+    """Runtime data of a config entry: the coordinator, which holds the poll health."""
 
     coordinator: MicrostarCoordinator
-    meter: MeterDiscovery
+
+    @property
+    def meter(self) -> MeterDiscovery:
+        """What the meter has (the setup's poll loads it from the store)."""
+        return self.coordinator.discovery
 
 
 # Answers that say the object is not there for this client: never asked again (until the meter's
@@ -110,8 +114,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         hass: HomeAssistant,
         entry: MicrostarConfigEntry,
         catalogue: Mapping[str, KnownObject],
+        health: PollHealth,
     ) -> None:
-        """Initialize the coordinator for one config entry."""
+        """Initialize the coordinator for one config entry, with its poll health so far."""
         super().__init__(
             hass,
             LOGGER,
@@ -129,7 +134,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # the gateway's address may now reach another meter (every one answers the 1-byte form).
         self._identity_doubt = False
         self._setup_poll = False  # in async_config_entry_first_refresh
-        self.health = entry_health(hass, entry.entry_id)
+        self.health = health
         self._frames: list[TraceRecord] = []
         self._client = MeterClient(
             self.meter_config.settings(self.meter_config.server_address()),
@@ -202,12 +207,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 await self._async_discover(session)
                 return await self._async_read(session, self.discovery)
         except AuthenticationFailed as err:
-            self._record_failure("authentication_failed")
+            self._record_answered_failure("authentication_failed")
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="authentication_failed"
             ) from err
         except ConfigEntryError:
-            self._record_failure("wrong_meter")
+            self._record_answered_failure("wrong_meter")
             raise
         except DlmsError as err:
             kind = error_kind(err)
@@ -462,6 +467,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """Count a good poll and clear this entry's repairs."""
         self.health.record_success(dt_util.utcnow())
         self.update_interval = UPDATE_INTERVAL
+        async_delete_issues(self.hass, self.config_entry.entry_id)
+
+    @callback
+    def _record_answered_failure(self, kind: str) -> None:
+        """Count a poll a meter answered but refused (password, another meter): no repair holds."""
+        self._record_failure(kind)
+        # The meter is not silent and the gateway not busy; what the user acts on now is the
+        # reauth flow or the entry's error, and polling stops for a rejected password.
         async_delete_issues(self.hass, self.config_entry.entry_id)
 
     @callback

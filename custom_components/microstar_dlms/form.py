@@ -286,7 +286,11 @@ def _client_sap(value: Any) -> int | None:
     """A client SAP from the selector (text, or a number from an API caller), 1..127."""
     if isinstance(value, str):
         text = value.strip()
-        return int(text) if text.isascii() and text.isdigit() and 1 <= int(text) <= 127 else None
+        # Three digits at most before int(): a longer text is out of range anyway, and one of
+        # over 4300 digits would raise ValueError (Python's limit on int from text).
+        if not (text.isascii() and text.isdigit() and len(text) <= 3):
+            return None
+        return _whole_number(int(text), 1, 127)
     return _whole_number(value, 1, 127)
 
 

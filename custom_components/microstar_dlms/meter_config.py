@@ -138,19 +138,23 @@ class MeterConfig:
 
     @classmethod
     def from_entry_data(cls, data: Mapping[str, Any]) -> MeterConfig:
-        """Rebuild from config entry data written by :meth:`as_entry_data`."""
+        """Rebuild from config entry data written by :meth:`as_entry_data`.
+
+        Only the connection type and the detected address form are required (without them
+        there is no meter to reach); every other key missing takes the form's default.
+        """
         return cls(
             connection_type=data[CONF_CONNECTION_TYPE],
             host=data.get(CONF_HOST),
             port=data.get(CONF_PORT),
             device=data.get(CONF_DEVICE),
-            client_sap=data[CONF_CLIENT_SAP],
+            client_sap=data.get(CONF_CLIENT_SAP, DEFAULT_CLIENT_SAP),
             password=data.get(CONF_PASSWORD),
-            server_logical=data[CONF_SERVER_LOGICAL],
+            server_logical=data.get(CONF_SERVER_LOGICAL, DEFAULT_SERVER_LOGICAL),
             server_physical=data.get(CONF_SERVER_PHYSICAL),
             address_size=data[CONF_ADDRESS_SIZE],
-            response_timeout=data[CONF_RESPONSE_TIMEOUT],
-            connect_timeout=data[CONF_CONNECT_TIMEOUT],
+            response_timeout=data.get(CONF_RESPONSE_TIMEOUT, DEFAULT_RESPONSE_TIMEOUT),
+            connect_timeout=data.get(CONF_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT),
         )
 
 

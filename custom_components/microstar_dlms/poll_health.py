@@ -13,7 +13,6 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.util.hass_dict import HassKey
 
 from .const import (
     BACKOFF_MAX,
@@ -99,15 +98,6 @@ class PollHealth:
 
 # The silent repair needs the silence to outlast the window: ask just after it has.
 REPAIR_MARGIN = timedelta(seconds=1)
-
-# Poll health survives setup retries, so a meter silent since Home Assistant started still
-# raises its repair; keyed by entry id and dropped when the entry is removed.
-DATA_HEALTH: HassKey[dict[str, PollHealth]] = HassKey(DOMAIN)
-
-
-def entry_health(hass: HomeAssistant, entry_id: str) -> PollHealth:
-    """The poll health of an entry, created on first use."""
-    return hass.data.setdefault(DATA_HEALTH, {}).setdefault(entry_id, PollHealth())
 
 
 @callback

@@ -254,6 +254,8 @@ async def test_duplicate_meter_aborts(
         ({CONF_CLIENT_SAP: "0"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
         ({CONF_CLIENT_SAP: "128"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
         ({CONF_CLIENT_SAP: "public"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: "1" * 5000}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: "0016"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
         ({CONF_PASSWORD: "x" * 33}, {CONF_PASSWORD: "invalid_password"}),
         ({CONF_PASSWORD: "pass\nword"}, {CONF_PASSWORD: "invalid_password"}),
         ({CONF_PASSWORD: "contraseña"}, {CONF_PASSWORD: "invalid_password"}),
@@ -492,6 +494,21 @@ async def test_reconfigure(
     assert entry.data[CONF_PORT] == moved.port
     assert entry.data[CONF_PASSWORD] == PASSWORD
     assert entry.data[CONF_ADDRESS_SIZE] == "1"
+
+
+async def test_reconfigure_refuses_an_overlong_client_sap(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """A client SAP of 5000 digits is a form error in the reconfigure dialog too, no I/O."""
+    entry = MockConfigEntry(domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim))
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], tcp_input(sim, **{CONF_CLIENT_SAP: "9" * 5000})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_CLIENT_SAP: "invalid_client_sap"}
+    assert sim.record.connections == []
 
 
 async def test_reconfigure_other_meter_aborts(

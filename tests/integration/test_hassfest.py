@@ -13,6 +13,7 @@ import pytest
 
 from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.dlms import errors
+from custom_components.microstar_dlms.event import ATTR_METER_TIME, EVENTS
 from custom_components.microstar_dlms.meter_io import MeterIdentityError, error_kind
 from custom_components.microstar_dlms.sensor import SENSORS
 
@@ -93,6 +94,31 @@ def test_entity_names_and_icons(language: str) -> None:
     assert keys == set(names)
     icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]["sensor"]
     assert set(icons) <= keys
+
+
+def test_every_entity_has_a_device_class_or_an_icon() -> None:
+    """No entity falls back to the generic icon: its device class gives one, or icons.json."""
+    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]
+    for platform, descriptions in (("sensor", SENSORS), ("event", EVENTS)):
+        bare = {
+            description.translation_key
+            for description in descriptions
+            if description.device_class is None
+            and description.translation_key not in icons[platform]
+        }
+        assert not bare, platform
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_event_names_types_and_attributes(language: str) -> None:
+    """Every event entity has a name, its event type's state and the attribute it fires with."""
+    events = _translations(language)["entity"]["event"]
+    assert {description.translation_key for description in EVENTS} == set(events)
+    for description in EVENTS:
+        attributes = events[description.translation_key]["state_attributes"]
+        for event_type in description.event_types or ():
+            assert attributes["event_type"]["state"][event_type], description.key
+        assert attributes[ATTR_METER_TIME]["name"], description.key
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -1,6 +1,7 @@
 """Repair issues: raised when the user must act, per entry, and gone at the next good poll."""
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -116,3 +117,57 @@ async def test_issues_are_per_entry_and_go_with_unload(
     assert [i.issue_id for i in issues] == [f"gateway_busy_{init_integration.entry_id}"]
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
+
+
+async def test_a_rejected_password_takes_the_repairs_down(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Polling stops for a rejected password: the reauth flow is what the user acts on, and a
+    meter that answered is not silent (no repair left up that no poll would clear)."""
+    issue_id = f"meter_silent_{init_integration.entry_id}"
+    sim.set_fault(Silent())
+    for _ in range(8):
+        await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+
+    sim.power_cycle()
+    sim.set_password(1, "a new password")
+    await poll(hass, freezer, BACKOFF_MAX.total_seconds())
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
+
+
+async def test_poll_health_is_the_entry_runtime_data(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The streaks that decide the repairs live on the entry's runtime data, carried from one
+    failed setup attempt to the next; nothing of the entry is kept in hass.data."""
+    entry_id = mock_config_entry.entry_id
+    sim.set_fault(Silent())
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    health = mock_config_entry.runtime_data.coordinator.health
+    assert health.silent_streak == 1
+
+    await poll(hass, freezer, 80)  # the setup's retry, still silent
+    assert mock_config_entry.runtime_data.coordinator.health is health
+    assert health.silent_streak == 2
+
+    sim.power_cycle()
+    await poll(hass, freezer, 160)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.runtime_data.coordinator.health is health
+    assert health.failures == {"no_answer": 2}
+    assert health.successes >= 1
+    ours = [value for key, value in hass.data.items() if DOMAIN in str(key)]
+    assert not [value for value in ours if isinstance(value, dict) and entry_id in value]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import logging
 from typing import Final
 
@@ -84,7 +84,7 @@ class SessionSettings:
 
     server: ServerAddress
     client_sap: int
-    password: bytes | None
+    password: bytes | None = field(repr=False)
     conformance: Conformance
     max_pdu_size: int = 0xFFFF
     retries: int = 2  # HDLC retransmissions of one frame before giving up
