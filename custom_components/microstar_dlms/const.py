@@ -47,6 +47,10 @@ PASSWORD_MAX_LENGTH: Final = 32
 UPDATE_INTERVAL: Final = timedelta(seconds=30)
 # Hard bound on one poll's session, once its turn on the line has come.
 POLL_TIMEOUT: Final = 150.0
+# The read action (services.py): how long it waits for its turn on the line (a waiting poll lets
+# at most one action go first, dlms/bus.py), and how long its session may take once it has it.
+READ_ACTION_WAIT: Final = 60.0
+READ_ACTION_TIMEOUT: Final = 30.0
 # A failing meter is asked less often once its repairs are decided (doubling up to this), so
 # its timeouts do not take the line from the meters sharing it.
 BACKOFF_MAX: Final = timedelta(minutes=5)

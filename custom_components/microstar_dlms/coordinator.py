@@ -26,6 +26,8 @@ from .const import (
     DOMAIN,
     LOGGER,
     POLL_TIMEOUT,
+    READ_ACTION_TIMEOUT,
+    READ_ACTION_WAIT,
     UPDATE_INTERVAL,
 )
 from .cosem import (
@@ -427,9 +429,14 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
     async def async_read_attributes(
         self, refs: list[AttributeRef]
     ) -> list[tuple[Any, DataAccessError | None]]:
-        """Read attributes in a session of this meter's client (the read action): it waits for
-        the gateway like a poll does, so there is never a second connection to it."""
-        async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
+        """Read attributes for the read action, in a session of this meter's client within an
+        action's turn on the line: never a second connection, at most one action before a
+        waiting poll. EndpointBusy past READ_ACTION_WAIT; TimeoutError past READ_ACTION_TIMEOUT."""
+        async with (
+            self.seat.bus.action_turn(within=READ_ACTION_WAIT),
+            asyncio.timeout(READ_ACTION_TIMEOUT),
+            self._client.session() as session,
+        ):
             results = await session.read_attributes(refs)
         return [(result.value, result.error) for result in results]
 

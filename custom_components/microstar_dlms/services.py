@@ -1,9 +1,12 @@
-"""The ``microstar_dlms.read`` action: read any attribute of any object of a meter.
+"""The ``microstar_dlms.read`` action (admins only): a value, scaler, capture time or clock
+attribute of one object of a meter.
 
-The read runs in a session of the meter's own client, so it waits for the gateway like a poll
-does (the endpoint lock): never a second connection to the gateway.
+The read runs in a session of the meter's own client within an action's turn on the line
+(dlms/bus.py): never a second connection to the gateway, at most one action before a waiting
+poll, the wait and the session each bounded, the response at most a few KiB.
 """
 
+from contextlib import suppress
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -18,13 +21,26 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.json import json_bytes
+from homeassistant.helpers.service import async_register_admin_service
 import probatio
 
-from .const import DOMAIN
-from .coordinator import MicrostarConfigEntry
-from .cosem import MeterObject, as_datetime, as_number, as_text, parse_scaler_unit
+from .const import DOMAIN, READ_ACTION_TIMEOUT, READ_ACTION_WAIT
+from .coordinator import MicrostarConfigEntry, MicrostarCoordinator
+from .cosem import (
+    CLASS_CLOCK,
+    CLASS_DATA,
+    CLASS_DEMAND_REGISTER,
+    CLASS_EXTENDED_REGISTER,
+    CLASS_REGISTER,
+    MeterObject,
+    as_datetime,
+    as_number,
+    as_text,
+    parse_scaler_unit,
+)
 from .dlms import AttributeRef, DecodeError, Obis
-from .dlms.errors import DataAccessResult, DlmsError
+from .dlms.errors import DataAccessError, DataAccessResult, DlmsError, EndpointBusy
 from .meter_io import error_kind
 
 SERVICE_READ: Final = "read"
@@ -46,6 +62,31 @@ _SCHEMA: Final = probatio.Schema(
     }
 )
 
+# The longest OBIS code written out is 23 characters ("255.255.255.255.255.255").
+OBIS_MAX_LENGTH: Final = 32
+# A response larger than this (JSON) is refused: the action is for values, not bulk data.
+RESPONSE_MAX_BYTES: Final = 4096
+
+# Interface class -> the attributes the action reads (IEC 62056-6-2): values, scaler_unit,
+# capture times and the clock. Never a profile's buffer (class 7) or the association's object
+# list (class 15): kilobytes and minutes of line time. Never the logical name (attribute 1):
+# it is the code typed, and reading a value proves the object exists as well.
+READABLE: Final[dict[int, frozenset[int]]] = {
+    CLASS_DATA: frozenset({2}),  # the value: serial number, firmware id, ...
+    CLASS_REGISTER: frozenset({2, 3}),  # value, scaler_unit
+    CLASS_EXTENDED_REGISTER: frozenset({2, 3, 5}),  # value, scaler_unit, capture_time
+    # current and last average value, scaler_unit, capture_time
+    CLASS_DEMAND_REGISTER: frozenset({2, 3, 4, 6}),
+    # time, time_zone, status, daylight-saving begin, end, deviation and enabled, clock_base
+    CLASS_CLOCK: frozenset(range(2, 10)),
+}
+# Interface class -> the attributes its scaler_unit scales.
+_SCALED: Final[dict[int, frozenset[int]]] = {
+    CLASS_REGISTER: frozenset({2}),
+    CLASS_EXTENDED_REGISTER: frozenset({2}),
+    CLASS_DEMAND_REGISTER: frozenset({2, 3}),
+}
+
 # Refusals the meter gives, to translation keys (any other: "read_refused").
 _REFUSALS: Final = {
     DataAccessResult.OBJECT_UNDEFINED: "object_undefined",
@@ -57,8 +98,9 @@ _REFUSALS: Final = {
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register the integration's actions."""
-    hass.services.async_register(
+    """Register the integration's actions (admins only: each call takes the meter's line)."""
+    async_register_admin_service(
+        hass,
         DOMAIN,
         SERVICE_READ,
         _async_read,
@@ -81,43 +123,19 @@ def _loaded_entry(hass: HomeAssistant, entry_id: str) -> MicrostarConfigEntry:
 async def _async_read(call: ServiceCall) -> ServiceResponse:
     """Read one attribute; the value, and scaled with its unit where the object has a scaler."""
     entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    text = call.data[ATTR_OBIS]
-    try:
-        obis = Obis.parse(text)
-    except DecodeError as err:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="invalid_obis",
-            translation_placeholders={"obis": text},
-        ) from err
-    ref = AttributeRef(call.data[ATTR_CLASS_ID], obis, call.data[ATTR_ATTRIBUTE])
-    obj = MeterObject(obis.dotted, ref.class_id)
-    scaler_ref = None
-    if obj.supported and obj.value_ref() == ref:
-        scaler_ref = obj.scaler_unit_ref()
-    coordinator = entry.runtime_data.coordinator
-    refs = [ref] if scaler_ref is None else [ref, scaler_ref]
-    try:
-        results = await coordinator.async_read_attributes(refs)
-    except DlmsError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=error_kind(err),
-            translation_placeholders={
-                "endpoint": coordinator.meter_config.display_endpoint,
-                "error": str(err),
-            },
-        ) from err
-    except TimeoutError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN, translation_key="no_answer_in_time"
-        ) from err
+    ref = _readable_ref(call)
+    refs = [ref]
+    if ref.attribute in _SCALED.get(ref.class_id, ()):
+        scaler_ref = MeterObject(ref.obis.dotted, ref.class_id).scaler_unit_ref()
+        assert scaler_ref is not None  # every scaled class has one
+        refs.append(scaler_ref)
+    results = await _async_read_from_meter(entry.runtime_data.coordinator, refs)
     value, error = results[0]
     if error is not None:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key=_REFUSALS.get(error.result, "read_refused"),
-            translation_placeholders={"obis": str(obis), "error": str(error)},
+            translation_placeholders={"obis": str(ref.obis), "error": str(error)},
         )
     response: dict[str, Any] = {"value": plain_value(value)}
     if len(results) > 1 and results[1][1] is None:
@@ -126,7 +144,72 @@ async def _async_read(call: ServiceCall) -> ServiceResponse:
         if scaler_unit is not None and number is not None:
             response["scaled"] = float(scaler_unit.scale(number))
             response["unit"] = scaler_unit.symbol
+    _check_size(response)
     return response
+
+
+def _readable_ref(call: ServiceCall) -> AttributeRef:
+    """The attribute asked for, if the action reads it; a translated refusal otherwise."""
+    obis = parse_obis(call.data[ATTR_OBIS])
+    class_id, attribute = call.data[ATTR_CLASS_ID], call.data[ATTR_ATTRIBUTE]
+    if attribute not in READABLE.get(class_id, ()):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="attribute_not_readable",
+            translation_placeholders={"class_id": str(class_id), "attribute": str(attribute)},
+        )
+    return AttributeRef(class_id, obis, attribute)
+
+
+def parse_obis(text: str) -> Obis:
+    """An OBIS code as typed (ASCII digits, at most OBIS_MAX_LENGTH characters); the refusal
+    does not repeat what was typed."""
+    if len(text) <= OBIS_MAX_LENGTH:
+        with suppress(DecodeError):
+            return Obis.parse(text)
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="invalid_obis",
+        translation_placeholders={"max_length": str(OBIS_MAX_LENGTH)},
+    )
+
+
+async def _async_read_from_meter(
+    coordinator: MicrostarCoordinator, refs: list[AttributeRef]
+) -> list[tuple[Any, DataAccessError | None]]:
+    """The meter's answers; client errors, no turn in time and a slow session translated."""
+    endpoint = coordinator.meter_config.display_endpoint
+    try:
+        return await coordinator.async_read_attributes(refs)
+    except EndpointBusy as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="read_no_turn",
+            translation_placeholders={"endpoint": endpoint, "seconds": f"{READ_ACTION_WAIT:g}"},
+        ) from err
+    except DlmsError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=error_kind(err),
+            translation_placeholders={"endpoint": endpoint, "error": str(err)},
+        ) from err
+    except TimeoutError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="no_answer_in_time",
+            translation_placeholders={"seconds": f"{READ_ACTION_TIMEOUT:g}"},
+        ) from err
+
+
+def _check_size(response: dict[str, Any]) -> None:
+    """Refuse a response larger than RESPONSE_MAX_BYTES (as JSON)."""
+    size = len(json_bytes(response))
+    if size > RESPONSE_MAX_BYTES:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="value_too_large",
+            translation_placeholders={"size": str(size), "limit": str(RESPONSE_MAX_BYTES)},
+        )
 
 
 def plain_value(value: Any) -> Any:

@@ -1,11 +1,12 @@
 """Turns on one gateway's line: meters served in order, nobody starved, nobody left waiting."""
 
 import asyncio
+import itertools
 
 import pytest
 
 from custom_components.microstar_dlms.dlms import MeterClient
-from custom_components.microstar_dlms.dlms.bus import Bus, bus_for
+from custom_components.microstar_dlms.dlms.bus import Bus, Seat, bus_for
 from custom_components.microstar_dlms.dlms.errors import EndpointBusy
 from custom_components.microstar_dlms.dlms.transport import endpoint_lock
 
@@ -167,3 +168,129 @@ async def test_the_cycle_of_a_line_is_measured() -> None:
     assert 0.14 <= bus.cycle < 0.5
     assert bus.round_time is not None
     assert 0.14 <= bus.round_time < 0.5
+
+
+def _actions_between_turns(order: list[str], seat_name: str) -> list[int]:
+    """How many actions ran between each two consecutive turns of one seat."""
+    turns = [i for i, name in enumerate(order) if name == seat_name]
+    return [
+        sum(1 for name in order[a + 1 : b] if name.startswith("action"))
+        for a, b in itertools.pairwise(turns)
+    ]
+
+
+async def test_actions_in_a_loop_let_every_meter_through_each_round() -> None:
+    """Four callers reading in a loop and four meters polling as fast as they can: between two
+    turns of any meter at most one action runs, and every action still gets its turns."""
+    bus = Bus("gateway:3333")
+    seats = [bus.seat(f"meter {n}") for n in range(4)]
+    order: list[str] = []
+
+    async def poll_forever(seat: Seat) -> None:
+        for _ in range(6):
+            async with seat.turn():
+                order.append(seat.name)
+                await asyncio.sleep(0.002)
+
+    async def read_forever(name: str) -> None:
+        for _ in range(3):
+            async with bus.action_turn(within=10.0):
+                order.append(name)
+                await asyncio.sleep(0.002)
+
+    await asyncio.gather(
+        *(poll_forever(seat) for seat in seats), *(read_forever(f"action {n}") for n in range(4))
+    )
+    for seat in seats:
+        assert seat.turns == 6
+        assert max(_actions_between_turns(order, seat.name)) == 1, order
+    assert sum(1 for name in order if name.startswith("action")) == 12
+
+
+async def test_a_poll_that_arrives_during_an_action_goes_before_the_next_one() -> None:
+    """An action holds the line when a meter's poll falls due: the next action waits for it."""
+    bus = Bus("gateway:3333")
+    seat = bus.seat("meter")
+    order: list[str] = []
+
+    async def read(name: str) -> None:
+        async with bus.action_turn(within=5.0):
+            order.append(name)
+            await asyncio.sleep(0.01)
+
+    async def poll() -> None:
+        async with seat.turn():
+            order.append("meter")
+
+    first = asyncio.create_task(read("action 1"))
+    await asyncio.sleep(0.001)  # the first action holds the line
+    polling = asyncio.create_task(poll())
+    await asyncio.sleep(0)
+    await asyncio.gather(first, polling, read("action 2"))
+    assert order == ["action 1", "meter", "action 2"]
+
+
+async def test_the_dialog_still_goes_before_actions_and_an_action_before_the_queued_polls() -> None:
+    """A person waiting is served first; an action then goes before polls that let none go."""
+    bus = Bus("gateway:3333")
+    seats = [bus.seat(f"meter {n}") for n in range(3)]
+    order: list[str] = []
+
+    async def poll(seat: Seat) -> None:
+        async with seat.turn():
+            order.append(seat.name)
+            await asyncio.sleep(0.01)
+
+    async def read() -> None:
+        async with bus.action_turn(within=5.0):
+            order.append("action")
+
+    async def dialog() -> None:
+        async with bus.turn(within=5.0):
+            order.append("dialog")
+
+    polls = [asyncio.create_task(poll(seat)) for seat in seats]
+    await asyncio.sleep(0.001)  # meter 0 holds the line, the others queue
+    reading = asyncio.create_task(read())
+    await asyncio.sleep(0)
+    await asyncio.gather(dialog(), reading, *polls)
+    assert order == ["meter 0", "dialog", "action", "meter 1", "meter 2"]
+
+
+async def test_an_action_gives_up_after_its_bound_and_the_line_moves_on() -> None:
+    """A line held past an action's bound: EndpointBusy for the action; the polls go on."""
+    bus = Bus("gateway:3333")
+    holder, poller = bus.seat("slow meter"), bus.seat("next meter")
+
+    async def hold() -> None:
+        async with holder.turn():
+            await asyncio.sleep(0.3)
+
+    async def poll() -> None:
+        async with poller.turn():
+            pass
+
+    holding = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    polling = asyncio.create_task(poll())
+    with pytest.raises(EndpointBusy, match="gateway:3333"):
+        async with bus.action_turn(within=0.05):
+            pass
+    await asyncio.gather(holding, polling)
+    assert poller.turns == 1
+    assert not bus.waiting
+
+
+async def test_one_session_inside_an_actions_turn_and_never_two() -> None:
+    """The action's own session opens at once in its turn; a second one cannot overlap."""
+    meter = FakeMeter()
+    async with FakeGateway(meter) as gateway:
+        settings = settings_for(gateway, lock_timeout=0.2)
+        async with bus_for(f"127.0.0.1:{gateway.port}").action_turn(within=1.0):
+            async with MeterClient(settings).session() as session:
+                assert await session.get(VOLTAGE) == 23001
+                with pytest.raises(EndpointBusy):
+                    async with endpoint_lock(settings.endpoint, 0.1):
+                        pass
+    assert meter.record.max_concurrent == 1
+    assert meter.record.connections == 1

@@ -26,7 +26,18 @@ def test_f_group_shown_when_not_255() -> None:
     assert str(Obis.parse("1.0.0.1.0.3")) == "1-0:0.1.0.3"
 
 
-@pytest.mark.parametrize("text", ["", "1-1:32.7", "1.1.32.7.0", "1-1:256.7.0", "a-b:c.d.e"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "1-1:32.7",
+        "1.1.32.7.0",
+        "1-1:256.7.0",
+        "a-b:c.d.e",
+        "1-1:32.7.\u0660",  # Arabic-Indic zero: int() would read it as 0
+        "\uff11-1:32.7.0",  # fullwidth one
+    ],
+)
 def test_bad_codes(text: str) -> None:
     """Garbage is a DecodeError with the offending text."""
     with pytest.raises(DecodeError):

@@ -1,7 +1,9 @@
 """Meters sharing one gateway's line: waiting for the line is no failure, a silent meter backs
-off without delaying its repair, and a meter removed or added mid-cycle leaves the others be."""
+off without delaying its repair, a meter removed or added mid-cycle leaves the others be, and
+read actions in a loop do not keep the line from the polls."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -236,3 +238,74 @@ async def test_adding_a_meter_to_a_busy_line_goes_before_the_queued_polls(
     assert sorted(order[-3:-1]) == [SERIALS[0], SERIALS[1]]
     assert order[-1] == SERIALS[2]
     assert newcomer.state is ConfigEntryState.LOADED
+
+
+async def _until(condition: Callable[[], bool], within: float = 20.0) -> None:
+    """Wait (real time, bounded) until ``condition`` holds."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - counters kept by several tasks
+            await asyncio.sleep(0.05)
+
+
+async def test_read_actions_in_a_loop_leave_every_meter_its_poll_each_cycle(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Four automations call the read action in a loop on the meters of one line: each 30 s
+    every meter is still polled (at most one action goes before each waiting poll), and the
+    actions are served too."""
+    entries = await _set_up(hass, sim, SERIALS)
+    coordinators = [_coordinator(entry) for entry in entries]
+    reads = [0, 0, 0, 0]
+    in_flight = [0]
+    calling, stop = asyncio.Event(), asyncio.Event()
+    calling.set()
+
+    async def read_in_a_loop(caller: int) -> None:
+        entry = entries[caller % len(entries)]
+        while not stop.is_set():
+            await calling.wait()
+            in_flight[0] += 1
+            try:
+                await hass.services.async_call(
+                    DOMAIN,
+                    "read",
+                    {"config_entry_id": entry.entry_id, "obis": "1-1:32.7.0"},
+                    blocking=True,
+                    return_response=True,
+                )
+            finally:
+                in_flight[0] -= 1
+            reads[caller] += 1
+
+    callers = [asyncio.create_task(read_in_a_loop(caller)) for caller in range(4)]
+    try:
+        await _until(lambda: all(reads))
+        for _ in range(3):
+            polled = [coordinator.health.successes for coordinator in coordinators]
+            served = sum(reads)
+            # Moving the frozen clock 30 s fires every timer due in them, a session's own
+            # timeouts too: the callers pause for the tick and start again with the polls.
+            calling.clear()
+            await _until(lambda: not in_flight[0])
+            await _tick(hass, freezer)
+            calling.set()
+            await _until(
+                lambda polled=polled: all(
+                    coordinator.health.successes > before
+                    for coordinator, before in zip(coordinators, polled, strict=True)
+                )
+            )
+            assert sum(reads) > served
+    finally:
+        stop.set()
+        calling.set()
+        await asyncio.gather(*callers)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    for entry, coordinator in zip(entries, coordinators, strict=True):
+        assert coordinator.last_update_success
+        assert not coordinator.health.failures
+        assert _energy(hass, str(entry.unique_id)) != STATE_UNAVAILABLE
+    await settled(sim)
+    assert sim.record.max_concurrent_connections == 1
+    assert sim.record.busy_replies == 0

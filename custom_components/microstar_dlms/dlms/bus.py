@@ -5,8 +5,11 @@ their sessions take turns. A ``Bus`` per endpoint hands the turn over first in, 
 meter polling on a schedule takes a ``Seat`` and waits for its turn as long as the line needs
 (waiting for the line is not a failure; closing the seat ends the wait), while a caller with a
 person waiting (the add-meter dialog, the field CLI) waits a bounded time and is served before
-the queued polls. The task holding a seat's turn opens its session inside it without waiting
-again, one session at a time.
+the queued polls. An action (a read asked for by an automation or a person, possibly in a loop)
+waits a bounded time too and takes its turn fairly: it goes before the queued polls only while
+none of them has waited through an action already, so a waiting poll lets at most one action
+go first. The task holding a seat's or an action's turn opens its session inside it without
+waiting again, one session at a time.
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from enum import Enum, auto
 import weakref
 
 from .errors import EndpointBusy
+
+
+class _Kind(Enum):
+    """Who asks for a turn, which decides where it queues."""
+
+    PERSON = auto()  # bounded; a person waits (the add dialog, the field CLI): served first
+    ACTION = auto()  # bounded; an action's read: at most one before each waiting poll
+    POLL = auto()  # a seat's poll: waits as long as the line needs
 
 
 @dataclass(slots=True)
@@ -26,6 +38,8 @@ class _Waiter:
     task: asyncio.Task[object] | None
     future: asyncio.Future[None]
     seat: Seat | None
+    kind: _Kind
+    passed: bool = False  # a poll that has waited through an action's turn
 
 
 @dataclass(slots=True)
@@ -70,10 +84,10 @@ class Bus:
         self.cycle: float | None = None  # the latest interval between one seat's turns
         self.busy_since: float | None = None
         self._holder: asyncio.Task[object] | None = None
-        self._held = False
-        self._by_seat = False  # the turn was taken by a seat: its task may open one session
+        self._held_by: _Kind | None = None  # who holds the turn now (None: the line is free)
         self._inner = False
-        self._prompt: deque[_Waiter] = deque()  # bounded callers: a person is waiting
+        self._people: deque[_Waiter] = deque()  # bounded callers: a person is waiting
+        self._actions: deque[_Waiter] = deque()  # bounded callers: actions
         self._polls: deque[_Waiter] = deque()  # seats, in order of arrival
 
     def seat(self, name: str) -> Seat:
@@ -91,7 +105,10 @@ class Bus:
     @property
     def waiting(self) -> int:
         """Callers queued for a turn now."""
-        return sum(1 for w in (*self._prompt, *self._polls) if not w.future.done())
+        return sum(1 for w in self._queued() if not w.future.done())
+
+    def _queued(self) -> tuple[_Waiter, ...]:
+        return (*self._people, *self._actions, *self._polls)
 
     @asynccontextmanager
     async def turn(
@@ -99,16 +116,36 @@ class Bus:
     ) -> AsyncIterator[None]:
         """Hold the line for this task; a bounded wait (``within``) ends in EndpointBusy."""
         task = asyncio.current_task()
-        if self._seat_session_allowed(task, seat):
-            self._inner = True  # one session inside a seat's own turn, never two at once
+        if seat is None and self._session_allowed(task):
+            self._inner = True  # one session inside a seat's or action's turn, never two at once
             try:
                 yield
             finally:
                 self._inner = False
             return
+        async with self._held_turn(
+            task, _Kind.PERSON if seat is None else _Kind.POLL, seat, within
+        ):
+            yield
+
+    @asynccontextmanager
+    async def action_turn(self, *, within: float) -> AsyncIterator[None]:
+        """Hold the line for an action (its task opens its session inside); EndpointBusy when
+        no turn came within ``within`` seconds. A waiting poll lets at most one action go first."""
+        async with self._held_turn(asyncio.current_task(), _Kind.ACTION, None, within):
+            yield
+
+    @asynccontextmanager
+    async def _held_turn(
+        self,
+        task: asyncio.Task[object] | None,
+        kind: _Kind,
+        seat: Seat | None,
+        within: float | None,
+    ) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         asked = loop.time()
-        await self._acquire(task, seat, within)
+        await self._acquire(task, kind, seat, within)
         started = loop.time()
         self._begin(seat, asked, started)
         try:
@@ -118,26 +155,35 @@ class Bus:
                 seat.last_hold = loop.time() - started
             self._pass_on()
 
-    def _seat_session_allowed(self, task: asyncio.Task[object] | None, seat: Seat | None) -> bool:
+    def _session_allowed(self, task: asyncio.Task[object] | None) -> bool:
         return (
-            seat is None
-            and self._held
-            and self._by_seat
+            self._held_by in (_Kind.POLL, _Kind.ACTION)
             and not self._inner
             and task is not None
             and self._holder is task
         )
 
     async def _acquire(
-        self, task: asyncio.Task[object] | None, seat: Seat | None, within: float | None
+        self,
+        task: asyncio.Task[object] | None,
+        kind: _Kind,
+        seat: Seat | None,
+        within: float | None,
     ) -> None:
         if seat is not None and seat.closed:
             raise asyncio.CancelledError(f"{seat.name} left the bus {self.key}")
-        if not self._held and not self.waiting:
-            self._take(task, seat)
+        if self._held_by is None and not self.waiting:
+            self._take(task, kind)
             return
-        waiter = _Waiter(task, asyncio.get_running_loop().create_future(), seat)
-        (self._polls if seat is not None else self._prompt).append(waiter)
+        # A poll that arrives during an action has waited through it already.
+        waiter = _Waiter(
+            task,
+            asyncio.get_running_loop().create_future(),
+            seat,
+            kind,
+            passed=kind is _Kind.POLL and self._held_by is _Kind.ACTION,
+        )
+        self._queue_of(kind).append(waiter)
         if seat is not None:
             seat._waiters.append(waiter)
         try:
@@ -158,15 +204,19 @@ class Bus:
             if seat is not None:
                 seat._waiters.remove(waiter)
 
-    def _forget(self, waiter: _Waiter) -> None:
-        for queue in (self._prompt, self._polls):
-            if waiter in queue:
-                queue.remove(waiter)
+    def _queue_of(self, kind: _Kind) -> deque[_Waiter]:
+        return {_Kind.PERSON: self._people, _Kind.ACTION: self._actions, _Kind.POLL: self._polls}[
+            kind
+        ]
 
-    def _take(self, task: asyncio.Task[object] | None, seat: Seat | None) -> None:
-        self._held = True
+    def _forget(self, waiter: _Waiter) -> None:
+        queue = self._queue_of(waiter.kind)
+        if waiter in queue:
+            queue.remove(waiter)
+
+    def _take(self, task: asyncio.Task[object] | None, kind: _Kind) -> None:
+        self._held_by = kind
         self._holder = task
-        self._by_seat = seat is not None
 
     def _begin(self, seat: Seat | None, asked: float, started: float) -> None:
         self.turns += 1
@@ -180,18 +230,32 @@ class Bus:
         seat.last_turn_at = started
 
     def _pass_on(self) -> None:
-        """Give the turn to the next caller: people first, then seats in order of arrival."""
-        for queue in (self._prompt, self._polls):
-            while queue:
-                waiter = queue.popleft()
-                if waiter.future.done():
-                    continue
-                self._take(waiter.task, waiter.seat)
-                waiter.future.set_result(None)
-                return
-        self._held = False
-        self._holder = None
-        self._by_seat = False
+        """Give the turn to the next caller: people first; then an action, unless a waiting
+        poll has waited through one already; then seats in order of arrival."""
+        waiter = self._next()
+        if waiter is None:
+            self._held_by = None
+            self._holder = None
+            return
+        if waiter.kind is _Kind.ACTION:
+            for poll in self._polls:
+                poll.passed = True
+        self._take(waiter.task, waiter.kind)
+        waiter.future.set_result(None)
+
+    def _next(self) -> _Waiter | None:
+        """Take the next waiter off its queue (None when nobody waits)."""
+        for queue in (self._people, self._actions, self._polls):
+            while queue and queue[0].future.done():
+                queue.popleft()  # cancelled or timed out while waiting
+        if self._people:
+            return self._people.popleft()
+        if self._actions and not any(w.passed and not w.future.done() for w in self._polls):
+            return self._actions.popleft()
+        for queue in (self._polls, self._actions):
+            if queue:
+                return queue.popleft()
+        return None
 
 
 # One bus table per event loop (futures belong to a loop); in Home Assistant there is one loop.

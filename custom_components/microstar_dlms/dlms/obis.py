@@ -11,9 +11,12 @@ from typing import Final
 from .errors import DecodeError
 
 _EXACT = Context(prec=80)  # wide enough that no 64-bit raw value is ever rounded
-_OBIS_DOTTED = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+# ASCII digits only (re.ASCII): \d and int() take other scripts' digits too (U+0661 is 1).
+_OBIS_DOTTED = re.compile(
+    r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})", re.ASCII
+)
 _OBIS_REDUCED = re.compile(
-    r"^(\d{1,3})-(\d{1,3}):(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:[.*](\d{1,3}))?$"
+    r"(\d{1,3})-(\d{1,3}):(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:[.*](\d{1,3}))?", re.ASCII
 )
 
 
@@ -38,7 +41,7 @@ class Obis:
     def parse(cls, text: str) -> Obis:
         """Parse ``1.1.32.7.0.255``, ``1-1:32.7.0``, ``1-1:32.7.0.255`` or ``1-1:32.7.0*255``."""
         cleaned = text.strip()
-        match = _OBIS_DOTTED.match(cleaned) or _OBIS_REDUCED.match(cleaned)
+        match = _OBIS_DOTTED.fullmatch(cleaned) or _OBIS_REDUCED.fullmatch(cleaned)
         if match is None:
             raise DecodeError(f"not an OBIS code: {text!r} (use 1-1:32.7.0 or 1.1.32.7.0.255)")
         groups = [int(g) if g is not None else 255 for g in match.groups()]

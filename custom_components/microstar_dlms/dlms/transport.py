@@ -58,7 +58,8 @@ async def endpoint_lock(endpoint: str, within: float) -> AsyncIterator[None]:
     """Hold the endpoint for this task; wait at most ``within`` seconds, else EndpointBusy.
 
     The endpoint's ``Bus`` (bus.py) keeps the order: a task already holding the turn (a
-    meter's poll) opens its session at once; other callers go before the queued polls.
+    meter's poll, an action) opens its session at once; other callers (a person waiting) go
+    before the queued actions and polls.
     """
     async with bus_for(endpoint_key(endpoint)).turn(within=within):
         yield
