@@ -1,0 +1,1 @@
+"""What the repository promises besides the code: quality scale, coverage, release, CI."""
