@@ -40,6 +40,7 @@ from .cosem import (
     object_unique_id,
     parse_scaler_unit,
 )
+from .devices import async_remove_stale_devices, meter_identifier
 from .discovery import (
     DISABLED_DISCOVERY_BUDGET,
     DISCOVERY_BUDGET,
@@ -129,6 +130,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # the gateway's address may now reach another meter (every one answers the 1-byte form).
         self._identity_doubt = False
         self._setup_poll = False  # in async_config_entry_first_refresh
+        # Devices the meter no longer has are looked for once learning is done (and at setup).
+        self._devices_checked = False
         self.health = entry_health(hass, entry.entry_id)
         self._frames: list[TraceRecord] = []
         self._client = MeterClient(
@@ -267,7 +270,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             return
         pending = self.pending_objects()
         if not pending:
-            return  # learned: the poll reads values only
+            # Learned: the poll reads values only.
+            if not self._devices_checked:
+                self._devices_checked = True
+                async_remove_stale_devices(self.hass, self.config_entry.entry_id, discovery)
+            return
+        self._devices_checked = False
         # One object per request without GET-with-list (the field meter): the wire cost is the
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
@@ -382,7 +390,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """Show the new firmware on the meter's device."""
         registry = dr.async_get(self.hass)
         device = registry.async_get_device_by_identifier(
-            (DOMAIN, self.discovery.serial), self.config_entry.entry_id
+            meter_identifier(self.discovery.serial), self.config_entry.entry_id
         )
         if device is not None:
             registry.async_update_device(device.id, sw_version=firmware)
