@@ -17,9 +17,8 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .catalogue import CATALOGUE, AsEvent, presentation_enabled, presentations
+from .catalogue import AsEvent, presentation_enabled, presentations
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator
-from .devices import async_on_channel_removed
 from .discovery import MeterDiscovery
 from .entity import MicrostarEntity
 
@@ -78,14 +77,8 @@ async def async_setup_entry(
                 for d in new
             )
 
-    @callback
-    def _forget_channel(channel: int) -> None:
-        """A channel's device was removed with its entities: add them again if it comes back."""
-        added.difference_update({key for key in added if CATALOGUE[key].channel == channel})
-
     _add_confirmed()
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
-    entry.async_on_unload(async_on_channel_removed(hass, meter.serial, _forget_channel))
 
 
 class MicrostarEventEntity(MicrostarEntity, EventEntity):
