@@ -15,7 +15,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.devices import channel_identifier, meter_identifier
+from custom_components.microstar_dlms.devices import (
+    channel_identifier,
+    meter_has_device,
+    meter_identifier,
+)
+from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.dlms import DataAccessResult
 from microstar_sim import GUIDE_PROFILE, DataAccessFailure, MeterConfig, Simulator, profile_meter
 
@@ -36,6 +41,18 @@ CHANNEL_3_GONE = DataAccessFailure("1-3:1.8.0", result=DataAccessResult.OBJECT_U
 def meters() -> tuple[MeterConfig, ...]:
     """The meter of the vendor's guide: channels 2 and 3 besides the meter's own."""
     return (profile_meter(GUIDE_PROFILE),)
+
+
+def test_which_devices_the_meter_has() -> None:
+    """Its own device always; a channel until its energy total is found absent; nothing else."""
+    meter = MeterDiscovery(SERIAL)
+    assert meter_has_device(meter, {meter_identifier(SERIAL)})
+    assert meter_has_device(meter, {channel_identifier(SERIAL, 2)})  # not asked for yet
+    meter.absent.add("1.2.1.8.0.255")
+    assert not meter_has_device(meter, {channel_identifier(SERIAL, 2)})
+    assert meter_has_device(meter, {channel_identifier(SERIAL, 3)})
+    assert not meter_has_device(meter, {(DOMAIN, "99999999")})  # not this meter's
+    assert not meter_has_device(meter, {("another_domain", SERIAL)})
 
 
 async def _poll_until(
