@@ -1,14 +1,16 @@
 """The Microstar DLMS integration: DLMS/COSEM electricity meters over HDLC."""
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .catalogue import PROBED
 from .config_flow import MicrostarConfigFlow
 from .const import DOMAIN, LOGGER
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
+from .devices import meter_has_device
 from .discovery import DiscoveryStore
 from .poll_health import PollHealth, async_delete_issues
 from .services import async_setup_services
@@ -78,3 +80,15 @@ async def async_remove_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -
     """Forget the repairs and the discovery of a removed meter."""
     async_delete_issues(hass, entry.entry_id)
     await DiscoveryStore(hass, entry.entry_id).async_remove()
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: MicrostarConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let a person delete a device the meter no longer has (a channel found absent when it
+    was learned again); the meter's own device and the channels it has are refused."""
+    if entry.state is ConfigEntryState.LOADED:
+        meter = entry.runtime_data.coordinator.discovery
+    else:
+        meter = await DiscoveryStore(hass, entry.entry_id).async_load(str(entry.unique_id), PROBED)
+    return not meter_has_device(meter, device.identifiers)

@@ -241,7 +241,7 @@ def _key(channel: int, c: int, d: int, e: int) -> str:
     return f"1.{channel}.{c}.{d}.{e}.255"
 
 
-def _marker(channel: int) -> str | None:
+def channel_marker(channel: int) -> str | None:
     """The object a channel's others wait for: its import energy total (none for channel 1)."""
     return None if channel == 1 else _key(channel, 1, 8, 0)
 
@@ -252,7 +252,7 @@ def _register(
     suffix = "" if channel == 1 else f", channel {channel}"
     key = _key(channel, c, d, e)
     requires: list[str] = []
-    if (marker := _marker(channel)) is not None and marker != key:
+    if (marker := channel_marker(channel)) is not None and marker != key:
         requires.append(marker)
     # Tariff registers (E 1-4) other than import energy's are looked for only on a meter that
     # tells its active tariff: the others have none of them.

@@ -42,6 +42,7 @@ from .cosem import (
     object_unique_id,
     parse_scaler_unit,
 )
+from .devices import async_remove_stale_devices, meter_identifier
 from .discovery import (
     DISABLED_DISCOVERY_BUDGET,
     DISCOVERY_BUDGET,
@@ -136,6 +137,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # the gateway's address may now reach another meter (every one answers the 1-byte form).
         self._identity_doubt = False
         self._setup_poll = False  # in async_config_entry_first_refresh
+        # Devices the meter no longer has are looked for once learning is done (and at setup).
+        self._devices_checked = False
         self.health = health
         self._frames: list[TraceRecord] = []
         self._client = MeterClient(
@@ -274,7 +277,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             return
         pending = self.pending_objects()
         if not pending:
-            return  # learned: the poll reads values only
+            # Learned: the poll reads values only.
+            if not self._devices_checked:
+                self._devices_checked = True
+                async_remove_stale_devices(self.hass, self.config_entry.entry_id, discovery)
+            return
+        self._devices_checked = False
         # One object per request without GET-with-list (the field meter): the wire cost is the
         # same and every answer is kept the moment it arrives.
         negotiated = session.negotiated
@@ -389,7 +397,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """Show the new firmware on the meter's device."""
         registry = dr.async_get(self.hass)
         device = registry.async_get_device_by_identifier(
-            (DOMAIN, self.discovery.serial), self.config_entry.entry_id
+            meter_identifier(self.discovery.serial), self.config_entry.entry_id
         )
         if device is not None:
             registry.async_update_device(device.id, sw_version=firmware)

@@ -6,9 +6,10 @@ from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .catalogue import CATALOGUE, THREE_PHASE_MARKER
-from .const import DOMAIN, MANUFACTURER
+from .const import MANUFACTURER
 from .coordinator import MicrostarCoordinator
 from .cosem import object_unique_id
+from .devices import channel_identifier, meter_identifier
 from .discovery import MeterDiscovery
 
 
@@ -38,7 +39,7 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
 def meter_device(coordinator: MicrostarCoordinator, meter: MeterDiscovery) -> DeviceInfo:
     """The meter's device (its channel 1: what it measures)."""
     return DeviceInfo(
-        identifiers={(DOMAIN, meter.serial)},
+        identifiers={meter_identifier(meter.serial)},
         manufacturer=MANUFACTURER,
         # As a meter's nameplate writes it ("3~" for three-phase): the same in every language,
         # as Home Assistant offers no translation for a device model.
@@ -58,7 +59,7 @@ def channel_device(
         config_entry_id=entry.entry_id, **meter_device(coordinator, meter)
     )
     return DeviceInfo(
-        identifiers={(DOMAIN, f"{meter.serial}_channel_{channel}")},
+        identifiers={channel_identifier(meter.serial, channel)},
         manufacturer=MANUFACTURER,
         translation_key="channel",
         translation_placeholders={"meter": entry.title, "channel": str(channel)},

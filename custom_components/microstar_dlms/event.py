@@ -2,7 +2,9 @@
 
 Each event entity watches one time stamp register and fires when it advances between polls. The
 first value it sees is the baseline (no event); the value of the last event is kept with the
-entity's restored state, so a restart does not fire the same event again.
+entity's restored state, so a restart does not fire the same event again. Like every entity of
+the meter it is unavailable while polls fail; a poll in which the meter refused its time stamp
+changes nothing (the state is the last event's time).
 """
 
 from dataclasses import dataclass, replace
@@ -108,23 +110,23 @@ class MicrostarEventEntity(MicrostarEntity, EventEntity):
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        """Fire when the time stamp moved on since the last poll."""
-        if self._observe():
-            self.async_write_ha_state()
+        """Fire when the time stamp moved on since the last poll; write the state after every
+        poll, so the entity is unavailable while polls fail and back with the next good one."""
+        self._observe()
+        super()._handle_coordinator_update()
 
-    def _observe(self) -> bool:
-        """Compare this poll's time stamp with the last; fire and return True when it advanced."""
+    def _observe(self) -> None:
+        """Compare this poll's time stamp with the last; fire when it advanced."""
         value = self.coordinator.data.values.get(self.entity_description.key)
         if not isinstance(value, datetime):
-            return False
+            return  # refused or not read: nothing happened that the meter told
         seen = self._seen
         if seen is not None and value <= seen:
-            return False  # nothing new (or a read that went back: the later one stays)
+            return  # nothing new (or a read that went back: the later one stays)
         self._seen = value
         if seen is None:
-            return False  # the baseline
+            return  # the baseline
         self._trigger_event(
             self.entity_description.presentation.event_type,
             {ATTR_METER_TIME: value.isoformat()},
         )
-        return True

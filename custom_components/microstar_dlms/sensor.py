@@ -1,4 +1,8 @@
-"""Sensors of a Microstar meter: one description per OBIS object, units from the meter."""
+"""Sensors of a Microstar meter: one description per OBIS object, units from the meter.
+
+A sensor is unavailable while the meter cannot be read (the poll failed) and unknown when the
+meter answered but refused or left out its value.
+"""
 
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -17,10 +21,18 @@ from homeassistant.const import Platform, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .catalogue import TARIFF_STATES, AsSensor, ValueKind, presentation_enabled, presentations
+from .catalogue import (
+    CATALOGUE,
+    TARIFF_STATES,
+    AsSensor,
+    ValueKind,
+    presentation_enabled,
+    presentations,
+)
 from .const import LOGGER
 from .coordinator import MeterReading, MicrostarConfigEntry, MicrostarCoordinator
 from .cosem import ScalerUnit
+from .devices import async_on_channel_removed
 from .discovery import MeterDiscovery
 from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
@@ -169,8 +181,15 @@ async def async_setup_entry(
             # A poll after setup may confirm dozens of objects: added in steps, as at setup.
             entry.async_create_task(hass, _add_in_steps(), "microstar_dlms sensors confirmed")
 
+    @callback
+    def _forget_channel(channel: int) -> None:
+        """A channel's device was removed with its entities: build them again if it comes back."""
+        for key in [key for key in built if CATALOGUE[key].channel == channel]:
+            del built[key]
+
     await _add_in_steps()
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
+    entry.async_on_unload(async_on_channel_removed(hass, meter.serial, _forget_channel))
 
 
 def fit_to_meter_unit(
@@ -220,14 +239,8 @@ class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
 
     @property
     @override
-    def available(self) -> bool:
-        """Unavailable when the poll failed or this object could not be read."""
-        return super().available and self._current() is not None
-
-    @property
-    @override
     def native_value(self) -> SensorValue:
-        """The value of this poll."""
+        """The value of this poll (None, unknown, when the meter refused or left it out)."""
         return self._current()
 
     @property
@@ -299,12 +312,9 @@ class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
 
     @property
     @override
-    def available(self) -> bool:
-        """Available while this object reads and a good value has been seen."""
-        return super().available and self._guard.published is not None
-
-    @property
-    @override
     def native_value(self) -> SensorValue:
-        """The last value that passed the guard."""
+        """The last value that passed the guard; unknown when the meter refused this poll's
+        read, or before any value passed."""
+        if self._current() is None:
+            return None
         return self._guard.published

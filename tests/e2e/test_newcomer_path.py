@@ -92,6 +92,12 @@ class Owner:
         state: dict[str, Any] = await self.rest.get(f"/api/states/{entity_id}")
         return state
 
+    async def unavailable(self, entity_ids: list[str]) -> list[str]:
+        """Which of ``entity_ids`` are unavailable (one call for all states)."""
+        states = await self.rest.get("/api/states")
+        down = {s["entity_id"] for s in states if s["state"] == "unavailable"}
+        return [entity_id for entity_id in entity_ids if entity_id in down]
+
     async def meter_issues(self) -> list[dict[str, Any]]:
         """The repairs list, our domain only (as Settings -> Repairs shows it)."""
         issues = (await self.ws.call("repairs/list_issues"))["issues"]
@@ -445,7 +451,9 @@ async def test_the_guide_meter_answers_in_seconds_and_reads_within_half_a_minute
     owner: Owner, guide_simulator: SimulatorProcess, story: Story
 ) -> None:
     """The vendor's 446-object meter at 9600 baud and 250 ms turnaround: Submit answers within
-    5 s and every enabled sensor has a value within 30 s (issue 17), then the entry goes."""
+    5 s and every enabled sensor has a value within 30 s (issue 17). Silent, every entity of it
+    is unavailable, its events and its channels' entities included, and each comes back with
+    the first good poll after a power cycle (issue 23). Then the entry goes."""
     story.need("tokens")
     started = time.monotonic()
 
@@ -478,6 +486,25 @@ async def test_the_guide_meter_answers_in_seconds_and_reads_within_half_a_minute
         story.timings["guide: submit -> default values"] = time.monotonic() - started
         story.timings["guide: enabled sensors"] = len(entities)
         assert 200 <= number(await owner.state(entities[VOLTAGE_L1])) <= 260
+
+        everything = sorted((await meter_entities(owner.ws, entry_id, GUIDE_SERIAL)).values())
+        assert any(entity_id.startswith("event.") for entity_id in everything), everything
+        started = time.monotonic()
+        await control(guide_simulator, "fault silent")
+
+        async def all_unavailable() -> bool:
+            return await owner.unavailable(everything) == everything
+
+        await eventually(all_unavailable, 60, "every entity of the silent meter unavailable", 1)
+        story.timings["guide: silent -> all unavailable"] = time.monotonic() - started
+        started = time.monotonic()
+        await control(guide_simulator, "power-cycle")
+
+        async def none_unavailable() -> bool:
+            return not await owner.unavailable(everything)
+
+        await eventually(none_unavailable, 60, "every entity of the meter back", 1)
+        story.timings["guide: power cycle -> all available"] = time.monotonic() - started
     finally:
         await owner.rest.request("DELETE", f"/api/config/config_entries/entry/{entry_id}")
 

@@ -6,7 +6,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -123,17 +123,28 @@ async def test_other_meter_at_the_address(hass: HomeAssistant, sim: Simulator) -
     assert "21061234" in entry.reason
 
 
-async def test_one_object_failing(
-    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory, init_integration: None
+@pytest.mark.parametrize(
+    ("obis", "refused"), [("1-1:32.7.0", VOLTAGE), ("1-1:1.8.0", ENERGY)], ids=["voltage", "energy"]
+)
+async def test_one_object_refused(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    init_integration: None,
+    obis: str,
+    refused: str,
 ) -> None:
-    """A data-access error on one object makes that entity unavailable, not the others."""
-    sim.set_fault(DataAccessFailure(obis="1-1:32.7.0", attribute=2))
+    """The meter answers but refuses one object's value: that entity is unknown, not
+    unavailable (the meter was reached), the others read; the next poll shows it again. The
+    energy sensor behind its glitch guard behaves the same."""
+    sim.set_fault(DataAccessFailure(obis=obis, attribute=2))
     await poll(hass, freezer)
-    assert hass.states.get(VOLTAGE).state == STATE_UNAVAILABLE
-    assert hass.states.get(ENERGY).state != STATE_UNAVAILABLE
+    assert hass.states.get(refused).state == STATE_UNKNOWN
+    for other in {VOLTAGE, ENERGY, FIRMWARE} - {refused}:
+        assert hass.states.get(other).state not in (STATE_UNKNOWN, STATE_UNAVAILABLE), other
     sim.clear_faults()
     await poll(hass, freezer)
-    assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
+    assert hass.states.get(refused).state not in (STATE_UNKNOWN, STATE_UNAVAILABLE)
 
 
 async def test_disabled_entities_cost_no_round_trip(

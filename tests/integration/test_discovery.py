@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 import pytest
@@ -258,7 +258,7 @@ async def test_known_object_gone_forces_rediscovery(
     """A confirmed object answering object-undefined means the meter changed: learn it again."""
     sim.set_fault(DataAccessFailure("1-1:14.7.0", 2, DataAccessResult.OBJECT_UNDEFINED, count=1))
     await poll(hass, freezer, init_integration)
-    assert hass.states.get(FREQUENCY).state == STATE_UNAVAILABLE
+    assert hass.states.get(FREQUENCY).state == STATE_UNKNOWN  # the meter answered, refusing it
     requests.take()
     await poll(hass, freezer, init_integration)
     asked = requests.take()

@@ -19,7 +19,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.catalogue import CATALOGUE
 from custom_components.microstar_dlms.const import DOMAIN
-from microstar_sim import GUIDE_PROFILE, Busy, MeterConfig, Simulator, profile_meter
+from microstar_sim import (
+    GUIDE_PROFILE,
+    Busy,
+    DataAccessFailure,
+    MeterConfig,
+    Silent,
+    Simulator,
+    profile_meter,
+)
 from microstar_sim.guide import guide_codes, guide_rows
 from tests.objects_doc import DOC, render
 
@@ -137,11 +145,12 @@ async def test_tariff_timestamps_and_channels(
 
 async def test_events_fire_when_the_stamp_advances_not_at_baseline_or_restart(
     hass: HomeAssistant,
+    sim: Simulator,
     mock_config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The first poll sets the baseline; a new cover-opened stamp fires once; a reload does not
-    fire it again."""
+    """The first poll sets the baseline; a new cover-opened stamp fires once; a poll in which
+    the meter refuses the stamp changes nothing; a reload does not fire it again."""
     await _learned(hass, mock_config_entry, freezer)
     assert hass.states.get(METER_COVER).state == STATE_UNKNOWN  # baseline: no event
     assert hass.states.get(BILLING).state == STATE_UNKNOWN
@@ -156,10 +165,45 @@ async def test_events_fire_when_the_stamp_advances_not_at_baseline_or_restart(
     meter_time: Any = billing.attributes["meter_time"]
     assert meter_time.startswith("2025-02-01")
 
+    # The meter answers but refuses the time stamp: still the last event, not unavailable.
+    sim.set_fault(DataAccessFailure("1-0:0.1.2", attribute=2, count=1))
+    await poll(hass, freezer)
+    assert hass.states.get(BILLING).state == fired_at
+
     assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     await poll(hass, freezer)
     assert hass.states.get(BILLING).state == fired_at  # not fired again
+
+
+async def test_every_entity_is_unavailable_while_the_meter_is_silent(
+    hass: HomeAssistant,
+    sim: Simulator,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Polls fail: every entity of the meter is unavailable, events and the channels' entities
+    included; the first good poll after the power cycle brings each one back."""
+    await _learned(hass, mock_config_entry, freezer)
+    entity_ids = [
+        entry.entity_id
+        for entry in er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
+        if not entry.disabled
+    ]
+    assert {METER_COVER, BILLING, CHANNEL_2_ENERGY} <= set(entity_ids)
+
+    sim.set_fault(Silent())
+    await poll(hass, freezer)
+    assert {
+        entity_id: hass.states.get(entity_id).state for entity_id in entity_ids
+    } == dict.fromkeys(entity_ids, STATE_UNAVAILABLE)
+
+    sim.power_cycle()
+    await poll(hass, freezer)
+    unavailable = [e for e in entity_ids if hass.states.get(e).state == STATE_UNAVAILABLE]
+    assert unavailable == []
+    assert hass.states.get(METER_COVER).state == STATE_UNKNOWN  # no event yet, as before
 
 
 async def _read(hass: HomeAssistant, entry: MockConfigEntry, **fields: Any) -> Any:

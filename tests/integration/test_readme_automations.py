@@ -26,8 +26,9 @@ def readme_automations() -> dict[str, Any]:
 
 
 async def test_readme_automations(hass: HomeAssistant) -> None:
-    """The water heater follows the tariff; opening the meter cover sends a notification with
-    the meter's time stamp, and the event entity coming back from unavailable does not."""
+    """The water heater follows the tariff and ignores a tariff that is unavailable or unknown;
+    opening the meter cover sends a notification with the meter's time stamp, and the event
+    entity coming back from unavailable does not."""
     turn_on = async_mock_service(hass, "switch", "turn_on")
     turn_off = async_mock_service(hass, "switch", "turn_off")
     notify = async_mock_service(hass, "notify", "notify")
@@ -42,8 +43,9 @@ async def test_readme_automations(hass: HomeAssistant) -> None:
     hass.states.async_set(TARIFF, "rate_3")
     await hass.async_block_till_done()
     assert [call.data["entity_id"] for call in turn_off] == [["switch.water_heater"]]
-    hass.states.async_set(TARIFF, "unavailable")
-    await hass.async_block_till_done()
+    for not_a_tariff in ("unavailable", "unknown"):  # out of reach; a refused read
+        hass.states.async_set(TARIFF, not_a_tariff)
+        await hass.async_block_till_done()
     assert len(turn_on) + len(turn_off) == 2
 
     stamp = "2025-02-03T14:05:00+00:00"

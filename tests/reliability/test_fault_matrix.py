@@ -21,7 +21,7 @@ import socket
 import time
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -390,7 +390,7 @@ async def test_data_access_error_on_one_object(
     loaded: tuple[MockConfigEntry, MicrostarCoordinator],
     meter_clock: FakeClock,
 ) -> None:
-    """One object answers a data-access error: only its entity goes unavailable."""
+    """One object answers a data-access error: only its entity is unknown, none unavailable."""
     _, coordinator = loaded
     sim.set_fault(DataAccessFailure("1-1:32.7.0", attribute=2))
     meter_clock.advance(30)
@@ -398,7 +398,7 @@ async def test_data_access_error_on_one_object(
     assert elapsed < POLL_BOUND
     assert coordinator.last_update_success
     assert coordinator.data.values[VOLTAGE] is None
-    assert state(hass, SERIAL, VOLTAGE) == STATE_UNAVAILABLE
+    assert state(hass, SERIAL, VOLTAGE) == STATE_UNKNOWN
     assert coordinator.data.values[ENERGY] == Decimal(meter_value(sim, ENERGY))
     assert state(hass, SERIAL, ENERGY) != STATE_UNAVAILABLE
     assert state(hass, SERIAL, POWER) != STATE_UNAVAILABLE
