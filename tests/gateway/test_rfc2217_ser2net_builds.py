@@ -1,6 +1,6 @@
 """RFC 2217 through Debian 12's ser2net (4.3.11, what bookworm gateways run) beside the
 environment's newer one: where serialx alone stalls (pinned byte for byte), that the client reads
-through both, and what a port that never negotiates RFC 2217 is reported as."""
+through both (raw TCP too), and what a port that never negotiates RFC 2217 is reported as."""
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
@@ -134,12 +134,17 @@ def field_settings(endpoint: str, connect_timeout: float = 5.0) -> ConnectionSet
     )
 
 
-async def test_the_client_reads_over_rfc2217_through_each_build(
-    meter: Simulator, start_ser2net: Callable[..., Ser2net], ser2net_build: Ser2netBuild
+@pytest.mark.parametrize("rfc2217", [False, True], ids=["raw", "rfc2217"])
+async def test_the_client_reads_through_each_build(
+    meter: Simulator,
+    start_ser2net: Callable[..., Ser2net],
+    ser2net_build: Ser2netBuild,
+    rfc2217: bool,
 ) -> None:
-    """The core client opens RFC 2217 through both builds (it leaves out the optional state
-    masks), reads, and closes with nothing left open; bytes with 0xFF pass both ways."""
-    gateway = start_ser2net(rfc2217=True, program=ser2net_build.program)
+    """The core client reads through both builds, raw TCP and RFC 2217 (where it leaves out the
+    optional state masks), twice, and closes with nothing left open. The AARQ carries 0xFF
+    bytes (its max PDU size FF FF), which RFC 2217 escapes."""
+    gateway = start_ser2net(rfc2217=rfc2217, program=ser2net_build.program)
     for _ in range(2):  # twice: the second open finds a port the first one set up
         async with MeterClient(field_settings(gateway.endpoint)).session() as session:
             assert await session.get(SERIAL_NUMBER) == b"21061234"
