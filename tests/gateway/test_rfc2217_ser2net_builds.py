@@ -11,6 +11,7 @@ import serialx
 
 from custom_components.microstar_dlms.dlms import (
     AttributeRef,
+    ConnectionFailed,
     ConnectionSettings,
     MeterClient,
     Obis,
@@ -19,7 +20,7 @@ from custom_components.microstar_dlms.dlms import (
 )
 from microstar_sim import Simulator
 
-from .processes import Ser2net, Ser2netBuild
+from .processes import Ser2net, Ser2netBuild, wait_for
 
 SERIAL_NUMBER = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
 
@@ -174,3 +175,22 @@ async def test_rfc2217_url_on_a_raw_port_names_the_negotiation(
     assert "did not complete the RFC 2217 negotiation" in message
     assert f"socket://127.0.0.1:{gateway.port}" in message
     assert "unreachable" not in message
+
+
+async def test_a_held_rfc2217_port_is_not_reported_as_not_negotiated(
+    meter: Simulator, start_ser2net: Callable[..., Ser2net], ser2net_build: Ser2netBuild
+) -> None:
+    """Another client holds the RFC 2217 port (it got the line): the client's negotiation is
+    answered and the connection closed at once, a plain ConnectionFailed - not taken for a port
+    that never negotiates, even with a connect timeout shorter than ser2net's 4 s wait."""
+    gateway = start_ser2net(rfc2217=True, program=ser2net_build.program)
+    _, holder = await asyncio.open_connection("127.0.0.1", gateway.port)
+    await asyncio.to_thread(wait_for, gateway.holds_device, 10, "the holder to get the line")
+    try:
+        with pytest.raises(ConnectionFailed) as failed:
+            async with MeterClient(field_settings(gateway.endpoint, 2.0)).session():
+                pass
+        assert type(failed.value) is ConnectionFailed, failed.value
+    finally:
+        holder.close()
+        await holder.wait_closed()
