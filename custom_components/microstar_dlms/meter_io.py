@@ -11,6 +11,7 @@ from .dlms.errors import (
     GatewayBusy,
     NoAnswer,
     ResponseTimeout,
+    Rfc2217NotNegotiated,
 )
 from .meter_config import MeterConfig
 
@@ -25,6 +26,7 @@ _ERROR_KINDS: tuple[tuple[type[DlmsError], str], ...] = (
     (GatewayBusy, "gateway_busy"),
     (EndpointBusy, "endpoint_busy"),
     (NoAnswer, "no_answer"),
+    (Rfc2217NotNegotiated, "rfc2217_not_negotiated"),
     (ConnectionFailed, "cannot_connect"),
     (AssociationRejected, "association_rejected"),
     (ResponseTimeout, "response_timeout"),

@@ -2,12 +2,13 @@
 closing never raising (a gateway that vanishes must not hang or crash a poll)."""
 
 import asyncio
+import socket
 from unittest.mock import patch
 
 import pytest
 import serialx
 
-from custom_components.microstar_dlms.dlms.errors import ConnectionFailed
+from custom_components.microstar_dlms.dlms.errors import ConnectionFailed, Rfc2217NotNegotiated
 from custom_components.microstar_dlms.dlms.transport import (
     MeterStream,
     display_endpoint,
@@ -94,6 +95,39 @@ async def test_opening_is_bounded_by_its_timeout() -> None:
         pytest.raises(ConnectionFailed, match=r"within 0\.2 s \(host unreachable\?\)"),
     ):
         await open_stream("socket://192.0.2.1:3333", 9600, 0.2)
+
+
+async def test_rfc2217_open_says_which_step_failed() -> None:
+    """``rfc2217://``: a port nobody listens on is a plain ConnectionFailed; a server that
+    accepts but never negotiates (a raw TCP port) is Rfc2217NotNegotiated, naming host:port
+    and the raw TCP URL instead of suggesting the host is unreachable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with pytest.raises(ConnectionFailed) as refused:
+        await open_stream(f"rfc2217://127.0.0.1:{closed_port}", 9600, 1.0)
+    assert type(refused.value) is ConnectionFailed
+
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(Rfc2217NotNegotiated) as stalled:
+            await open_stream(f"rfc2217://127.0.0.1:{port}", 9600, 0.3)
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert str(stalled.value) == (
+        f"the gateway at 127.0.0.1:{port} accepted the connection but did not complete the "
+        f"RFC 2217 negotiation within 0.3 s; if its port is raw TCP (the usual set-up), use "
+        f"socket://127.0.0.1:{port} (host and port) instead"
+    )
 
 
 def test_endpoint_forms() -> None:

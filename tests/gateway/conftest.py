@@ -11,7 +11,7 @@ import pytest
 from microstar_sim import FAST, FunctionClock, Simulator, SimulatorConfig
 from microstar_sim.pytest_plugin import SimulatorFactory, simulator
 
-from .processes import PtyPair, Ser2net
+from .processes import PtyPair, Ser2net, Ser2netBuild, debian12_ser2net, tool
 
 __all__ = ["simulator"]
 
@@ -64,6 +64,13 @@ def start_ser2net(line: PtyPair, tmp_path: Path) -> Iterator[Ser2netFactory]:
     finally:
         for gateway in started:
             gateway.stop()
+
+
+@pytest.fixture(params=["current", "debian12"])
+def ser2net_build(request: pytest.FixtureRequest) -> Ser2netBuild:
+    """The environment's ser2net (4.6 and later) and Debian 12's (4.3.11, bookworm gateways)."""
+    name = str(request.param)
+    return Ser2netBuild(name, debian12_ser2net() if name == "debian12" else tool("ser2net"))
 
 
 @pytest.fixture(params=["raw", "rfc2217"])

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from typing import NamedTuple
 
 import pytest
 
@@ -19,6 +20,10 @@ SETUP_HINT = (
     "scripts/setup installs it in the Debian rootfs (scripts/run-in-env ROOTFS_PACKAGES); "
     "when run-in-env uses a host Python instead, install it on the host: apt-get install "
     "ser2net socat"
+)
+DEBIAN12_HINT = (
+    "scripts/run-in-env fetches it from the Debian mirror of /etc/apt (see its warning and "
+    "~/.cache/microstar_dlms/ser2net-bookworm.log) and passes it on as MICROSTAR_SER2NET_BOOKWORM"
 )
 
 
@@ -30,6 +35,30 @@ def tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed; {SETUP_HINT}")
     return path
+
+
+class Ser2netBuild(NamedTuple):
+    """A ser2net executable and what it is: "current" (the environment's) or "debian12"."""
+
+    name: str
+    program: str
+
+
+def debian12_ser2net() -> str:
+    """Debian 12's ser2net (4.3.11, as on Raspberry Pi OS bookworm gateways); CI fails without
+    it, elsewhere the test is skipped."""
+    program = os.environ.get("MICROSTAR_SER2NET_BOOKWORM", "")
+    if not os.access(program, os.X_OK):
+        message = f"Debian 12's ser2net is not available; {DEBIAN12_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    version = subprocess.run(
+        [program, "-v"], capture_output=True, text=True, timeout=10, check=False
+    ).stdout
+    if " version 4.3." not in version:
+        pytest.fail(f"{program} is not ser2net 4.3: {version!r}")
+    return program
 
 
 def wait_for(condition: Callable[[], object], within: float, what: str) -> None:
@@ -145,8 +174,9 @@ class Ser2net(Process):
         rfc2217: bool = False,
         timeout: int | None = None,
         name: str = "ser2net",
+        program: str | None = None,
     ) -> None:
-        """Write the config; ``start`` runs it."""
+        """Write the config; ``start`` runs it (``program``: another ser2net build)."""
         self.port = free_port()
         self.rfc2217 = rfc2217
         self.device = device
@@ -161,7 +191,8 @@ class Ser2net(Process):
             f"connection: &meter\n  accepter: {accepter}\n"
             f"  connector: serialdev,{device},9600n81,local{options}\n"
         )
-        argv = [tool("ser2net"), "-n", "-u", "-c", str(config), "-P", str(workdir / f"{name}.pid")]
+        pid_file = workdir / f"{name}.pid"
+        argv = [program or tool("ser2net"), "-n", "-u", "-c", str(config), "-P", str(pid_file)]
         super().__init__(name, argv, workdir / f"{name}.log")
 
     @property

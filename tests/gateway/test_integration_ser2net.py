@@ -1,6 +1,7 @@
 """The integration through the real ser2net: the config flow finds the meter, polls fill the
-sensors (raw TCP and RFC 2217), and another program holding the port raises the gateway-busy
-repair, which clears once it lets go."""
+sensors (raw TCP and RFC 2217, also through Debian 12's ser2net 4.3.11), an ``rfc2217://`` URL
+for a raw port is named in the form, and another program holding the port raises the
+gateway-busy repair, which clears once it lets go."""
 
 import asyncio
 from datetime import timedelta
@@ -32,7 +33,7 @@ from custom_components.microstar_dlms.const import (
 from microstar_sim import DelayResponse, ResponseKind, Simulator
 from tests.integration.conftest import check_translations
 
-from .processes import PtyPair, Ser2net
+from .processes import PtyPair, Ser2net, debian12_ser2net
 
 __all__ = ["check_translations"]
 
@@ -127,6 +128,41 @@ async def test_flow_and_polls_through_ser2net(
     await closed(meter, ser2net)
     assert meter.record.open_sessions == []
     assert meter.record.open_associations == []
+
+
+async def test_flow_and_polls_over_rfc2217_through_debian12_ser2net(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, meter: Simulator, start_ser2net: Any
+) -> None:
+    """The ser2net of Debian 12 and Raspberry Pi OS bookworm gateways (4.3.11), RFC 2217:
+    the serial form with an ``rfc2217://`` URL adds the meter and polls read it."""
+    gateway: Ser2net = start_ser2net(rfc2217=True, program=debian12_ser2net())
+    await add_meter(hass, CONNECTION_SERIAL, connection_input(gateway))
+    first = float(hass.states.get(ENERGY).state)  # type: ignore[union-attr]
+    assert first > 0
+    await poll(hass, freezer)
+    assert float(hass.states.get(ENERGY).state) >= first  # type: ignore[union-attr]
+    await closed(meter, gateway)
+    assert meter.record.open_sessions == []
+    assert meter.record.open_associations == []
+
+
+async def test_rfc2217_url_for_a_raw_port_is_named_in_the_form(
+    hass: HomeAssistant, meter: Simulator, start_ser2net: Any
+) -> None:
+    """``rfc2217://`` typed for ser2net's raw TCP port: the form says the gateway accepted the
+    connection but did not negotiate RFC 2217 (and suggests host and port), not 'cannot
+    connect'."""
+    gateway: Ser2net = start_ser2net()
+    user_input = connection_input(None, f"rfc2217://127.0.0.1:{gateway.port}")
+    user_input[CONF_ADVANCED][CONF_CONNECT_TIMEOUT] = 2.0
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": CONNECTION_SERIAL}
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "rfc2217_not_negotiated"}
+    await closed(meter, gateway)
 
 
 async def test_flow_and_polls_on_a_local_serial_device(

@@ -130,6 +130,7 @@ def test_exceptions_issues_and_selectors(language: str) -> None:
         errors.EndpointBusy("x"),
         errors.NoAnswer("x"),
         errors.ConnectionFailed("x"),
+        errors.Rfc2217NotNegotiated("x"),
         errors.AssociationRejected("x", 1),
         errors.ResponseTimeout("x"),
         errors.ProtocolError("x"),

@@ -28,6 +28,7 @@ from .errors import (
     NoAnswer,
     ProtocolError,
     ResponseTimeout,
+    Rfc2217NotNegotiated,
 )
 from .hdlc import HdlcParameters, ServerAddress
 from .obis import Obis, ScalerUnit, Unit
@@ -63,6 +64,7 @@ __all__ = [
     "ProtocolError",
     "ReadResult",
     "ResponseTimeout",
+    "Rfc2217NotNegotiated",
     "ScalerUnit",
     "ServerAddress",
     "SessionSettings",

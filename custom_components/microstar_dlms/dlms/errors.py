@@ -66,6 +66,10 @@ class ConnectionFailed(ClientError):  # noqa: N818 - contract name (docs/archite
     """The byte stream could not be opened: TCP refused or unreachable, serial port missing."""
 
 
+class Rfc2217NotNegotiated(ConnectionFailed):
+    """The gateway accepted TCP but did not complete RFC 2217 negotiation (a raw TCP port?)."""
+
+
 class GatewayBusy(ClientError):  # noqa: N818 - contract name (docs/architecture.md)
     """The gateway answered with text such as ``Port already in use`` instead of HDLC."""
 

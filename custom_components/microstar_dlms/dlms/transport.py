@@ -12,9 +12,15 @@ from urllib.parse import urlsplit
 # Imported with the module (HA imports integrations in an executor): importing serialx on the
 # first session stalled the event loop for ~25 ms (benchmark).
 import serialx
+from serialx.platforms.serial_rfc2217 import RFC2217SerialTransport
+from serialx.platforms.serial_rfc2217.types import (
+    Rfc2217Command,
+    SetLinestateMaskCmd,
+    SetModemstateMaskCmd,
+)
 
 from .bus import bus_for
-from .errors import ConnectionFailed
+from .errors import ConnectionFailed, Rfc2217NotNegotiated
 
 _LOGGER = logging.getLogger(__name__)
 READ_CHUNK = 4096
@@ -121,20 +127,72 @@ class MeterStream:
             _LOGGER.debug("waiting for %s to close: %r", self.endpoint, err)
 
 
+class Rfc2217Transport(RFC2217SerialTransport):
+    """serialx's RFC 2217 client without the optional line- and modem-state masks.
+
+    serialx sends SET-MODEMSTATE-MASK 255 and SET-LINESTATE-MASK 0 and waits for their replies;
+    ser2net 4.3 (Debian 12, Raspberry Pi OS bookworm) answers them with NOTIFY-MODEMSTATE and
+    NOTIFY-LINESTATE instead, so the open never completes (tests/gateway pins the exchange).
+    These are the masks' initial values in RFC 2217 (and in ser2net's and pyserial's servers),
+    so leaving them out changes nothing on a server that follows it; the meter needs no state
+    notifications anyway.
+    """
+
+    accepted = False  # the TCP connection was accepted and the telnet negotiation began
+
+    async def _negotiate(self) -> None:
+        self.accepted = True
+        await super()._negotiate()
+
+    async def _send_and_wait(self, cmd: Rfc2217Command) -> Rfc2217Command:
+        if isinstance(cmd, (SetModemstateMaskCmd, SetLinestateMaskCmd)):
+            return cmd
+        return await super()._send_and_wait(cmd)
+
+
 async def open_stream(endpoint: str, baudrate: int, within: float) -> MeterStream:
     """Open ``socket://host:port``, ``rfc2217://...``, ``esphome://...`` or a device path."""
     shown = display_endpoint(endpoint)
+    if endpoint.startswith("rfc2217://"):
+        return await _open_rfc2217(endpoint, shown, baudrate, within)
     kwargs: dict[str, Any] = {"baudrate": baudrate}
-    if endpoint.startswith(("socket://", "tcp://", "rfc2217://", "esphome://")):
+    if endpoint.startswith(("socket://", "tcp://", "esphome://")):
         kwargs["connect_timeout"] = within
     try:
         async with asyncio.timeout(within):
             reader, writer = await serialx.open_serial_connection(endpoint, **kwargs)
+    except Exception as err:  # serialx raises many types; report them as one
+        raise _open_failed(err, endpoint, shown, within) from None
+    return MeterStream(reader, writer, shown)
+
+
+async def _open_rfc2217(endpoint: str, shown: str, baudrate: int, within: float) -> MeterStream:
+    """Open ``rfc2217://host:port`` with ``Rfc2217Transport``; a stalled negotiation is named."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport = Rfc2217Transport(loop, protocol)
+    options: dict[str, Any] = {"baudrate": baudrate, "connect_timeout": within}
+    try:
+        async with asyncio.timeout(within):
+            await transport.connect(path=endpoint, **options)
     except TimeoutError:
-        raise ConnectionFailed(
-            f"could not open {shown} within {within:g} s (host unreachable?)"
+        if not transport.accepted:
+            raise _open_failed(TimeoutError(), endpoint, shown, within) from None
+        address = shown.removeprefix("rfc2217://")
+        raise Rfc2217NotNegotiated(
+            f"the gateway at {address} accepted the connection but did not complete the RFC 2217 "
+            f"negotiation within {within:g} s; if its port is raw TCP (the usual set-up), use "
+            f"socket://{address} (host and port) instead"
         ) from None
     except Exception as err:  # serialx raises many types; report them as one
-        reason = str(err).replace(endpoint, shown)
-        raise ConnectionFailed(f"could not open {shown}: {reason}") from None
-    return MeterStream(reader, writer, shown)
+        raise _open_failed(err, endpoint, shown, within) from None
+    return MeterStream(reader, asyncio.StreamWriter(transport, protocol, reader, loop), shown)
+
+
+def _open_failed(err: Exception, endpoint: str, shown: str, within: float) -> ConnectionFailed:
+    """The ConnectionFailed for a failed open, the endpoint shown without secrets."""
+    if isinstance(err, TimeoutError):
+        return ConnectionFailed(f"could not open {shown} within {within:g} s (host unreachable?)")
+    reason = str(err).replace(endpoint, shown)
+    return ConnectionFailed(f"could not open {shown}: {reason}")
