@@ -1,10 +1,14 @@
 """The ``microstar-guide`` profile: every object of the vendor's protocol guide, from its table.
 
-``guide_objects.csv`` is the guide's object table as the vendor writes it (OBIS, interface class,
-channel, label), so it can be checked against the guide line by line. This module gives each row
-its value. Channel 1 is what the meter measures; a dual-source meter's channel 2 is the grid
-source now carrying the load and channel 3 the standby source (its counters hold what it
-measured in past outages), so channel 2 + channel 3 = channel 1 for every counter.
+The guide's object table lives once in the repository, in the integration's catalogue
+(``custom_components/microstar_dlms/catalogue.csv``): its rows of source ``guide`` carry the
+vendor's columns as the vendor writes them (OBIS, interface class, channel, description), so they
+can be checked against the guide line by line. This module reads those columns only (the file, not
+the integration's modules) and gives each row its value.
+
+Channel 1 is what the meter measures; a dual-source meter's channel 2 is the grid source now
+carrying the load and channel 3 the standby source (its counters hold what it measured in past
+outages), so channel 2 + channel 3 = channel 1 for every counter.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 import csv
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.util import find_spec
 import math
 from pathlib import Path
 
@@ -30,7 +35,16 @@ from .interface_classes import (
 )
 from .measurement import PhaseValues, tariff_rate
 
-GUIDE_TABLE = Path(__file__).with_name("guide_objects.csv")
+
+def _catalogue_table() -> Path:
+    """The integration's catalogue.csv, found without importing the integration."""
+    spec = find_spec("custom_components.microstar_dlms")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("custom_components.microstar_dlms")
+    return Path(spec.submodule_search_locations[0]) / "catalogue.csv"
+
+
+GUIDE_TABLE = _catalogue_table()
 GUIDE_MAX_PDU = 6400  # the guide's AARE (field notes 4)
 # The guide's UA example: max info 128/128 as 2-byte values, windows 1/1 (field notes 4).
 GUIDE_UA_INFORMATION = bytes.fromhex("818014050200800602008007040000000108040000 0001")
@@ -81,11 +95,12 @@ class GuideRow:
 
 
 def guide_rows(path: Path = GUIDE_TABLE) -> list[GuideRow]:
-    """The guide's table, in its order."""
+    """The guide's table, in its order (the catalogue's rows of the guide)."""
     with path.open(encoding="utf-8", newline="") as table:
         return [
             GuideRow(row["obis"], int(row["class"]), row["channel"], row["description"])
             for row in csv.DictReader(table)
+            if row["source"] == "guide"
         ]
 
 

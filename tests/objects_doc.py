@@ -1,15 +1,19 @@
 """docs/objects.md: the vendor guide's objects and how the integration presents each.
 
-Written from the catalogue (``custom_components/microstar_dlms/catalogue.py``) and the
-simulator's copy of the guide's table (``microstar_sim/guide_objects.csv``):
-``scripts/objects-doc`` rewrites it, ``tests/integration/test_objects_doc.py`` fails when it is
-stale.
+Written from the catalogue (``custom_components/microstar_dlms/catalogue.csv``: the guide's rows
+in its order, then the objects outside it): ``scripts/objects-doc`` rewrites it,
+``tests/integration/test_guide_meter.py`` fails when it is stale.
 """
 
 from pathlib import Path
 import sys
 
-from custom_components.microstar_dlms.catalogue import CATALOGUE, KnownObject
+from custom_components.microstar_dlms.catalogue import (
+    CATALOGUE,
+    AsSensor,
+    KnownObject,
+    Presentation,
+)
 from custom_components.microstar_dlms.dlms.obis import Obis
 from microstar_sim.guide import GuideRow, guide_codes, guide_rows
 
@@ -36,11 +40,29 @@ Objects other Microstar meters have, which the integration presents too.
 """
 
 
+def summary(presentation: Presentation) -> str:
+    """How an object is presented, in a few words: platform, name, classes, default, category."""
+    if isinstance(presentation, AsSensor):
+        classes = (presentation.kind.device_class, presentation.state_class)
+        details = [str(c) for c in classes if c is not None]
+    else:
+        details = [presentation.event_type]
+    if presentation.enabled:
+        details.append("enabled")
+    elif presentation.enabled_with is not None:
+        details.append(f"enabled with {Obis.parse(presentation.enabled_with)}")
+    else:
+        details.append("disabled")
+    if presentation.category:
+        details.append(str(presentation.category))
+    return f"{presentation.platform} `{presentation.name}` ({', '.join(details)})"
+
+
 def presented_as(known: KnownObject) -> str:
     """The "presented as" cell of an object."""
     if not known.presented:
         return f"not presented: {known.not_presented}"
-    return "; ".join(presentation.summary() for presentation in known.presented)
+    return "; ".join(summary(presentation) for presentation in known.presented)
 
 
 def guide_known(row: GuideRow) -> KnownObject:

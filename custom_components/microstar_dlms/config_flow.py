@@ -19,17 +19,10 @@ from .const import (
 )
 from .discovery import DiscoveryStore
 from .dlms.errors import AuthenticationFailed, DlmsError
-from .form import (
-    PASSWORD_SELECTOR,
-    connection_schema,
-    password_error,
-    same_serial,
-    suggested_values,
-    validate_user_input,
-    without_password,
-)
+from .form import PASSWORD_SELECTOR, connection_schema, suggested_values, without_password
 from .meter_config import MeterConfig
 from .meter_io import async_detect, async_identify, error_kind
+from .user_input import password_error, same_serial, validate_user_input
 
 
 def _error_of(err: Exception) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from homeassistant.components.sensor import (
     SensorEntity,
     SensorEntityDescription,
 )
-from homeassistant.const import Platform, UnitOfTime
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -90,43 +90,29 @@ class MicrostarSensorEntityDescription(SensorEntityDescription):
     """A sensor for one OBIS object; ``key`` is the dotted OBIS code."""
 
     presentation: AsSensor
-    units: frozenset[int] = frozenset()
-    """COSEM unit codes accepted for this object; anything else is not shown."""
-    display_shift: int = 0
-    """Decimal places the suggested unit adds (3 for Wh shown as kWh)."""
-    cumulative: bool = False
-    """A register that only grows: a decrease (or a drop to zero) is a glitch, never published."""
-    numeric: bool = True
-    """A number with a unit from the meter (not a date-time, an enum or a text)."""
+    """The catalogue's row: its kind gives the units accepted and the display shift."""
     has_fn: Callable[[MeterDiscovery, str], bool] = _discovered
     value_fn: Callable[[MeterReading, MeterDiscovery, str], SensorValue] = _number
 
 
 def _description(key: str, sensor: AsSensor) -> MicrostarSensorEntityDescription:
     """The sensor description of one catalogued object."""
-    native_unit: str | None = None
-    precision: int | None = None
-    if sensor.value is ValueKind.CLOCK_DRIFT:
-        native_unit, precision = UnitOfTime.SECONDS, 0
+    kind = sensor.kind
     return MicrostarSensorEntityDescription(
         key=key,
         translation_key=sensor.name,
         translation_placeholders=sensor.placeholders,
-        device_class=sensor.device_class,
+        device_class=kind.device_class,
         state_class=sensor.state_class,
-        native_unit_of_measurement=native_unit,
-        suggested_display_precision=precision,
-        suggested_unit_of_measurement=sensor.suggested_unit,
-        options=list(TARIFF_STATES) if sensor.value is ValueKind.TARIFF else None,
+        native_unit_of_measurement=kind.native_unit,
+        suggested_display_precision=kind.precision,
+        suggested_unit_of_measurement=kind.suggested_unit,
+        options=list(TARIFF_STATES) if kind.value is ValueKind.TARIFF else None,
         entity_category=sensor.category,
         entity_registry_enabled_default=sensor.enabled,
         presentation=sensor,
-        units=sensor.units,
-        display_shift=sensor.display_shift,
-        cumulative=sensor.cumulative,
-        numeric=sensor.value is ValueKind.NUMBER,
-        has_fn=_HAS.get(sensor.value, _discovered),
-        value_fn=_VALUES[sensor.value],
+        has_fn=_HAS.get(kind.value, _discovered),
+        value_fn=_VALUES[kind.value],
     )
 
 
@@ -159,7 +145,8 @@ async def async_setup_entry(
             )
             if sized is None:
                 continue
-            entity_type = MicrostarEnergySensorEntity if sized.cumulative else MicrostarSensorEntity
+            cumulative = sized.presentation.cumulative
+            entity_type = MicrostarEnergySensorEntity if cumulative else MicrostarSensorEntity
             yield entity_type(coordinator, sized, meter)
 
     async def _add_in_steps() -> None:
@@ -199,7 +186,8 @@ def fit_to_meter_unit(
     scaler_unit = meter.scaler_units.get(description.key)
     if scaler_unit is None:
         return description
-    if scaler_unit.unit not in description.units:
+    kind = description.presentation.kind
+    if scaler_unit.unit not in kind.units:
         LOGGER.warning(
             "Meter %s reports unit code %s for %s, which does not fit a %s sensor; not shown",
             meter.serial,
@@ -208,12 +196,12 @@ def fit_to_meter_unit(
             description.translation_key,
         )
         return None
-    if not description.numeric:
+    if not kind.numeric:
         return description  # a date-time, an enum or a text: no unit
     return replace(
         description,
         native_unit_of_measurement=scaler_unit.symbol,
-        suggested_display_precision=max(0, description.display_shift - scaler_unit.scaler),
+        suggested_display_precision=max(0, kind.display_shift - scaler_unit.scaler),
     )
 
 

@@ -175,7 +175,7 @@ def test_every_form_error_code_exists(language: str) -> None:
     """Each error code the flow and the validation can return is translated."""
     strings = _translations(language)["config"]
     codes: set[str] = set()
-    for name in ("config_flow.py", "form.py", "meter_io.py"):
+    for name in ("config_flow.py", "user_input.py", "meter_io.py"):
         tree = ast.parse((INTEGRATION / name).read_text("utf-8"))
         for node in ast.walk(tree):
             # errors[...] = "code" and error = "code" (the advanced section's one error)

@@ -27,9 +27,9 @@ from custom_components.microstar_dlms.cosem import (
     parse_scaler_unit,
 )
 from custom_components.microstar_dlms.dlms import CosemDateTime, ServerAddress
-from custom_components.microstar_dlms.form import validate_user_input
 from custom_components.microstar_dlms.meter_config import MeterConfig, physical_from_serial
 from custom_components.microstar_dlms.redact import REDACTED, plain, redact_frames, redact_text
+from custom_components.microstar_dlms.user_input import validate_user_input
 
 
 def test_object_list_skips_what_it_cannot_read() -> None:
