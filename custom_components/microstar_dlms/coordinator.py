@@ -52,7 +52,7 @@ from .discovery import (
     MeterDiscovery,
 )
 from .dlms import AttributeRef, MeterClient, MeterSession
-from .dlms.bus import bus_for
+from .dlms.bus import Turn, bus_for
 from .dlms.errors import (
     AuthenticationFailed,
     DataAccessError,
@@ -177,11 +177,11 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             if self._dialog_waits():
                 # One short session a person waits for: served next, before the queued polls
                 # (bounded by the lock timeout, as the flow's own session).
-                reading = await self._async_poll()
+                reading = await self._async_poll(None)
             else:
-                async with self.seat.turn():
+                async with self.seat.turn() as turn:
                     self._note_line_cycle()
-                    reading = await self._async_poll()
+                    reading = await self._async_poll(turn)
         finally:
             if self._learned:
                 self._learned = False
@@ -202,12 +202,13 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """The setup of a meter never learned: the add-meter dialog waits for this poll."""
         return self._setup_poll and not self.discovery.objects
 
-    async def _async_poll(self) -> MeterReading:
-        """One session within POLL_TIMEOUT; client errors mapped to what Home Assistant shows."""
+    async def _async_poll(self, turn: Turn | None) -> MeterReading:
+        """One session in ``turn`` (a person's when None) within POLL_TIMEOUT; client errors
+        mapped to what Home Assistant shows."""
         started = monotonic()
         self._frames.clear()
         try:
-            async with asyncio.timeout(POLL_TIMEOUT), self._client.session() as session:
+            async with asyncio.timeout(POLL_TIMEOUT), self._client.session(turn) as session:
                 self.health.negotiated = session.negotiated
                 await self._async_discover(session)
                 return await self._async_read(session, self.discovery)
@@ -441,9 +442,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         action's turn on the line: never a second connection, at most one action before a
         waiting poll. EndpointBusy past READ_ACTION_WAIT; TimeoutError past READ_ACTION_TIMEOUT."""
         async with (
-            self.seat.bus.action_turn(within=READ_ACTION_WAIT),
+            self.seat.bus.action_turn(within=READ_ACTION_WAIT) as turn,
             asyncio.timeout(READ_ACTION_TIMEOUT),
-            self._client.session() as session,
+            self._client.session(turn) as session,
         ):
             results = await session.read_attributes(refs)
         return [(result.value, result.error) for result in results]

@@ -132,19 +132,26 @@ async def test_a_cancelled_holder_or_waiter_never_keeps_the_line() -> None:
 
 
 async def test_one_session_inside_a_meters_turn_and_never_two() -> None:
-    """The poll's own session opens at once; a second session in that turn cannot overlap."""
+    """The poll's session runs in the turn it is handed; a second session in that turn, or
+    anyone else's, cannot overlap it; the turn ended, it opens none."""
     meter = FakeMeter()
     async with FakeGateway(meter) as gateway:
         settings = settings_for(gateway, lock_timeout=0.2)
         seat = bus_for(f"127.0.0.1:{gateway.port}").seat("meter")
-        async with seat.turn():
-            async with MeterClient(settings).session() as session:
+        async with seat.turn() as turn:
+            async with MeterClient(settings).session(turn) as session:
                 assert await session.get(VOLTAGE) == 23001
+                with pytest.raises(EndpointBusy):
+                    async with MeterClient(settings).session(turn):
+                        pass
                 with pytest.raises(EndpointBusy):
                     async with endpoint_lock(settings.endpoint, 0.1):
                         pass
-            async with MeterClient(settings).session() as session:
+            async with MeterClient(settings).session(turn) as session:
                 assert await session.get(VOLTAGE) == 23001
+        with pytest.raises(EndpointBusy):
+            async with MeterClient(settings).session(turn):
+                pass
         seat.close()
     assert meter.record.max_concurrent == 1
     assert meter.record.connections == 2
@@ -286,11 +293,23 @@ async def test_one_session_inside_an_actions_turn_and_never_two() -> None:
     meter = FakeMeter()
     async with FakeGateway(meter) as gateway:
         settings = settings_for(gateway, lock_timeout=0.2)
-        async with bus_for(f"127.0.0.1:{gateway.port}").action_turn(within=1.0):
-            async with MeterClient(settings).session() as session:
+        async with bus_for(f"127.0.0.1:{gateway.port}").action_turn(within=1.0) as turn:
+            async with MeterClient(settings).session(turn) as session:
                 assert await session.get(VOLTAGE) == 23001
                 with pytest.raises(EndpointBusy):
                     async with endpoint_lock(settings.endpoint, 0.1):
                         pass
     assert meter.record.max_concurrent == 1
     assert meter.record.connections == 1
+
+
+async def test_a_turn_opens_sessions_only_on_its_own_line() -> None:
+    """A turn handed to a client of another endpoint is a mistake, refused before any byte."""
+    meter = FakeMeter()
+    async with FakeGateway(meter) as gateway:
+        settings = settings_for(gateway)
+        async with Bus("elsewhere:3333").turn(within=1.0) as turn:
+            with pytest.raises(ValueError, match="elsewhere:3333"):
+                async with MeterClient(settings).session(turn):
+                    pass
+    assert meter.record.connections == 0

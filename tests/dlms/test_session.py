@@ -39,9 +39,9 @@ from custom_components.microstar_dlms.dlms.session import (
     FrameArrived,
     MeterMemory,
     Opened,
-    SessionSettings,
     Transmit,
 )
+from custom_components.microstar_dlms.dlms.settings import ConnectionSettings
 
 from .vectors import AARQ_LLS_10, DISC_1BYTE, GET_32_7_0_ATTR3, SNRM_1BYTE
 from .wire_meter import WireMeter, run
@@ -62,16 +62,17 @@ LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 DISC_16 = disc_frame(SERVER, 16).encode()
 
 
-def field_settings(**changes: object) -> SessionSettings:
+def field_settings(**changes: object) -> ConnectionSettings:
     """Public client 16, no password, the field grant 00 30 1D proposed."""
     values: dict[object, object] = {
+        "endpoint": "socket://wire:3333",
         "server": SERVER,
         "client_sap": 16,
         "password": None,
         "conformance": DEFAULT_CONFORMANCE,
     }
     values.update(changes)
-    return SessionSettings(**values)  # type: ignore[arg-type]  # test shorthand
+    return ConnectionSettings(**values)  # type: ignore[arg-type]  # test shorthand
 
 
 def opened(meter: WireMeter, memory: MeterMemory | None = None, **changes: object) -> DlmsSession:

@@ -32,7 +32,7 @@ from .errors import (
 )
 from .hdlc import HdlcParameters, ServerAddress
 from .obis import Obis, ScalerUnit, Unit
-from .session import DlmsSession, SessionSettings
+from .session import DlmsSession
 from .trace import TraceRecord
 
 __all__ = [
@@ -67,7 +67,6 @@ __all__ = [
     "Rfc2217NotNegotiated",
     "ScalerUnit",
     "ServerAddress",
-    "SessionSettings",
     "TraceRecord",
     "Unit",
 ]

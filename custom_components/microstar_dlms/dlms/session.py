@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import logging
 from typing import Final
 
@@ -57,7 +57,7 @@ from .errors import (
     ProtocolError,
     ResponseTimeout,
 )
-from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
+from .hdlc import Deframer, Noise
 from .hdlc_link import (
     Connected,
     Disconnected,
@@ -68,6 +68,7 @@ from .hdlc_link import (
     MessageReceived,
     SendFrame,
 )
+from .settings import ConnectionSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,22 +76,7 @@ _LIST_ITEM_SIZE: Final = 10  # class(2) + OBIS(6) + attribute(1) + no selection(
 _LIST_OVERHEAD: Final = 6
 
 
-# -- what the session needs from its owner -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSettings:
-    """What the session proposes and how often it repeats a frame; no endpoint, no timing."""
-
-    server: ServerAddress
-    client_sap: int
-    password: bytes | None = field(repr=False)
-    conformance: Conformance
-    max_pdu_size: int = 0xFFFF
-    retries: int = 2  # HDLC retransmissions of one frame before giving up
-    hdlc_parameters: HdlcParameters | None = None
-    peer: str = "the meter"  # how messages name the meter (its endpoint)
-    response_timeout: float = 3.0  # only named in messages: the owner keeps the clock
+# -- what the session keeps between operations --------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -229,7 +215,7 @@ type _Step[T] = Generator[_Exchange | _SendOnly, LinkEvent | None, T]
 class DlmsSession:
     """One client association, sans-IO. Use ``MeterClient.session()`` for the asyncio form."""
 
-    def __init__(self, settings: SessionSettings, memory: MeterMemory | None = None) -> None:
+    def __init__(self, settings: ConnectionSettings, memory: MeterMemory | None = None) -> None:
         self.settings = settings
         self.memory = memory or MeterMemory()
         self.negotiated: NegotiatedParameters | None = None
@@ -450,7 +436,7 @@ class DlmsSession:
 
     def _associate(self) -> _Step[Aare]:
         settings = self.settings
-        secret = settings.password
+        secret = settings.password_bytes
         aarq = Aarq(
             Mechanism.LOW if secret is not None else None,
             secret,
