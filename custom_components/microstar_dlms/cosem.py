@@ -103,6 +103,10 @@ class MeterObject:
             return None
         return AttributeRef(self.class_id, Obis.parse(self.key), attribute)
 
+    def probe_ref(self) -> AttributeRef:
+        """What discovery asks to learn the object: its scaler_unit, else its value."""
+        return self.scaler_unit_ref() or self.value_ref()
+
 
 UNSCALED: Final = ScalerUnit(0, _NO_UNIT)
 """What a number without a scaler_unit attribute (class 1 Data) is: a plain count."""
