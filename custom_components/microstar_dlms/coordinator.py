@@ -124,7 +124,8 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             if self._learned:
                 self._learned = False
                 await self.store.async_save(self.discovery)
-        self.update_interval = async_record_success(self.hass, self.config_entry, self.health)
+        async_record_success(self.hass, self.config_entry, self.health)
+        self.update_interval = UPDATE_INTERVAL
         return reading
 
     @override

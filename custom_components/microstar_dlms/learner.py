@@ -118,8 +118,6 @@ class Learner:
         self._at = 0  # the next object of this pass
         self._over = False
         self._told = False
-        self.learned = False
-        """An answer changed (or may have changed) what is known: the store is due."""
 
     def pending(self) -> list[str]:
         """Catalogue keys still to probe, enabled entities' first."""
@@ -159,7 +157,6 @@ class Learner:
         for obj, result in zip(probe, results, strict=True):
             self._asked.add(obj.key)
             self._learn(obj, result.error, result.value)
-        self.learned = True
         if self._clock() >= self._deadline:
             self._over = True
 

@@ -128,11 +128,10 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
 
 
 @callback
-def async_record_success(hass: HomeAssistant, entry: ConfigEntry, health: PollHealth) -> timedelta:
-    """Count a good poll and clear the entry's repairs; the interval to poll at."""
+def async_record_success(hass: HomeAssistant, entry: ConfigEntry, health: PollHealth) -> None:
+    """Count a good poll and clear the entry's repairs."""
     health.record_success(dt_util.utcnow())
     async_delete_issues(hass, entry.entry_id)
-    return UPDATE_INTERVAL
 
 
 @callback
