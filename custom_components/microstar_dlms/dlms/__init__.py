@@ -30,6 +30,7 @@ from .errors import (
     ResponseTimeout,
 )
 from .hdlc import HdlcParameters, ServerAddress
+from .interface_classes import MeterObject
 from .obis import Obis, ScalerUnit, Unit
 from .session import DlmsSession, SessionSettings
 from .trace import TraceRecord
@@ -56,6 +57,7 @@ __all__ = [
     "GatewayBusy",
     "HdlcParameters",
     "MeterClient",
+    "MeterObject",
     "MeterSession",
     "NegotiatedParameters",
     "NoAnswer",
