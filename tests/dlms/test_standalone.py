@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 import importlib.util
 import json
@@ -46,7 +45,8 @@ def _pyproject() -> dict[str, Any]:
 
 
 def _manifest() -> dict[str, Any]:
-    return json.loads((COMPONENT / "manifest.json").read_text("utf-8"))
+    manifest: dict[str, Any] = json.loads((COMPONENT / "manifest.json").read_text("utf-8"))
+    return manifest
 
 
 def _core_files() -> set[str]:
@@ -111,7 +111,7 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     """``python -m build`` (sdist, then the wheel from the sdist), ``pip install --target``."""
     folder = tmp_path_factory.mktemp("core-wheel")
     subprocess.run(
@@ -124,7 +124,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     site = folder / "site"
     install = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q"]
     subprocess.run([*install, "--target", str(site), str(wheel)], check=True, timeout=120)
-    yield Built(wheel, site)
+    return Built(wheel, site)
 
 
 def test_the_wheel_holds_the_core_alone(built: Built) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import homeassistant
+from homeassistant.const import Platform
+from homeassistant.loader import BASE_PRELOAD_PLATFORMS
 
 import custom_components.microstar_dlms as package
 from custom_components.microstar_dlms import lifecycle
@@ -37,6 +39,14 @@ def test_every_name_home_assistant_asks_for_is_handed_over() -> None:
         assert getattr(package, name) is getattr(lifecycle, name)
     for name in looked_up - package.ENTRY_POINTS:
         assert not hasattr(package, name), name
+
+
+def test_lifecycle_is_no_name_home_assistant_imports_itself() -> None:
+    """Not an entity platform, a preloaded platform nor an integration's domain."""
+    name = lifecycle.__name__.rpartition(".")[2]
+    assert name not in {platform.value for platform in Platform}
+    assert name not in BASE_PRELOAD_PLATFORMS
+    assert not (HOME_ASSISTANT / "components" / name).exists()
 
 
 def test_home_assistant_imports_the_entry_points_with_the_package() -> None:
