@@ -4,11 +4,12 @@ Nothing here imports Home Assistant, because Python runs this module before any 
 the protocol core (``dlms/``) must import without Home Assistant (the simulator, the field tool,
 the ``microstar-dlms-core`` wheel; docs/architecture.md). Home Assistant's entry points live in
 ``lifecycle.py``; Home Assistant finds them here with ``hasattr``/``getattr`` on this module
-(its loader, setup and config entries), which ``__getattr__`` answers (PEP 562).
+(its setup, config and config entries modules), which ``__getattr__`` answers (PEP 562).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 ENTRY_POINTS = frozenset(
@@ -28,9 +29,8 @@ def __getattr__(name: str) -> object:
     """Hand Home Assistant an entry point from ``lifecycle.py``; nothing else is found here."""
     if name not in ENTRY_POINTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import lifecycle  # noqa: PLC0415 - only Home Assistant's side needs it
-
-    return getattr(lifecycle, name)
+    # Through import_module, which Home Assistant reports when it must import in the event loop.
+    return getattr(importlib.import_module(f"{__name__}.lifecycle"), name)
 
 
 if "homeassistant" in sys.modules:
