@@ -102,6 +102,21 @@ def test_the_distribution_follows_the_manifest() -> None:
     assert third_party == {Requirement(r).name for r in project["dependencies"]}
 
 
+def test_the_repository_imports_the_core_by_one_name() -> None:
+    """Nothing here imports the published name: two names would make two copies of every class
+    (and of the process-wide bus) in one process."""
+    importers = []
+    for folder in ("custom_components", "microstar_sim", "microstar_tools", "benchmarks", "tests"):
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                if any(name.partition(".")[0] == PUBLISHED for name in names):
+                    importers.append(str(path.relative_to(REPO)))
+    assert importers == []
+
+
 @dataclass(frozen=True, slots=True)
 class Built:
     """The core's wheel, built as for a release and installed into a folder of its own."""
