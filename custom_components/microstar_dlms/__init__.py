@@ -33,7 +33,8 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(f"{__name__}.lifecycle"), name)
 
 
-if "homeassistant" in sys.modules:
+# The branch not taken here is taken in the child interpreters of test_entry_points.py.
+if "homeassistant" in sys.modules:  # pragma: no branch
     # Home Assistant imports this package in its import executor: load the entry points there
     # too, not on its first look-up, which it makes in the event loop.
     from . import lifecycle  # noqa: F401
