@@ -152,7 +152,7 @@ async def test_read_scales_a_demand_register_from_its_attribute_4(
     simulator: SimulatorFactory,
 ) -> None:
     """A demand register (class 5) keeps its scaler_unit in attribute 4 (3 is the last average):
-    both averages print in watts, the scaler asked once, of attribute 4."""
+    both averages print in watts, scaled by what attribute 4 holds."""
     sim = await simulator()
     demand = Obis.parse("1-1:1.4.0")
     args = build_parser().parse_args(
