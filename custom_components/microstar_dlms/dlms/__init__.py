@@ -1,6 +1,7 @@
 """DLMS/COSEM core for Microstar meters over HDLC: sans-IO codecs and session, an asyncio client.
 
-No Home Assistant imports: this package can be published and tested on its own.
+No Home Assistant imports: this package is tested on its own and builds into the wheel
+``microstar_dlms_core`` (pyproject.toml; docs/architecture.md).
 """
 
 from .apdu import AttributeRef, Conformance
@@ -31,6 +32,7 @@ from .errors import (
     Rfc2217NotNegotiated,
 )
 from .hdlc import HdlcParameters, ServerAddress
+from .interface_classes import MeterObject
 from .obis import Obis, ScalerUnit, Unit
 from .session import DlmsSession, SessionSettings
 from .trace import TraceRecord
@@ -57,6 +59,7 @@ __all__ = [
     "GatewayBusy",
     "HdlcParameters",
     "MeterClient",
+    "MeterObject",
     "MeterSession",
     "NegotiatedParameters",
     "NoAnswer",
