@@ -47,6 +47,9 @@ class MeterConfig:
     grant_multiple_references: bool = False
     inactivity_timeout: float = 180.0
     max_info_length: int = 128  # HDLC max information field, both directions
+    # HDLC window, both directions: up to this many I-frames before the peer's RR, when the
+    # client's SNRM proposes as many (the field meter's UA says 1).
+    hdlc_window: int = 1
     max_pdu_size: int = 512  # xDLMS server max receive PDU size
     # A real link answers SNRM while connected with UA; "ignore" models meters that stay silent
     # until DISC or the inactivity timeout (see field notes §6).
