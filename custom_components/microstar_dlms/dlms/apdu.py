@@ -28,14 +28,26 @@ def add_llc(apdu: bytes, *, response: bool = False) -> bytes:
 
 
 def strip_llc(information: bytes, *, response: bool) -> bytes:
-    """Remove and check the LLC header of a reassembled information field."""
-    expected = LLC_RESPONSE if response else LLC_REQUEST
-    if information[:3] != expected:
-        raise DecodeError(
-            f"LLC header {information[:3].hex(' ')} is not {expected.hex(' ')}"
-            f" ({'response' if response else 'request'} expected)"
-        )
-    return information[3:]
+    """Remove and check the LLC header of a reassembled information field.
+
+    A response may carry ``E6 E7 00``, the request header ``E6 E6 00`` or no header at all:
+    meters send all three and Gurux accepts them (no xDLMS or ACSE APDU tag is ``E6``). The
+    meter's side (a request) stays strict.
+    """
+    if response:
+        if information[:3] in (LLC_RESPONSE, LLC_REQUEST):
+            return information[3:]
+        if information[:1] != LLC_RESPONSE[:1]:
+            return information
+        expected = LLC_RESPONSE
+    else:
+        if information[:3] == LLC_REQUEST:
+            return information[3:]
+        expected = LLC_REQUEST
+    raise DecodeError(
+        f"LLC header {information[:3].hex(' ')} is not {expected.hex(' ')}"
+        f" ({'response' if response else 'request'} expected)"
+    )
 
 
 class Conformance(IntFlag):

@@ -1,0 +1,44 @@
+"""The core client against meters that refuse, shift and stall in the field's ways (issue 24):
+the simulator's fault modes, read through MeterClient as the integration reads."""
+
+import pytest
+
+from custom_components.microstar_dlms.dlms import AttributeRef, Obis
+from custom_components.microstar_dlms.dlms.client import ConnectionSettings, MeterClient
+from microstar_sim import ResponseLlc, Simulator
+from microstar_sim.pytest_plugin import SimulatorFactory
+
+PASSWORD = "2222222222"
+SERIAL = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
+VOLTAGE = AttributeRef(3, Obis.parse("1-1:32.7.0"), 2)
+VOLTAGE_SCALER = AttributeRef(3, Obis.parse("1-1:32.7.0"), 3)
+
+
+def _settings(sim: Simulator, **changes: object) -> ConnectionSettings:
+    base: dict[str, object] = {
+        "endpoint": sim.endpoint,
+        "client_sap": 1,
+        "password": PASSWORD,
+        "response_timeout": 0.3,
+        "connect_timeout": 2.0,
+        "lock_timeout": 2.0,
+    }
+    base.update(changes)
+    return ConnectionSettings(**base)  # type: ignore[arg-type]  # test shorthand
+
+
+@pytest.mark.parametrize("header", [b"\xe6\xe6\x00", b""], ids=["E6 E6 00", "no LLC"])
+async def test_answers_with_another_llc_header_are_read(
+    simulator: SimulatorFactory, header: bytes
+) -> None:
+    """A meter answering with the request's LLC header, or with none, is read like any other
+    (Gurux accepts both)."""
+    sim = await simulator()
+    sim.set_fault(ResponseLlc(header))
+    async with MeterClient(_settings(sim)).session() as session:
+        results = await session.read_attributes([SERIAL, VOLTAGE, VOLTAGE_SCALER])
+    assert [r.ok for r in results] == [True, True, True]
+    assert results[0].value == b"21061234"
+    assert results[2].value == [-2, 35]
+    await sim.settle()
+    assert sim.record.open_sessions == []
