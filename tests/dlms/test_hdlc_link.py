@@ -26,7 +26,7 @@ from custom_components.microstar_dlms.dlms.hdlc_link import (
     negotiate,
 )
 
-from .vectors import DISC_1BYTE, SNRM_1BYTE, SNRM_MALFORMED
+from .vectors import DISC_1BYTE, SNRM_1BYTE, SNRM_MALFORMED, UA_VENDOR
 
 SERVER = ServerAddress(1)
 
@@ -125,6 +125,21 @@ def test_frames_for_other_stations_are_ignored() -> None:
     assert isinstance(client.receive(other), Ignored)
     server = HdlcServerLink(ServerAddress(1, 1234, 4))
     assert server.receive(decode_frame(SNRM_1BYTE)) == ([], None)
+
+
+def test_an_answer_from_another_address_size_is_ours() -> None:
+    """SNRM to logical 1, physical 17 in the 2-byte form, answered by the vendor's UA from the
+    4-byte form (00 02 00 23): the same station, so the link is up (issue 24, item 2). The same
+    parts in another meter's physical address are still someone else's."""
+    client = HdlcLink(ServerAddress(1, 17, 2), 16)
+    client.connect()
+    assert client.receive(decode_frame(UA_VENDOR)) == Connected(HdlcParameters())
+    stranger = HdlcLink(ServerAddress(1, 18, 2), 16)
+    stranger.connect()
+    assert isinstance(stranger.receive(decode_frame(UA_VENDOR)), Ignored)
+    one_byte = HdlcLink(ServerAddress(1), 16)
+    one_byte.connect()
+    assert isinstance(one_byte.receive(decode_frame(UA_VENDOR)), Ignored)
 
 
 def test_out_of_sequence_is_a_frame_error_and_frmr_a_rejection() -> None:

@@ -3,9 +3,16 @@ the simulator's fault modes, read through MeterClient as the integration reads."
 
 import pytest
 
-from custom_components.microstar_dlms.dlms import AttributeRef, Obis
+from custom_components.microstar_dlms.dlms import AttributeRef, Obis, ServerAddress
 from custom_components.microstar_dlms.dlms.client import ConnectionSettings, MeterClient
-from microstar_sim import ResponseLlc, Simulator
+from microstar_sim import (
+    FAST,
+    AnswerFromAddressSize,
+    MeterConfig,
+    ResponseLlc,
+    Simulator,
+    SimulatorConfig,
+)
 from microstar_sim.pytest_plugin import SimulatorFactory
 
 PASSWORD = "2222222222"
@@ -41,4 +48,21 @@ async def test_answers_with_another_llc_header_are_read(
     assert results[0].value == b"21061234"
     assert results[2].value == [-2, 35]
     await sim.settle()
+    assert sim.record.open_sessions == []
+
+
+async def test_a_meter_answering_from_the_four_byte_form_is_read(
+    simulator: SimulatorFactory,
+) -> None:
+    """A meter hand-set to logical 1, physical 17, asked in the 2-byte form, answers from the
+    4-byte form: the session opens and reads at the first SNRM, not after three silent ones."""
+    meter = MeterConfig(physical=17, address_size=2)
+    sim = await simulator(SimulatorConfig(meters=(meter,), timing=FAST))
+    sim.set_fault(AnswerFromAddressSize(4))
+    settings = _settings(sim, server=ServerAddress(1, 17, 2))
+    async with MeterClient(settings).session() as session:
+        (serial,) = await session.read_attributes([SERIAL])
+    assert serial.value == b"21061234"
+    await sim.settle()
+    assert [f.summary.split()[0] for f in sim.record.frames[:2]] == ["SNRM", "UA"]
     assert sim.record.open_sessions == []

@@ -238,7 +238,9 @@ class HdlcLink(_Station):
 
     def receive(self, frame: HdlcFrame) -> LinkEvent:
         """Process one frame from the server; raise FrameError on a link protocol violation."""
-        if frame.destination != self.client or frame.source != self.server:
+        if not (
+            self.client.same_station(frame.destination) and self.server.same_station(frame.source)
+        ):
             return Ignored(f"frame for [{frame.destination}] from [{frame.source}]")
         kind = frame.kind
         if kind is FrameKind.FRMR:
