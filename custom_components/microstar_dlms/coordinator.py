@@ -55,6 +55,7 @@ from .dlms.errors import (
     DataAccessError,
     DataAccessResult,
     DlmsError,
+    RequestRefusedError,
 )
 from .dlms.trace import TraceRecord
 from .dlms.transport import endpoint_key
@@ -334,6 +335,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         discovery = self.discovery
         has_scaler = obj.scaler_unit_ref() is not None
         scaler_unit = parse_scaler_unit(value) if error is None and has_scaler else None
+        if isinstance(error, RequestRefusedError):
+            # No data-access result (an exception response, say): set aside, never failing a
+            # poll nor probed in every one; asked again with the next identity check.
+            LOGGER.debug("Meter %s: %s set aside (%s)", discovery.serial, obj.key, error)
+            discovery.set_aside.add(obj.key)
+            return
         if error is not None and error.result not in _ABSENT_RESULTS:
             # A passing refusal (temporary failure, hardware fault): ask again next poll.
             LOGGER.debug("Meter %s: %s not answered now (%s)", discovery.serial, obj.key, error)
@@ -375,6 +382,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self._update_device_firmware(firmware)
         discovery.firmware = firmware
         discovery.identity_checked = dt_util.utcnow()
+        discovery.set_aside.clear()  # what was refused is asked again now
         self._identity_doubt = False
         self._learned = True
 

@@ -23,7 +23,6 @@ from custom_components.microstar_dlms.dlms.apdu import (
     InitiateResponse,
     ReleaseRequest,
     ReleaseResponse,
-    add_llc,
     decode_apdu,
     split_into_blocks,
     strip_llc,
@@ -59,6 +58,10 @@ class WireMeter:
     block_size: int = 0  # 0: never answer in datablocks
     first_block_number: int = 1
     list_answer: bytes | None = None  # raw APDU answering every GET-with-list
+    refusals: dict[AttributeRef, bytes] = field(default_factory=dict)  # raw APDU for a GET
+    echo_invoke: bool = True  # False: every GET answer carries invoke id C1
+    padding: bytes = b""  # bytes after every GET answer's APDU
+    llc: bytes = b"\xe6\xe7\x00"  # the LLC header of every answer
     hdlc: HdlcParameters = field(default_factory=HdlcParameters)
     address: ServerAddress = field(default_factory=lambda: ServerAddress(1))
     heard: list[str] = field(default_factory=list)
@@ -103,10 +106,14 @@ class WireMeter:
                 results = tuple(self._lookup(ref) for ref in apdu.attributes)
                 answer = GetResponseWithList(apdu.invoke_id_and_priority, results).encode()
         elif isinstance(apdu, GetRequestNormal):
-            answer = self._get(apdu)
+            answer = self.refusals.get(apdu.attribute) or self._get(apdu)
         else:
             raise AssertionError(f"the meter cannot answer {apdu}")
-        return self.link.respond(add_llc(answer, response=True))
+        if isinstance(apdu, GetRequestNormal | GetRequestNext | GetRequestWithList):
+            if not self.echo_invoke and answer[:1] == b"\xc4":
+                answer = answer[:2] + b"\xc1" + answer[3:]
+            answer += self.padding
+        return self.link.respond(self.llc + answer)
 
     def _lookup(self, ref: AttributeRef) -> Data | DataAccessResult:
         return self.objects.get(ref, DataAccessResult.OBJECT_UNDEFINED)

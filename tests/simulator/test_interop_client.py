@@ -3,12 +3,18 @@ the simulator's fault modes, read through MeterClient as the integration reads."
 
 import pytest
 
-from custom_components.microstar_dlms.dlms import AttributeRef, Obis, ServerAddress
+from custom_components.microstar_dlms.dlms import (
+    AttributeRef,
+    Obis,
+    RequestRefusedError,
+    ServerAddress,
+)
 from custom_components.microstar_dlms.dlms.client import ConnectionSettings, MeterClient
 from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
     MeterConfig,
+    RefuseWithException,
     ResponseLlc,
     Simulator,
     SimulatorConfig,
@@ -66,3 +72,28 @@ async def test_a_meter_answering_from_the_four_byte_form_is_read(
     await sim.settle()
     assert [f.summary.split()[0] for f in sim.record.frames[:2]] == ["SNRM", "UA"]
     assert sim.record.open_sessions == []
+
+
+@pytest.mark.parametrize("answer", ["exception", "service-error"])
+@pytest.mark.parametrize("lists", [False, True], ids=["one GET each", "GET-with-list"])
+async def test_a_refused_object_fails_only_its_item(
+    simulator: SimulatorFactory, answer: str, lists: bool
+) -> None:
+    """The voltage's GET is refused with ExceptionResponse D8 01 02 or ConfirmedServiceError:
+    that item fails, the others are read, the session ends with RLRQ and DISC. A meter that
+    grants lists refuses the whole list: the read goes on one GET per attribute."""
+    meter = MeterConfig(grant_multiple_references=lists)
+    sim = await simulator(SimulatorConfig(meters=(meter,), timing=FAST))
+    sim.set_fault(RefuseWithException("1-1:32.7.0", attribute=2, answer=answer))
+    async with MeterClient(_settings(sim)).session() as session:
+        serial, voltage, scaler = await session.read_attributes([SERIAL, VOLTAGE, VOLTAGE_SCALER])
+        (again,) = await session.read_attributes([VOLTAGE])
+    assert serial.value == b"21061234"
+    assert scaler.value == [-2, 35]
+    assert isinstance(voltage.error, RequestRefusedError)
+    assert isinstance(again.error, RequestRefusedError)
+    await sim.settle()
+    record = sim.record
+    assert record.rlrq_received == 1
+    assert record.disc_received == 1
+    assert record.open_sessions == []

@@ -27,6 +27,7 @@ from .errors import (
     GatewayBusy,
     NoAnswer,
     ProtocolError,
+    RequestRefusedError,
     ResponseTimeout,
 )
 from .hdlc import HdlcParameters, ServerAddress
@@ -62,6 +63,7 @@ __all__ = [
     "Obis",
     "ProtocolError",
     "ReadResult",
+    "RequestRefusedError",
     "ResponseTimeout",
     "ScalerUnit",
     "ServerAddress",

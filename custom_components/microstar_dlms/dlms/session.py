@@ -55,6 +55,7 @@ from .errors import (
     FrameError,
     NoAnswer,
     ProtocolError,
+    RequestRefusedError,
     ResponseTimeout,
 )
 from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
@@ -544,19 +545,27 @@ class DlmsSession:
         return invoke_id_and_priority(self._invoke_id)
 
     def _read_one(self, ref: AttributeRef) -> _Step[ReadResult]:
+        """One GET; a refusal or an unusable answer fails this item only (the link is in
+        step): a meter that refuses one object must not fail every read."""
         invoke = self._next_invoke()
-        apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), f"GET {ref}")
-        if isinstance(apdu, GetResponseWithDatablock):
-            payload = yield from self._collect_blocks(apdu, invoke)
-            if isinstance(payload, DataAccessResult):
-                return ReadResult(ref, error=DataAccessError(payload, str(ref)))
-            try:
-                return ReadResult(ref, data=Data.decode(payload))
-            except DlmsError as err:
-                raise ProtocolError(f"bad data in the block transfer of {ref}: {err}") from None
-        if not isinstance(apdu, GetResponseNormal):
-            raise _unexpected(apdu, f"GET {ref}")
-        _check_invoke(apdu.invoke_id_and_priority, invoke)
+        stage = f"GET {ref}"
+        try:
+            apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), stage)
+            if isinstance(apdu, GetResponseWithDatablock):
+                payload = yield from self._collect_blocks(apdu, invoke)
+                if isinstance(payload, DataAccessResult):
+                    return ReadResult(ref, error=DataAccessError(payload, str(ref)))
+                try:
+                    return ReadResult(ref, data=Data.decode(payload))
+                except DlmsError as err:
+                    detail = f"{stage}: bad data in its block transfer: {err}"
+                    raise _UnusableAnswerError(detail) from None
+            if not isinstance(apdu, GetResponseNormal):
+                raise _unexpected(apdu, stage)
+        except _UnusableAnswerError as err:
+            _LOGGER.debug("%s", err)
+            return ReadResult(ref, error=RequestRefusedError(str(err)))
+        _note_invoke(apdu.invoke_id_and_priority, invoke)
         return _result(ref, apdu.result)
 
     def _read_list(self, refs: list[AttributeRef]) -> _Step[list[ReadResult]]:
@@ -573,7 +582,7 @@ class DlmsSession:
             except DlmsError as err:
                 raise ProtocolError(f"bad GET-with-list block data: {err}") from None
         elif isinstance(apdu, GetResponseWithList):
-            _check_invoke(apdu.invoke_id_and_priority, invoke)
+            _note_invoke(apdu.invoke_id_and_priority, invoke)
             results = apdu.results
         else:
             raise _unexpected(apdu, "GET-with-list")
@@ -587,7 +596,7 @@ class DlmsSession:
         assembler = DatablockAssembler()
         block = first
         while True:
-            _check_invoke(block.invoke_id_and_priority, invoke)
+            _note_invoke(block.invoke_id_and_priority, invoke)
             if isinstance(block.raw_data, DataAccessResult):
                 return block.raw_data
             try:
@@ -600,7 +609,7 @@ class DlmsSession:
             apdu = yield from self._request(request, f"GET next {assembler.block_number}")
             if isinstance(apdu, GetResponseNormal) and isinstance(apdu.result, DataAccessResult):
                 # Some meters end a failed transfer with a normal response: that item fails.
-                _check_invoke(apdu.invoke_id_and_priority, invoke)
+                _note_invoke(apdu.invoke_id_and_priority, invoke)
                 return apdu.result
             if not isinstance(apdu, GetResponseWithDatablock):
                 raise _unexpected(apdu, "GET-Request-Next")
@@ -632,9 +641,9 @@ class DlmsSession:
         if not isinstance(event, MessageReceived):
             raise ProtocolError(f"{stage}: unexpected link event {event}")
         try:
-            return decode_apdu(strip_llc(event.information, response=True))
+            return decode_apdu(strip_llc(event.information, response=True), trailing_ok=True)
         except DlmsError as err:
-            raise ProtocolError(f"{stage}: undecodable answer: {err}") from None
+            raise _UnusableAnswerError(f"{stage}: undecodable answer: {err}") from None
 
 
 def list_chunks(refs: Sequence[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
@@ -649,15 +658,19 @@ def _result(ref: AttributeRef, result: GetResult) -> ReadResult:
     return ReadResult(ref, data=result)
 
 
-def _check_invoke(received: int, sent: int) -> None:
-    # Compare the 4-bit invoke id only; meters differ in echoing the priority bits.
+class _UnusableAnswerError(ProtocolError):
+    """The meter answered a request, in step, with a refusal or an APDU that cannot be used:
+    one GET's item fails with it; anywhere else it is the ProtocolError it derives from."""
+
+
+def _note_invoke(received: int, sent: int) -> None:
+    # Meters that do not echo the invoke id exist and neither Gurux nor u9n checks it: with one
+    # request at a time, the HDLC sequence numbers already pair an answer with its request.
     if received & 0x0F != sent & 0x0F:
-        raise ProtocolError(
-            f"response invoke id {received & 0x0F} does not match request {sent & 0x0F}"
-        )
+        _LOGGER.debug("answer with invoke id %d to request %d", received & 0x0F, sent & 0x0F)
 
 
-def _unexpected(apdu: Apdu, stage: str) -> ProtocolError:
+def _unexpected(apdu: Apdu, stage: str) -> _UnusableAnswerError:
     if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
-        return ProtocolError(f"{stage}: the meter answered {apdu}")
-    return ProtocolError(f"{stage}: unexpected {type(apdu).__name__}")
+        return _UnusableAnswerError(f"{stage}: the meter answered {apdu}")
+    return _UnusableAnswerError(f"{stage}: unexpected {type(apdu).__name__}")

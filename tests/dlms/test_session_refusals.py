@@ -1,0 +1,91 @@
+"""A meter that refuses one object, or answers in its own way, fails that item only (issue 24,
+item 1): the sans-IO session driven against a socketless meter."""
+
+import pytest
+
+from custom_components.microstar_dlms.dlms.apdu import (
+    DEFAULT_CONFORMANCE,
+    AttributeRef,
+    ConfirmedServiceError,
+    Conformance,
+    ExceptionResponse,
+    GetResponseWithList,
+)
+from custom_components.microstar_dlms.dlms.errors import RequestRefusedError
+from custom_components.microstar_dlms.dlms.session import (
+    AttributesRead,
+    DlmsSession,
+    Ended,
+    MeterMemory,
+    Opened,
+    SessionSettings,
+)
+
+from .test_session import LONG, OBJECTS, SERIAL, VOLTAGE, VOLTAGE_SCALER, apdu_names, field_settings
+from .wire_meter import WireMeter, run
+
+LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
+REFUSALS = {
+    "ExceptionResponse D8 01 02": ExceptionResponse(1, 2).encode(),
+    "ConfirmedServiceError": ConfirmedServiceError(5, 5, 2).encode(),
+    "undecodable": bytes.fromhex("c4 09 c1"),
+    "a list answer": GetResponseWithList(0xC1, ()).encode(),
+}
+
+
+def _open(meter: WireMeter, settings: SessionSettings, memory: MeterMemory) -> DlmsSession:
+    session = DlmsSession(settings, memory)
+    session.open()
+    result, _ = run(session, meter)
+    assert isinstance(result, Opened)
+    return session
+
+
+def _read(session: DlmsSession, meter: WireMeter, refs: list[AttributeRef]) -> AttributesRead:
+    session.read(refs)
+    result, _ = run(session, meter)
+    assert isinstance(result, AttributesRead)
+    return result
+
+
+@pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
+@pytest.mark.parametrize("grant", [DEFAULT_CONFORMANCE, LIST_GRANT], ids=["one GET", "list"])
+def test_a_refused_object_fails_only_its_item(refusal: bytes, grant: Conformance) -> None:
+    """The meter answers the voltage's GET with no GET-Response: that item is a RequestRefusedError,
+    the serial and the scaler are read, and the session ends normally (RLRQ, DISC). A meter
+    granting lists that refuses the list gets one GET per attribute, with the same outcome."""
+    meter = WireMeter(OBJECTS, conformance=grant, refusals={VOLTAGE: refusal}, list_answer=refusal)
+    memory = MeterMemory()
+    session = _open(meter, field_settings(conformance=grant), memory)
+    result = _read(session, meter, [SERIAL, VOLTAGE, VOLTAGE_SCALER])
+    serial, voltage, scaler = result.results
+    assert serial.value == b"12341234"
+    assert scaler.value == [-2, 35]
+    assert isinstance(voltage.error, RequestRefusedError)
+    assert session.in_step
+    again = _read(session, meter, [VOLTAGE, SERIAL])
+    assert isinstance(again.results[0].error, RequestRefusedError)
+    assert again.results[1].ok
+    session.release()
+    ended, sent = run(session, meter)
+    assert apdu_names(sent) == ["ReleaseRequest", "DISC"]
+    assert ended == Ended(clean=True)
+
+
+def test_answers_that_do_not_echo_the_invoke_id_are_taken() -> None:
+    """Every answer carries invoke id C1 (a block transfer's too): the values are read, as
+    Gurux and u9n read them."""
+    meter = WireMeter(OBJECTS, echo_invoke=False, block_size=1000)
+    session = _open(meter, field_settings(), MeterMemory())
+    for _ in range(2):  # the second read's invoke id is C2 or later
+        result = _read(session, meter, [SERIAL, VOLTAGE, LONG])
+        assert [r.ok for r in result.results] == [True, True, True]
+    assert result.results[2].data == OBJECTS[LONG]
+
+
+def test_bytes_after_the_apdu_are_ignored() -> None:
+    """A meter padding its answers after the APDU is read."""
+    meter = WireMeter(OBJECTS, padding=b"\x00\x00")
+    session = _open(meter, field_settings(), MeterMemory())
+    result = _read(session, meter, [SERIAL, VOLTAGE_SCALER])
+    assert [r.value for r in result.results] == [b"12341234", [-2, 35]]
