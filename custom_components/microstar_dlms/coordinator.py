@@ -88,11 +88,11 @@ class MicrostarRuntimeData:
 
 
 # Answers that say the object is not there for this client: never asked again (until the meter's
-# firmware or the entry's access level changes). Any other refusal is asked again next poll.
+# firmware or the entry's access level changes). Any other refusal is asked again next poll, as
+# object-unavailable (11) is: meters use it for passing states.
 _ABSENT_RESULTS = frozenset(
     {
         DataAccessResult.OBJECT_UNDEFINED,
-        DataAccessResult.OBJECT_UNAVAILABLE,
         DataAccessResult.OBJECT_CLASS_INCONSISTENT,
         DataAccessResult.TYPE_UNMATCHED,
         DataAccessResult.READ_WRITE_DENIED,

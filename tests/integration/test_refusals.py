@@ -12,8 +12,9 @@ from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.microstar_dlms.dlms import DataAccessResult
 from custom_components.microstar_dlms.dlms.apdu import GetRequestNormal, GetRequestWithList
-from microstar_sim import RefuseWithException, Simulator
+from microstar_sim import DataAccessFailure, RefuseWithException, Simulator
 
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
 
@@ -140,3 +141,27 @@ async def test_a_firmware_refused_with_an_exception_keeps_no_doubt(
         assert coordinator.last_update_success
         assert SERIAL_KEY not in asked.take()
         assert _has_value(hass, ENERGY)
+
+
+async def test_object_unavailable_is_a_passing_state(
+    hass: HomeAssistant,
+    sim: Simulator,
+    asked: Asked,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """object-unavailable (11) while learning is no "absent": the frequency is asked again in
+    the next poll, answers, and its entity appears (item 7)."""
+    sim.set_fault(DataAccessFailure("1-1:14.7.0", 3, DataAccessResult.OBJECT_UNAVAILABLE, count=1))
+    await _set_up(hass, mock_config_entry)
+    meter = mock_config_entry.runtime_data.meter
+    assert "1.1.14.7.0.255" in asked.take()
+    assert "1.1.14.7.0.255" not in meter.absent
+    assert "1.1.14.7.0.255" not in meter.objects
+
+    await _poll(hass, freezer, mock_config_entry, 30)
+    assert "1.1.14.7.0.255" in asked.take()
+    assert "1.1.14.7.0.255" in meter.objects
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await _poll(hass, freezer, mock_config_entry, 30)
+    assert _has_value(hass, FREQUENCY)
