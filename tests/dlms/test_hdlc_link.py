@@ -11,6 +11,7 @@ from custom_components.microstar_dlms.dlms.hdlc import (
     client_address,
     decode_frame,
     i_control,
+    rnr_control,
     rr_control,
 )
 from custom_components.microstar_dlms.dlms.hdlc_link import (
@@ -140,6 +141,30 @@ def test_an_answer_from_another_address_size_is_ours() -> None:
     one_byte = HdlcLink(ServerAddress(1), 16)
     one_byte.connect()
     assert isinstance(one_byte.receive(decode_frame(UA_VENDOR)), Ignored)
+
+
+def test_rnr_is_answered_with_a_poll_never_the_acknowledged_request() -> None:
+    """The meter takes the request (RNR, N(R) = our next N(S)) but is busy: the link waits, and
+    what it repeats when the wait runs out is an RR(P=1) poll, never the request the RNR
+    acknowledged; the meter's answer to the poll is the message (issue 24, item 3). An RNR that
+    did not take the request leaves the request to be sent again."""
+    client, server = connected_pair()
+    request = client.send(b"\xe6\xe6\x00\x01")
+    server.receive(decode_frame(request))
+    busy = decode_frame(server.not_ready())
+    assert busy.kind is FrameKind.RNR
+    assert isinstance(client.receive(busy), Ignored)
+    poll = client.retransmit()
+    assert poll != request
+    assert decode_frame(poll).control == rr_control(0)
+    answer = server.respond(b"\xe6\xe7\x00\x02")
+    assert client.receive(decode_frame(answer)) == MessageReceived(b"\xe6\xe7\x00\x02")
+
+    again, _ = connected_pair()
+    request = again.send(b"\xe6\xe6\x00\x01")
+    not_taken = HdlcFrame(client_address(1), SERVER, rnr_control(0))
+    assert isinstance(again.receive(not_taken), Ignored)
+    assert again.retransmit() == request
 
 
 def test_out_of_sequence_is_a_frame_error_and_frmr_a_rejection() -> None:

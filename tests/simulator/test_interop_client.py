@@ -14,12 +14,14 @@ from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
     MeterConfig,
+    ReceiveNotReady,
     RefuseWithException,
     ResponseLlc,
     Simulator,
     SimulatorConfig,
 )
 from microstar_sim.pytest_plugin import SimulatorFactory
+from microstar_sim.record import Direction
 
 PASSWORD = "2222222222"
 SERIAL = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
@@ -97,3 +99,22 @@ async def test_a_refused_object_fails_only_its_item(
     assert record.rlrq_received == 1
     assert record.disc_received == 1
     assert record.open_sessions == []
+
+
+def _to_meter(sim: Simulator) -> list[str]:
+    """The kinds of the frames the meter received, in order (SNRM, I, RR, DISC...)."""
+    return [f.summary.split()[0] for f in sim.record.frames if f.direction is Direction.TO_METER]
+
+
+async def test_a_busy_meter_is_polled_not_sent_the_request_again(
+    simulator: SimulatorFactory,
+) -> None:
+    """The meter acknowledges the GET with RNR and drops repeats: the client polls with RR when
+    its wait runs out and reads the answer; the GET went out once (issue 24, item 3)."""
+    sim = await simulator()
+    sim.set_fault(ReceiveNotReady())
+    async with MeterClient(_settings(sim)).session() as session:
+        (serial,) = await session.read_attributes([SERIAL])
+    assert serial.value == b"21061234"
+    await sim.settle()
+    assert _to_meter(sim) == ["SNRM", "I", "I", "RR", "I", "DISC"]

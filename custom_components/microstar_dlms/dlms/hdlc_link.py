@@ -231,7 +231,8 @@ class HdlcLink(_Station):
         return self._start_message(information, self.parameters.max_info_tx)[0]
 
     def retransmit(self) -> bytes:
-        """The last frame again, unchanged (same N(S)/N(R)), after a lost answer."""
+        """The last frame again, unchanged (same N(S)/N(R)), after a lost answer; after RNR or
+        within the meter's window, the RR poll for what it still owes."""
         return self._last_sent
 
     # -- what arrived --------------------------------------------------------------------------
@@ -256,6 +257,8 @@ class HdlcLink(_Station):
             return self._receive_information(frame)
         if kind is FrameKind.RR:
             return self._receive_rr(frame)
+        if kind is FrameKind.RNR:
+            return self._receive_rnr(frame)
         return Ignored(f"unexpected {kind.value}")
 
     def _receive_ua(self, frame: HdlcFrame) -> LinkEvent:
@@ -299,6 +302,16 @@ class HdlcLink(_Station):
         if not frames:
             raise FrameError(f"meter RR N(R)={frame.recv_seq}, our next N(S) is {self._vs}")
         return SendFrame(b"".join(frames))
+
+    def _receive_rnr(self, frame: HdlcFrame) -> LinkEvent:
+        """RNR: the meter is busy. What its N(R) acknowledges is never sent again (a meter that
+        drops duplicates would fail the poll): when the wait runs out, it is polled with RR(P=1),
+        as in normal response mode a secondary speaks only when polled."""
+        if frame.recv_seq != self._vs:
+            return Ignored(f"RNR N(R)={frame.recv_seq}: our last frame is not taken")
+        self._window = []
+        self._last_sent = self._rr()  # what a timeout repeats: a poll, not our request
+        return Ignored("RNR: the meter is busy; polled with RR when the wait runs out")
 
     def _receive_bare_rr(self, frame: HdlcFrame) -> LinkEvent:
         """RR(F=1) acknowledging everything: the meter has nothing yet and hands the turn back.
