@@ -21,6 +21,7 @@ from custom_components.microstar_dlms.dlms.hdlc_link import (
     HdlcLink,
     HdlcServerLink,
     Ignored,
+    InWindow,
     LinkState,
     MessageReceived,
     SendFrame,
@@ -165,6 +166,30 @@ def test_rnr_is_answered_with_a_poll_never_the_acknowledged_request() -> None:
     not_taken = HdlcFrame(client_address(1), SERVER, rnr_control(0))
     assert isinstance(again.receive(not_taken), Ignored)
     assert again.retransmit() == request
+
+
+def test_a_window_of_three_is_answered_after_its_last_frame() -> None:
+    """The meter may send three segments before our RR: the two with P/F=0 are taken without
+    a word (an RR then would collide with its next frame), the third (P/F=1) gets the RR, and
+    the next window follows (issue 24, item 4)."""
+    client, server = connected_pair(HdlcParameters(window_rx=3), HdlcParameters(window_tx=3))
+    assert client.parameters.window_rx == 3
+    _, request = server.receive(decode_frame(client.send(b"\xe6\xe6\x00\x01")))
+    assert request is not None
+    answer = b"\xe6\xe7\x00" + bytes(range(255)) * 3  # six segments of 128
+    frames = server.respond_frames(answer)
+    events = [client.receive(decode_frame(frame)) for frame in frames]
+    assert events[:2] == [InWindow(), InWindow()]
+    rr = events[2]
+    assert isinstance(rr, SendFrame)
+    assert decode_frame(rr.data).control == rr_control(3)
+    # A lost window end: what the client repeats is a poll for the rest, not its request.
+    assert decode_frame(client.retransmit()).kind is FrameKind.RR
+    rest, _ = server.receive(decode_frame(rr.data))
+    assert len(rest) == 3
+    *middle, last = [client.receive(decode_frame(frame)) for frame in rest]
+    assert middle == [InWindow(), InWindow()]
+    assert last == MessageReceived(answer)
 
 
 def test_out_of_sequence_is_a_frame_error_and_frmr_a_rejection() -> None:

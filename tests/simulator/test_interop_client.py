@@ -1,6 +1,8 @@
 """The core client against meters that refuse, shift and stall in the field's ways (issue 24):
 the simulator's fault modes, read through MeterClient as the integration reads."""
 
+from itertools import pairwise
+
 import pytest
 
 from custom_components.microstar_dlms.dlms import (
@@ -10,6 +12,7 @@ from custom_components.microstar_dlms.dlms import (
     ServerAddress,
 )
 from custom_components.microstar_dlms.dlms.client import ConnectionSettings, MeterClient
+from custom_components.microstar_dlms.dlms.hdlc import FrameKind, HdlcParameters, decode_frame
 from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
@@ -25,6 +28,7 @@ from microstar_sim.record import Direction
 
 PASSWORD = "2222222222"
 SERIAL = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
+OBJECT_LIST = AttributeRef(15, Obis.parse("0-0:40.0.0"), 2)
 VOLTAGE = AttributeRef(3, Obis.parse("1-1:32.7.0"), 2)
 VOLTAGE_SCALER = AttributeRef(3, Obis.parse("1-1:32.7.0"), 3)
 
@@ -118,3 +122,30 @@ async def test_a_busy_meter_is_polled_not_sent_the_request_again(
     assert serial.value == b"21061234"
     await sim.settle()
     assert _to_meter(sim) == ["SNRM", "I", "I", "RR", "I", "DISC"]
+
+
+async def test_a_meter_sending_windows_of_three_is_polled_after_each_window(
+    simulator: SimulatorFactory,
+) -> None:
+    """A client proposing a receive window of 3 to a meter that takes it: the meter sends three
+    segments before each RR, and the client answers only the last of each (P/F=1), never in
+    the middle of a window (issue 24, item 4). The object list arrives whole."""
+    meter = MeterConfig(hdlc_window=3, max_pdu_size=6400)
+    sim = await simulator(SimulatorConfig(meters=(meter,), timing=FAST))
+    settings = _settings(sim, hdlc_parameters=HdlcParameters(window_rx=3))
+    async with MeterClient(settings).session() as session:
+        assert session.negotiated is not None
+        assert session.negotiated.window_rx == 3
+        (objects,) = await session.read_attributes([OBJECT_LIST])
+    assert isinstance(objects.value, list)
+    assert len(objects.value) > 40
+    await sim.settle()
+    heard = [decode_frame(f.data) for f in sim.record.frames if f.summary.startswith(("I ", "RR"))]
+    answer = [f for f in heard if f.kind is FrameKind.I and f.segmented]
+    assert len(answer) > 6
+    for before, after in pairwise(heard):
+        if after.kind is FrameKind.RR and after.destination == meter.address:
+            assert before.kind is FrameKind.I
+            assert before.poll_final, "an RR in the middle of the meter's window"
+    polls = sum(1 for f in heard if f.kind is FrameKind.RR)
+    assert polls == (len(answer) + 1 + 2) // 3 - 1

@@ -274,6 +274,8 @@ class MeterSession:
                     deadline = loop.time() + within
             elif isinstance(event, FrameArrived):
                 self._record(Direction.RX, event.data)
+                if event.restarts_wait:
+                    deadline = loop.time() + within
             elif isinstance(event, NoiseArrived):
                 self._on_noise(event.data)
             elif isinstance(event, NeedData):

@@ -83,13 +83,21 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class InWindow:
+    """A segment inside the meter's window (P/F=0) was taken: the meter keeps the turn, so
+    nothing is sent until the window's last frame (P/F=1)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A frame that changes nothing (not for us, a duplicate, an unsolicited RR)."""
 
     reason: str
 
 
-type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | Ignored
+type LinkEvent = (
+    Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | InWindow | Ignored
+)
 
 
 def _segments(information: bytes, size: int) -> list[bytes]:
@@ -291,9 +299,14 @@ class HdlcLink(_Station):
             )
         self._polls = 0
         message = self._take_information(frame)
-        if message is None:
-            return SendFrame(self._remember(self._rr()))
-        return MessageReceived(message)
+        if message is not None:
+            return MessageReceived(message)
+        if not frame.poll_final:
+            # A window above 1: an RR now would collide with the meter's next frame on a
+            # half-duplex line. A timeout polls for the rest instead.
+            self._last_sent = self._rr()
+            return InWindow()
+        return SendFrame(self._remember(self._rr()))
 
     def _receive_rr(self, frame: HdlcFrame) -> LinkEvent:
         if not self._outgoing:

@@ -64,6 +64,7 @@ from .hdlc_link import (
     Disconnected,
     FrameRejected,
     HdlcLink,
+    InWindow,
     LinkEvent,
     LinkState,
     MessageReceived,
@@ -154,9 +155,12 @@ class Transmit:
 
 @dataclass(frozen=True, slots=True)
 class FrameArrived:
-    """A well-formed frame came in (for the trace)."""
+    """A well-formed frame came in (for the trace). ``restarts_wait``: it moved the answer on
+    without a frame of ours (a segment inside the meter's window), so the response timeout
+    starts over."""
 
     data: bytes
+    restarts_wait: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +392,8 @@ class DlmsSession:
             self._exchange = None
             self._pending = False
             self._answer = event
+        elif isinstance(event, InWindow):
+            return FrameArrived(item.encode(), restarts_wait=True)
         else:
             _LOGGER.debug("%s: ignored frame: %s", self.stage, event.reason)
         return FrameArrived(item.encode())
