@@ -11,14 +11,20 @@ from custom_components.microstar_dlms.dlms import (
     RequestRefusedError,
     ServerAddress,
 )
-from custom_components.microstar_dlms.dlms.client import ConnectionSettings, MeterClient
+from custom_components.microstar_dlms.dlms.client import (
+    ConnectionSettings,
+    MeterClient,
+    meter_memory,
+)
 from custom_components.microstar_dlms.dlms.hdlc import FrameKind, HdlcParameters, decode_frame
 from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
+    DelayResponse,
     MeterConfig,
     ReceiveNotReady,
     RefuseWithException,
+    ResponseKind,
     ResponseLlc,
     Simulator,
     SimulatorConfig,
@@ -149,3 +155,21 @@ async def test_a_meter_sending_windows_of_three_is_polled_after_each_window(
             assert before.poll_final, "an RR in the middle of the meter's window"
     polls = sum(1 for f in heard if f.kind is FrameKind.RR)
     assert polls == (len(answer) + 1 + 2) // 3 - 1
+
+
+async def test_a_late_dm_to_the_disc_first_does_not_end_the_poll(
+    simulator: SimulatorFactory,
+) -> None:
+    """The last session ended uncleanly, so this one says DISC first; the meter's DM comes after
+    the wait ran out, once the SNRM is on its way. It answers the DISC: the SNRM's UA follows
+    and the poll reads (issue 24, item 9)."""
+    sim = await simulator()
+    settings = _settings(sim)
+    meter_memory(settings).unclean = True
+    sim.set_fault(DelayResponse(seconds=0.5, on=ResponseKind.DM))
+    async with MeterClient(settings).session() as session:
+        (serial,) = await session.read_attributes([SERIAL])
+    assert serial.value == b"21061234"
+    await sim.settle()
+    assert _to_meter(sim)[:3] == ["DISC", "SNRM", "I"]
+    assert sim.record.open_sessions == []

@@ -209,6 +209,7 @@ class HdlcLink(_Station):
         self.parameters = HdlcParameters()
         self.state = LinkState.DISCONNECTED
         self._polls = 0  # RR polls since the meter last sent information
+        self._disc_unanswered = False  # a DISC of ours got no answer before this SNRM
 
     def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
         return HdlcFrame(self.server, self.client, control, information, segmented).encode()
@@ -217,6 +218,7 @@ class HdlcLink(_Station):
 
     def connect(self) -> bytes:
         """SNRM (only non-default parameters in its group, none by default)."""
+        self._disc_unanswered = self.state is LinkState.DISCONNECTING
         self.state = LinkState.CONNECTING
         self._reset()
         return self._remember(snrm_frame(self.server, self.client_sap, self.proposed).encode())
@@ -255,6 +257,12 @@ class HdlcLink(_Station):
         if kind is FrameKind.FRMR:
             return FrameRejected(frame.information)
         if kind is FrameKind.DM:
+            if self.state is LinkState.CONNECTING and self._disc_unanswered:
+                # The late answer to the DISC before this SNRM (the DISC-first of a poll):
+                # the SNRM's own answer is still to come. A meter refusing the link says DM
+                # again to the SNRM sent again.
+                self._disc_unanswered = False
+                return Ignored("DM: the late answer to our DISC")
             self.state = LinkState.DISCONNECTED
             return Disconnected(kind)
         if kind is FrameKind.UA:

@@ -1,5 +1,6 @@
-"""A meter that refuses one object, or answers in its own way, fails that item only (issue 24,
-item 1): the sans-IO session driven against a socketless meter."""
+"""The sans-IO session against meters that refuse, shift and stall in the field's ways (issue
+24), driven with plain calls against a socketless meter: a refused object fails its item only;
+a late DM is the answer to the DISC it followed."""
 
 import pytest
 
@@ -11,20 +12,25 @@ from custom_components.microstar_dlms.dlms.apdu import (
     ExceptionResponse,
     GetResponseWithList,
 )
-from custom_components.microstar_dlms.dlms.errors import RequestRefusedError
+from custom_components.microstar_dlms.dlms.errors import ProtocolError, RequestRefusedError
+from custom_components.microstar_dlms.dlms.hdlc import ServerAddress, dm_frame
 from custom_components.microstar_dlms.dlms.session import (
+    NEED_DATA,
     AttributesRead,
     DlmsSession,
     Ended,
+    FrameArrived,
     MeterMemory,
     Opened,
     SessionSettings,
+    Transmit,
 )
 
 from .test_session import LONG, OBJECTS, SERIAL, VOLTAGE, VOLTAGE_SCALER, apdu_names, field_settings
 from .wire_meter import WireMeter, run
 
 LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
+DM_16 = dm_frame(16, ServerAddress(1)).encode()
 REFUSALS = {
     "ExceptionResponse D8 01 02": ExceptionResponse(1, 2).encode(),
     "ConfirmedServiceError": ConfirmedServiceError(5, 5, 2).encode(),
@@ -89,3 +95,43 @@ def test_bytes_after_the_apdu_are_ignored() -> None:
     session = _open(meter, field_settings(), MeterMemory())
     result = _read(session, meter, [SERIAL, VOLTAGE_SCALER])
     assert [r.value for r in result.results] == [b"12341234", [-2, 35]]
+
+
+def test_a_late_dm_to_the_disc_first_is_not_the_snrm_answer() -> None:
+    """The last session ended uncleanly: DISC first. Its DM arrives only after the wait ran out
+    and the SNRM went out: it answers the DISC, not the SNRM, and the session opens on the UA
+    that follows (issue 24, item 9)."""
+    meter = WireMeter(OBJECTS)
+    session = DlmsSession(field_settings(), MeterMemory(unclean=True))
+    session.open()
+    disc = session.next_event()
+    assert isinstance(disc, Transmit)
+    late_dm = meter.feed(disc.data)
+    assert session.next_event() == NEED_DATA
+    session.timed_out()
+    snrm = session.next_event()
+    assert isinstance(snrm, Transmit)
+    session.receive_data(late_dm + meter.feed(snrm.data))
+    result, _ = run(session, meter)
+    assert isinstance(result, Opened)
+    assert meter.frames_heard() == ["DISC", "SNRM", "I"]
+
+
+def test_a_meter_refusing_the_link_still_says_so() -> None:
+    """After an unanswered DISC, a meter that answers every SNRM with DM: the first DM is taken
+    for the DISC's, the SNRM sent again gets DM too, and that is the refusal."""
+    session = DlmsSession(field_settings(retries=1), MeterMemory(unclean=True))
+    session.open()
+    assert isinstance(session.next_event(), Transmit)  # DISC
+    assert session.next_event() == NEED_DATA
+    session.timed_out()
+    assert isinstance(session.next_event(), Transmit)  # SNRM
+    session.receive_data(DM_16)
+    assert isinstance(session.next_event(), FrameArrived)
+    assert session.next_event() == NEED_DATA
+    session.timed_out()
+    assert isinstance(session.next_event(), Transmit)  # SNRM again
+    session.receive_data(DM_16)
+    assert isinstance(session.next_event(), FrameArrived)
+    with pytest.raises(ProtocolError, match="answered SNRM with DM"):
+        session.next_event()
