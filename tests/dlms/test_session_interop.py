@@ -12,8 +12,12 @@ from custom_components.microstar_dlms.dlms.apdu import (
     ExceptionResponse,
     GetResponseWithList,
 )
-from custom_components.microstar_dlms.dlms.errors import ProtocolError, RequestRefusedError
-from custom_components.microstar_dlms.dlms.hdlc import ServerAddress, dm_frame
+from custom_components.microstar_dlms.dlms.errors import (
+    ProtocolError,
+    RequestRefusedError,
+    ResponseTimeout,
+)
+from custom_components.microstar_dlms.dlms.hdlc import ServerAddress, disc_frame, dm_frame
 from custom_components.microstar_dlms.dlms.session import (
     NEED_DATA,
     AttributesRead,
@@ -31,6 +35,7 @@ from .wire_meter import WireMeter, run
 
 LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 DM_16 = dm_frame(16, ServerAddress(1)).encode()
+DISC_16 = disc_frame(ServerAddress(1), 16).encode()
 REFUSALS = {
     "ExceptionResponse D8 01 02": ExceptionResponse(1, 2).encode(),
     "ConfirmedServiceError": ConfirmedServiceError(5, 5, 2).encode(),
@@ -135,3 +140,83 @@ def test_a_meter_refusing_the_link_still_says_so() -> None:
     assert isinstance(session.next_event(), FrameArrived)
     with pytest.raises(ProtocolError, match="answered SNRM with DM"):
         session.next_event()
+
+
+def test_a_meter_that_never_answers_rlrq_or_disc_is_remembered() -> None:
+    """Session 1 waits for RLRE and for UA once each and learns the meter answers neither.
+    Session 2 opens with its DISC first and goes on to SNRM without waiting, and ends with DISC
+    alone, again not waited for; session 3 opens with SNRM (issue 24, item 6)."""
+    meter = WireMeter(OBJECTS, answer_rlrq=False, answer_disc=False)
+    memory = MeterMemory()
+    first = _open(meter, field_settings(), memory)
+    first.release()
+    rlrq = first.next_event()
+    assert isinstance(rlrq, Transmit)
+    meter.feed(rlrq.data)
+    assert first.next_event() == NEED_DATA
+    first.timed_out()
+    disc = first.next_event()
+    assert disc == Transmit(DISC_16)
+    assert first.next_event() == NEED_DATA
+    first.timed_out()
+    with pytest.raises(ResponseTimeout):
+        first.next_event()
+    assert memory.rlrq_unanswered
+    assert memory.disc_unanswered
+    assert memory.unclean
+
+    second = DlmsSession(field_settings(), memory)
+    second.open()
+    assert second.next_event() == Transmit(DISC_16, starts_wait=False)
+    result, sent = run(second, meter)  # the SNRM follows at once: no wait in between
+    assert isinstance(result, Opened)
+    assert apdu_names(sent) == ["SNRM", "Aarq"]
+    second.release()
+    result, sent = run(second, meter)
+    assert sent == [DISC_16]
+    assert result == Ended(clean=False)
+    assert not memory.unclean
+
+    third = DlmsSession(field_settings(), memory)
+    third.open()
+    result, sent = run(third, meter)
+    assert apdu_names(sent) == ["SNRM", "Aarq"]
+
+
+def test_an_aborted_transfer_teaches_nothing_about_disc() -> None:
+    """A DISC unanswered while the meter may still be sending (an abort mid-answer) says
+    nothing about the meter: the next session still waits for its DISC-first."""
+    meter = WireMeter(OBJECTS, answer_disc=False)
+    memory = MeterMemory()
+    session = _open(meter, field_settings(), memory)
+    session.read([LONG])
+    assert isinstance(session.next_event(), Transmit)
+    session.abort()
+    assert session.next_event() == Transmit(DISC_16)
+    assert session.next_event() == NEED_DATA
+    session.timed_out()
+    with pytest.raises(ResponseTimeout):
+        session.next_event()
+    assert not memory.disc_unanswered
+    assert memory.unclean
+
+
+def test_a_silent_disc_first_before_an_answered_snrm_is_learned() -> None:
+    """The DISC-first waited out in silence, then SNRM answered at once: the meter is there and
+    does not answer DISC; this session's own DISC is then not waited for."""
+    meter = WireMeter(OBJECTS, answer_disc=False)
+    memory = MeterMemory(unclean=True)
+    session = DlmsSession(field_settings(), memory)
+    session.open()
+    disc = session.next_event()
+    assert disc == Transmit(DISC_16)
+    meter.feed(disc.data)
+    assert session.next_event() == NEED_DATA
+    session.timed_out()
+    result, _ = run(session, meter)
+    assert isinstance(result, Opened)
+    assert memory.disc_unanswered
+    session.release()
+    result, sent = run(session, meter)
+    assert apdu_names(sent) == ["ReleaseRequest", "DISC"]
+    assert result == Ended(clean=False)

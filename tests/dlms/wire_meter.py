@@ -62,6 +62,8 @@ class WireMeter:
     echo_invoke: bool = True  # False: every GET answer carries invoke id C1
     padding: bytes = b""  # bytes after every GET answer's APDU
     llc: bytes = b"\xe6\xe7\x00"  # the LLC header of every answer
+    answer_rlrq: bool = True  # False: RLRQ is never answered
+    answer_disc: bool = True  # False: DISC is never answered (the link stays up)
     hdlc: HdlcParameters = field(default_factory=HdlcParameters)
     address: ServerAddress = field(default_factory=lambda: ServerAddress(1))
     heard: list[str] = field(default_factory=list)
@@ -80,6 +82,8 @@ class WireMeter:
             if not isinstance(frame, HdlcFrame):
                 continue
             self.heard.append(frame.kind.value)
+            if frame.kind is FrameKind.DISC and not self.answer_disc:
+                continue
             replies, request = self.link.receive(frame)
             out += b"".join(replies)
             if request is not None:
@@ -96,6 +100,8 @@ class WireMeter:
                 mechanism=apdu.mechanism,
             ).encode()
         elif isinstance(apdu, ReleaseRequest):
+            if not self.answer_rlrq:
+                return b""
             answer = ReleaseResponse().encode()
         elif isinstance(apdu, GetRequestNext):
             answer = self._blocks.pop(0)

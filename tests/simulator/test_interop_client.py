@@ -1,6 +1,7 @@
 """The core client against meters that refuse, shift and stall in the field's ways (issue 24):
 the simulator's fault modes, read through MeterClient as the integration reads."""
 
+import asyncio
 from itertools import pairwise
 
 import pytest
@@ -21,6 +22,8 @@ from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
     DelayResponse,
+    IgnoreDisc,
+    IgnoreRelease,
     MeterConfig,
     ReceiveNotReady,
     RefuseWithException,
@@ -28,6 +31,7 @@ from microstar_sim import (
     ResponseLlc,
     Simulator,
     SimulatorConfig,
+    TimingConfig,
 )
 from microstar_sim.pytest_plugin import SimulatorFactory
 from microstar_sim.record import Direction
@@ -111,6 +115,16 @@ async def test_a_refused_object_fails_only_its_item(
     assert record.open_sessions == []
 
 
+async def _closed(sim: Simulator) -> None:
+    """Wait until the gateway saw the client go and the line handled all it was sent."""
+    for _ in range(200):
+        await sim.settle()
+        if not sim.record.open_connections:
+            break
+        await asyncio.sleep(0.01)
+    await sim.settle()
+
+
 def _to_meter(sim: Simulator) -> list[str]:
     """The kinds of the frames the meter received, in order (SNRM, I, RR, DISC...)."""
     return [f.summary.split()[0] for f in sim.record.frames if f.direction is Direction.TO_METER]
@@ -172,4 +186,73 @@ async def test_a_late_dm_to_the_disc_first_does_not_end_the_poll(
     assert serial.value == b"21061234"
     await sim.settle()
     assert _to_meter(sim)[:3] == ["DISC", "SNRM", "I"]
-    assert sim.record.open_sessions == []
+    assert not meter_memory(settings).disc_unanswered  # it did answer, late
+
+
+async def test_a_meter_that_never_answers_rlrq_or_disc_costs_one_poll_only(
+    simulator: SimulatorFactory,
+) -> None:
+    """Through MeterClient: the first session learns that the meter answers neither RLRQ nor
+    DISC (the close budget leaves the DISC its whole wait after the unanswered RLRQ); the
+    second sends no RLRQ and does not wait for its DISCs (first and last); the third opens with
+    SNRM. Every session reads (issue 24, item 6)."""
+    sim = await simulator()
+    sim.set_fault(IgnoreRelease())
+    sim.set_fault(IgnoreDisc())
+    settings = _settings(sim)
+    client = MeterClient(settings)
+    memory = meter_memory(settings)
+    kinds: list[list[str]] = []
+    for _ in range(3):
+        async with client.session() as session:
+            (serial,) = await session.read_attributes([SERIAL])
+        assert serial.value == b"21061234"
+        assert memory.rlrq_unanswered
+        assert memory.disc_unanswered
+        await _closed(sim)
+        kinds.append(_to_meter(sim))
+        sim.record.frames.clear()
+    assert kinds[0] == ["SNRM", "I", "I", "I", "DISC"]  # AARQ, GET, RLRQ
+    assert kinds[1] == ["DISC", "SNRM", "I", "I", "DISC"]  # AARQ, GET
+    assert kinds[2] == ["SNRM", "I", "I", "DISC"]
+    assert sim.record.rlrq_received == 0  # the meter never took it as one
+
+
+async def test_a_meter_that_answers_disc_after_all_is_waited_for_again(
+    simulator: SimulatorFactory,
+) -> None:
+    """One DISC went unanswered and the meter was taken for one that never answers. Its DM to
+    the next DISC-first, arriving while the SNRM waits, shows it does answer: its DISCs are
+    waited for again."""
+    sim = await simulator()
+    sim.set_fault(IgnoreDisc(count=1))
+    settings = _settings(sim)
+    memory = meter_memory(settings)
+    client = MeterClient(settings)
+    async with client.session() as session:
+        await session.read_attributes([SERIAL])
+    assert memory.disc_unanswered
+    async with client.session() as session:
+        await session.read_attributes([SERIAL])
+    assert not memory.disc_unanswered
+
+
+async def test_an_answer_left_at_the_gateway_shows_the_meter_answers_disc(
+    simulator: SimulatorFactory,
+) -> None:
+    """A meter taken for one that never answers DISC gets its last DISC as the connection
+    closes; its UA waits at the gateway, and the next session's drain finds it: that meter's
+    DISCs are waited for again."""
+    timing = TimingConfig(baudrate=115200, turnaround_min=0.05, turnaround_max=0.05)
+    sim = await simulator(SimulatorConfig(timing=timing))
+    settings = _settings(sim)
+    memory = meter_memory(settings)
+    memory.disc_unanswered = True
+    client = MeterClient(settings)
+    async with client.session() as session:
+        await session.read_attributes([SERIAL])
+    await _closed(sim)
+    assert memory.disc_unanswered
+    async with client.session() as session:
+        assert not memory.disc_unanswered
+        await session.read_attributes([SERIAL])

@@ -210,6 +210,7 @@ class HdlcLink(_Station):
         self.state = LinkState.DISCONNECTED
         self._polls = 0  # RR polls since the meter last sent information
         self._disc_unanswered = False  # a DISC of ours got no answer before this SNRM
+        self.disc_answered_late = False  # ... and its DM came while waiting for UA
 
     def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
         return HdlcFrame(self.server, self.client, control, information, segmented).encode()
@@ -262,6 +263,7 @@ class HdlcLink(_Station):
                 # the SNRM's own answer is still to come. A meter refusing the link says DM
                 # again to the SNRM sent again.
                 self._disc_unanswered = False
+                self.disc_answered_late = True
                 return Ignored("DM: the late answer to our DISC")
             self.state = LinkState.DISCONNECTED
             return Disconnected(kind)

@@ -58,7 +58,7 @@ from .errors import (
     RequestRefusedError,
     ResponseTimeout,
 )
-from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
+from .hdlc import Deframer, FrameKind, HdlcParameters, Noise, ServerAddress
 from .hdlc_link import (
     Connected,
     Disconnected,
@@ -101,6 +101,11 @@ class MeterMemory:
 
     unclean: bool = False  # the last session did not end with an answered DISC
     single_gets: bool = False  # a GET-with-list failed: read one attribute per GET
+    # The meter answered everything else but not this (u9n's PR #80 makes it an option): later
+    # sessions skip the RLRQ (DISC ends the association too) and send DISC without waiting, so
+    # neither costs every poll a response timeout.
+    rlrq_unanswered: bool = False
+    disc_unanswered: bool = False
     left_quiet: bool = False  # our last session ended with an answered DISC, nothing stale after
 
 
@@ -299,6 +304,27 @@ class DlmsSession:
         """Bytes from the meter's stream."""
         self._deframer.feed(data)
 
+    def receive_stale(self, data: bytes) -> None:
+        """Bytes drained before this session: this meter's UA or DM among them answered a DISC
+        of ours nobody waited for, so it does answer DISC after all."""
+        deframer = Deframer()
+        deframer.feed(data)
+        while True:
+            try:
+                item = deframer.next_event()
+            except FrameError:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Noise):
+                continue
+            link = self._link
+            ours = link.server.same_station(item.source) and link.client.same_station(
+                item.destination
+            )
+            if ours and item.kind in (FrameKind.UA, FrameKind.DM):
+                self.memory.disc_unanswered = False
+
     def timed_out(self) -> None:
         """The response timeout ran out while ``next_event`` said NEED_DATA."""
         exchange = self._exchange
@@ -401,8 +427,9 @@ class DlmsSession:
     # -- open ---------------------------------------------------------------------------------
 
     def _open(self) -> _Step[OperationResult]:
+        disc_first_silent = False
         if self.memory.unclean:
-            yield from self._disconnect_stale_link()
+            disc_first_silent = yield from self._disconnect_stale_link()
         self.memory.unclean = True  # until a DISC is answered
         try:
             event = yield _Exchange(
@@ -415,6 +442,11 @@ class DlmsSession:
         if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
             raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
         self._broken = False  # a new link: an unanswered DISC before it no longer matters
+        if self._link.disc_answered_late:
+            self.memory.disc_unanswered = False
+        elif disc_first_silent:
+            # Silent to DISC, yet it answers SNRM at once: it does not answer DISC.
+            self.memory.disc_unanswered = True
         aare = yield from self._associate()
         assert aare.initiate is not None
         link = self._link.parameters
@@ -443,17 +475,22 @@ class DlmsSession:
             f"address or SAP{damaged}"
         )
 
-    def _disconnect_stale_link(self) -> _Step[None]:
+    def _disconnect_stale_link(self) -> _Step[bool]:
         """The last session ended uncleanly: DISC first, so a meter that ignores SNRM while
-        connected does not cost this poll three unanswered SNRMs (field notes §6)."""
+        connected does not cost this poll three unanswered SNRMs (field notes §6). Not waited
+        for at a meter known never to answer DISC. True when it was waited for in silence."""
+        if self.memory.disc_unanswered:
+            yield _SendOnly(self._link.disconnect())
+            return False
         try:
             event = yield _Exchange(
                 self._link.disconnect(), "DISC first", retries=0, silence_only=True
             )
         except ResponseTimeout:
-            return
+            return not self._bad_frames
         if isinstance(event, Disconnected):
             self.memory.unclean = False
+        return False
 
     def _associate(self) -> _Step[Aare]:
         settings = self.settings
@@ -482,19 +519,27 @@ class DlmsSession:
     # -- end ----------------------------------------------------------------------------------
 
     def _release(self) -> _Step[OperationResult]:
-        """RLRQ on the normal path (the association is in step), then DISC."""
-        if self._associated:
+        """RLRQ on the normal path (the association is in step), then DISC. The meter answered
+        everything so far: silence to either is learned (``MeterMemory``)."""
+        if self._associated and not self.memory.rlrq_unanswered:
             self._associated = False
             try:
                 apdu = yield from self._request(ReleaseRequest().encode(), "RLRQ", retries=0)
                 if not isinstance(apdu, ReleaseResponse):
                     _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+            except ResponseTimeout:
+                _LOGGER.debug("no RLRE: this meter's sessions end with DISC alone from now on")
+                self.memory.rlrq_unanswered = True
             except DlmsError as err:
                 _LOGGER.debug("no RLRE: %s", err)
-        return (yield from self._disconnect())
+        return (yield from self._disconnect(learn=True))
 
-    def _disconnect(self) -> _Step[OperationResult]:
-        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session."""
+    def _disconnect(self, *, learn: bool = False) -> _Step[OperationResult]:
+        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session.
+
+        ``learn``: nothing of the meter's can still be on its way (the normal end), so silence
+        means the meter does not answer DISC.
+        """
         self._associated = False
         state = self._link.state
         if state is LinkState.CONNECTING:
@@ -507,7 +552,18 @@ class DlmsSession:
             return Ended(clean=False)
         if state is LinkState.DISCONNECTED:
             return Ended(clean=not self.memory.unclean)
-        event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+        if self.memory.disc_unanswered:
+            # It never answers: the DISC going out is all that can be done (as above).
+            yield _SendOnly(self._link.disconnect())
+            self.memory.unclean = False
+            return Ended(clean=False)
+        try:
+            event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+        except ResponseTimeout:
+            if learn and not self._bad_frames:
+                _LOGGER.debug("no answer to DISC: later DISCs to this meter are not waited for")
+                self.memory.disc_unanswered = True
+            raise
         if isinstance(event, Disconnected):
             self.memory.unclean = False
             return Ended(clean=True)
