@@ -11,6 +11,7 @@ from custom_components.microstar_dlms.dlms import (
     Obis,
     RequestRefusedError,
     ServerAddress,
+    client as client_module,
 )
 from custom_components.microstar_dlms.dlms.client import (
     ConnectionSettings,
@@ -18,6 +19,7 @@ from custom_components.microstar_dlms.dlms.client import (
     meter_memory,
 )
 from custom_components.microstar_dlms.dlms.hdlc import FrameKind, HdlcParameters, decode_frame
+from custom_components.microstar_dlms.dlms.transport import MeterStream, open_stream
 from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
@@ -256,3 +258,58 @@ async def test_an_answer_left_at_the_gateway_shows_the_meter_answers_disc(
     async with client.session() as session:
         assert not memory.disc_unanswered
         await session.read_attributes([SERIAL])
+
+
+class DrainSpy:
+    """Wraps ``open_stream``: the read timeouts of each stream before its first write (the
+    drain before SNRM); the stream itself is the real one."""
+
+    def __init__(self) -> None:
+        """Nothing read yet."""
+        self.reads: list[float] = []
+
+    async def open_stream(self, endpoint: str, baudrate: int, within: float) -> MeterStream:
+        """The real stream, its reads noted until it first writes."""
+        stream = await open_stream(endpoint, baudrate, within)
+        read, write = stream.read, stream.write
+        draining = [True]
+
+        async def noted_read(within: float) -> bytes:
+            if draining[0]:
+                self.reads.append(within)
+            return await read(within)
+
+        async def first_write(data: bytes, within: float) -> None:
+            draining[0] = False
+            await write(data, within)
+
+        stream.read = noted_read  # type: ignore[method-assign]  # a spy around the real one
+        stream.write = first_write  # type: ignore[method-assign]
+        return stream
+
+
+async def test_after_another_meters_unclean_end_the_line_is_drained_in_full(
+    simulator: SimulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two meters on one line. Meter B's last session ended cleanly, then meter A's did not
+    (its DISC went unanswered): whatever A still sends is the line's, so B's next session waits
+    for the full quiet window (50 ms) before its SNRM, not the 10 ms of a line known quiet."""
+    meters = (
+        MeterConfig(serial_number="21061234", address_size=4),
+        MeterConfig(serial_number="21065678", address_size=4),
+    )
+    sim = await simulator(SimulatorConfig(meters=meters, timing=FAST))
+    meter_a, meter_b = (_settings(sim, server=m.address) for m in meters)
+    spy = DrainSpy()
+    monkeypatch.setattr(client_module, "open_stream", spy.open_stream)
+    async with MeterClient(meter_b).session() as session:
+        await session.read_attributes([SERIAL])
+    sim.set_fault(IgnoreDisc(count=1), meter=0)
+    async with MeterClient(meter_a).session() as session:
+        await session.read_attributes([SERIAL])
+    spy.reads.clear()
+    async with MeterClient(meter_b).session() as session:
+        (serial,) = await session.read_attributes([SERIAL])
+    assert serial.value == b"21065678"
+    assert spy.reads
+    assert min(spy.reads) >= 0.05

@@ -35,12 +35,14 @@ __all__ = [
     "GATEWAY_BUSY_TEXTS",
     "PROPOSED_CONFORMANCE",
     "ConnectionSettings",
+    "LineMemory",
     "MeterClient",
     "MeterMemory",
     "MeterSession",
     "NegotiatedParameters",
     "ReadResult",
     "forget_meters",
+    "line_memory",
     "meter_memory",
 ]
 
@@ -58,9 +60,9 @@ GATEWAY_BUSY_TEXTS: Final = (
 PROPOSED_CONFORMANCE: Final = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 _NOISE_MEMORY = 512
 _DRAIN_QUIET = 0.05  # stale input is what arrives before the line is quiet this long
-# After our own clean end (the meter answered DISC, nothing was stale) the meter has nothing
-# left to send: the drain only collects what a gateway sends on connect. Any byte it finds
-# brings the full quiet window back.
+# After the line's last session ended cleanly (its meter answered DISC, nothing was stale) no
+# meter on it has anything left to send: the drain only collects what a gateway sends on
+# connect. Any byte it finds brings the full quiet window back.
 _DRAIN_QUIET_AFTER_CLEAN_END = 0.01
 _DRAIN_MAX = 0.3
 # The close budget's room beyond its two response timeouts (RLRQ, DISC) for the writes and the
@@ -95,7 +97,15 @@ class ConnectionSettings:
         return self.password.encode("utf-8")
 
 
+@dataclass(slots=True)
+class LineMemory:
+    """What the last session on one endpoint left behind, whichever meter it was with."""
+
+    quiet: bool = False  # it ended with an answered DISC and nothing stale: no bytes to come
+
+
 _MEMORY: dict[tuple[str, ServerAddress], MeterMemory] = {}
+_LINES: dict[str, LineMemory] = {}
 
 
 def meter_memory(settings: ConnectionSettings) -> MeterMemory:
@@ -104,9 +114,15 @@ def meter_memory(settings: ConnectionSettings) -> MeterMemory:
     return _MEMORY.setdefault(key, MeterMemory())
 
 
+def line_memory(endpoint: str) -> LineMemory:
+    """The process-wide memory of one endpoint's line (the meters behind it share its bytes)."""
+    return _LINES.setdefault(endpoint_key(endpoint), LineMemory())
+
+
 def forget_meters() -> None:
     """Drop what earlier sessions taught (tests that replay one endpoint need a clean start)."""
     _MEMORY.clear()
+    _LINES.clear()
 
 
 class MeterClient:
@@ -128,7 +144,9 @@ class MeterClient:
             stream = await open_stream(
                 settings.endpoint, settings.baudrate, settings.connect_timeout
             )
-            session = MeterSession(stream, settings, self.trace, meter_memory(settings))
+            session = MeterSession(
+                stream, settings, self.trace, meter_memory(settings), line_memory(settings.endpoint)
+            )
             try:
                 await session.open()
                 yield session
@@ -152,6 +170,7 @@ class MeterSession:
         settings: ConnectionSettings,
         trace: TraceHook | None,
         memory: MeterMemory | None = None,
+        line: LineMemory | None = None,
     ) -> None:
         self._stream = stream
         self._settings = settings
@@ -173,7 +192,7 @@ class MeterSession:
         )
         self._noise = bytearray()
         self._closed = False
-        self._memory = self._protocol.memory
+        self._line = line or LineMemory()
 
     @property
     def negotiated(self) -> NegotiatedParameters | None:
@@ -253,7 +272,7 @@ class MeterSession:
                     ended = await self._run()
                     # Only a normal release leaves the line known quiet: an abort may cut a
                     # transfer whose remaining bytes are still on their way.
-                    self._memory.left_quiet = (
+                    self._line.quiet = (
                         released and isinstance(ended, Ended) and ended.clean and not self._noise
                     )
         except (DlmsError, TimeoutError, OSError) as err:
@@ -308,8 +327,10 @@ class MeterSession:
         """Discard stale bytes an earlier exchange left at the gateway (field notes §3)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + _DRAIN_MAX
-        quiet = _DRAIN_QUIET_AFTER_CLEAN_END if self._memory.left_quiet else _DRAIN_QUIET
-        self._memory.left_quiet = False  # until this session ends cleanly
+        # The line's memory, not the meter's: after another meter's unclean end on a shared
+        # line, the stale bytes are the line's.
+        quiet = _DRAIN_QUIET_AFTER_CLEAN_END if self._line.quiet else _DRAIN_QUIET
+        self._line.quiet = False  # until this session ends cleanly
         stale = bytearray()
         while (remaining := end - loop.time()) > 0:
             data = await self._stream.read(min(quiet, remaining))

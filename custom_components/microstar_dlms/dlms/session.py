@@ -106,7 +106,6 @@ class MeterMemory:
     # neither costs every poll a response timeout.
     rlrq_unanswered: bool = False
     disc_unanswered: bool = False
-    left_quiet: bool = False  # our last session ended with an answered DISC, nothing stale after
 
 
 @dataclass(frozen=True, slots=True)
