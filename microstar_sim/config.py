@@ -55,6 +55,9 @@ class MeterConfig:
     # until DISC or the inactivity timeout (see field notes §6).
     snrm_when_connected: SnrmWhenConnected = "accept"
     utc_offset_minutes: int = 0
+    # Date-times carry the deviation with the sign opposite to IEC 62056-6-2 (local = UTC +
+    # deviation), as many meters write it.
+    inverted_deviation: bool = False
     load_profile_period: int = 900  # seconds between load-profile captures
     load_profile_history_days: float = 2.0  # entries already in the buffer at start
     load_profile_capacity: int = 960

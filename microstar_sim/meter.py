@@ -485,6 +485,7 @@ class SimulatedMeter:
             hdlc_max_info=self.config.max_info_length,
             hdlc_address=self.address.physical or self.address.logical,
             inactivity_timeout=self.inactivity_timeout,
+            inverted_deviation=self.config.inverted_deviation,
         )
 
     def read(self, ref: AttributeRef, selection: Selection | None = None) -> GetResult:
