@@ -352,3 +352,14 @@ def test_server_link_stays_silent_on_what_it_cannot_use() -> None:
     alone = HdlcServerLink(SERVER)
     with pytest.raises(FrameError, match="no client is connected"):
         alone.respond(b"x")
+
+
+def test_with_a_window_of_one_every_segment_gets_its_rr() -> None:
+    """A meter that negotiated a window of 1 but leaves P/F at 0 on its segments: each segment
+    is a whole window, so each is answered with RR as before."""
+    client, _ = connected_pair()
+    client.send(b"\xe6\xe6\x00\x01")
+    segment = HdlcFrame(client_address(1), SERVER, i_control(0, 1, poll=False), b"x", True)
+    event = client.receive(segment)
+    assert isinstance(event, SendFrame)
+    assert decode_frame(event.data).control == rr_control(1)

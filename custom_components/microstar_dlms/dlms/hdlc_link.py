@@ -311,9 +311,10 @@ class HdlcLink(_Station):
         message = self._take_information(frame)
         if message is not None:
             return MessageReceived(message)
-        if not frame.poll_final:
-            # A window above 1: an RR now would collide with the meter's next frame on a
-            # half-duplex line. A timeout polls for the rest instead.
+        if not frame.poll_final and self.parameters.window_rx > 1:
+            # Inside a window above 1 (the meter's UA allowed it): an RR now would collide with
+            # its next frame on a half-duplex line. A timeout polls for the rest instead. With
+            # a window of 1 every segment is a whole window, whatever its P/F bit says.
             self._last_sent = self._rr()
             return InWindow()
         return SendFrame(self._remember(self._rr()))
