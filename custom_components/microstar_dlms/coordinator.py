@@ -36,6 +36,7 @@ from .cosem import (
     UNSCALED,
     MeterObject,
     ScalerUnit,
+    as_cosem_datetime,
     as_datetime,
     as_number,
     as_text,
@@ -58,6 +59,7 @@ from .dlms.errors import (
     DataAccessError,
     DataAccessResult,
     DlmsError,
+    RequestRefusedError,
 )
 from .dlms.trace import TraceRecord
 from .dlms.transport import endpoint_key
@@ -94,11 +96,11 @@ class MicrostarRuntimeData:
 
 
 # Answers that say the object is not there for this client: never asked again (until the meter's
-# firmware or the entry's access level changes). Any other refusal is asked again next poll.
+# firmware or the entry's access level changes). Any other refusal is asked again next poll, as
+# object-unavailable (11) is: meters use it for passing states.
 _ABSENT_RESULTS = frozenset(
     {
         DataAccessResult.OBJECT_UNDEFINED,
-        DataAccessResult.OBJECT_UNAVAILABLE,
         DataAccessResult.OBJECT_CLASS_INCONSISTENT,
         DataAccessResult.TYPE_UNMATCHED,
         DataAccessResult.READ_WRITE_DENIED,
@@ -139,6 +141,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self._setup_poll = False  # in async_config_entry_first_refresh
         # Devices the meter no longer has are looked for once learning is done (and at setup).
         self._devices_checked = False
+        # The meter's clock writes its deviation with the opposite sign (learned from the clock;
+        # its other date-times, capture times included, are read the same way).
+        self._inverted_deviation = False
         self.health = health
         self._frames: list[TraceRecord] = []
         self._client = MeterClient(
@@ -349,6 +354,12 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         discovery = self.discovery
         has_scaler = obj.scaler_unit_ref() is not None
         scaler_unit = parse_scaler_unit(value) if error is None and has_scaler else None
+        if isinstance(error, RequestRefusedError):
+            # No data-access result (an exception response, say): set aside, never failing a
+            # poll nor probed in every one; asked again with the next identity check.
+            LOGGER.debug("Meter %s: %s set aside (%s)", discovery.serial, obj.key, error)
+            discovery.set_aside.add(obj.key)
+            return
         if error is not None and error.result not in _ABSENT_RESULTS:
             # A passing refusal (temporary failure, hardware fault): ask again next poll.
             LOGGER.debug("Meter %s: %s not answered now (%s)", discovery.serial, obj.key, error)
@@ -390,6 +401,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self._update_device_firmware(firmware)
         discovery.firmware = firmware
         discovery.identity_checked = dt_util.utcnow()
+        discovery.set_aside.clear()  # what was refused is asked again now
         self._identity_doubt = False
         self._learned = True
 
@@ -410,15 +422,17 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             [obj.value_ref() for obj in wanted] + [ref for _, ref in captured]
         )
         read_at = dt_util.utcnow()
-        capture_times = {
-            key: stamp
-            for (key, _), result in zip(captured, results[len(wanted) :], strict=True)
-            if result.error is None
-            and isinstance(stamp := register_value(result.value, UNSCALED), datetime)
-        }
-        results = results[: len(wanted)]
-        values: dict[str, Decimal | datetime | None] = {}
+        stamps, results = results[len(wanted) :], results[: len(wanted)]
         clock_drift = None
+        for obj, result in zip(wanted, results, strict=True):
+            if obj.class_id == CLASS_CLOCK and result.error is None:
+                # The clock tells the meter's deviation sign: every date-time it sends uses it.
+                clock_drift = meter_clock_drift(result.value, read_at)
+                inverted = meter_deviation_inverted(result.value, read_at)
+                if inverted is not None:
+                    self._inverted_deviation = inverted
+        inverted = self._inverted_deviation
+        values: dict[str, Decimal | datetime | None] = {}
         for obj, result in zip(wanted, results, strict=True):
             if result.error is not None:
                 LOGGER.debug("Meter %s: %s: %s", discovery.serial, obj.key, result.error)
@@ -426,12 +440,16 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 if result.error.result is DataAccessResult.OBJECT_UNDEFINED:
                     self._forget_meter(obj.key)
                 continue
-            if obj.class_id == CLASS_CLOCK:
-                clock_drift = meter_clock_drift(result.value, read_at)
-                continue
-            values[obj.key] = register_value(
-                result.value, discovery.scaler_units.get(obj.key, UNSCALED)
-            )
+            if obj.class_id != CLASS_CLOCK:
+                values[obj.key] = register_value(
+                    result.value, discovery.scaler_units.get(obj.key, UNSCALED), inverted
+                )
+        capture_times = {
+            key: stamp
+            for (key, _), result in zip(captured, stamps, strict=True)
+            if result.error is None
+            and isinstance(stamp := register_value(result.value, UNSCALED, inverted), datetime)
+        }
         return MeterReading(values, clock_drift, capture_times)
 
     async def async_read_attributes(
@@ -507,19 +525,33 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self.update_interval = self.health.next_poll_in(now)
 
 
-def register_value(value: Any, scaler_unit: ScalerUnit) -> Decimal | datetime | None:
+def register_value(
+    value: Any, scaler_unit: ScalerUnit, inverted_deviation: bool = False
+) -> Decimal | datetime | None:
     """A register's value: a number scaled, a date-time (a naive one is local time), else None."""
     if (raw := as_number(value)) is not None:
         return scaler_unit.scale(raw)
     try:
-        # The standard's deviation sign: the "closer to now" guess of the clock would always
-        # pick the later of the two readings of a past time stamp.
-        stamp = as_datetime(value)
+        # The meter's deviation sign, as its clock showed it (the standard's until then): the
+        # "closer to now" guess of the clock would always pick the later of the two readings
+        # of a past time stamp.
+        stamp = as_datetime(value, inverted=inverted_deviation)
     except OverflowError, ValueError:
         return None
     if stamp is not None and stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=dt_util.get_default_time_zone())
     return stamp
+
+
+def meter_deviation_inverted(value: Any, read_at: datetime) -> bool | None:
+    """Whether the meter's clock writes its deviation with the sign opposite to the standard's
+    (judged as the clock drift is: the reading nearer the moment of reading); None when its
+    deviation cannot tell."""
+    try:
+        stamp = as_cosem_datetime(value)
+        return None if stamp is None else stamp.inverted_deviation(read_at)
+    except DlmsError, OverflowError, ValueError:
+        return None
 
 
 def meter_clock_drift(value: Any, read_at: datetime) -> int | None:

@@ -37,6 +37,7 @@ __all__ = [
     "UNSCALED",
     "MeterObject",
     "ScalerUnit",
+    "as_cosem_datetime",
     "as_datetime",
     "as_number",
     "as_text",
@@ -119,17 +120,24 @@ def as_text(value: Any) -> str | None:
     return text or None
 
 
-def as_datetime(value: Any, near: datetime | None = None) -> datetime | None:
+def as_datetime(
+    value: Any, near: datetime | None = None, *, inverted: bool = False
+) -> datetime | None:
     """A clock value (date-time or its 12-byte octet string) as a datetime.
 
     With ``near`` (the moment of reading) the deviation's sign convention is the one that
-    lands closer: many meters encode it opposite to the standard.
+    lands closer: many meters encode it opposite to the standard. ``inverted``: the meter is
+    known to (its clock said so).
     """
+    stamp = as_cosem_datetime(value)
+    return None if stamp is None else stamp.to_datetime(near, inverted=inverted)
+
+
+def as_cosem_datetime(value: Any) -> CosemDateTime | None:
+    """A date-time or its 12-byte octet string, undecoded into a moment; else None."""
     if isinstance(value, bytes | bytearray) and len(value) == 12:
-        value = CosemDateTime.decode(bytes(value))
-    if isinstance(value, CosemDateTime):
-        return value.to_datetime(near)
-    return None
+        return CosemDateTime.decode(bytes(value))
+    return value if isinstance(value, CosemDateTime) else None
 
 
 def _items(value: Any) -> list[Any]:

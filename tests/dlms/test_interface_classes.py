@@ -10,7 +10,7 @@ def test_a_demand_register_keeps_its_scaler_in_attribute_4() -> None:
     demand = MeterObject(DEMAND.dotted, 5)
     assert demand.value_ref() == AttributeRef(5, DEMAND, 2)
     assert demand.scaler_unit_ref() == AttributeRef(5, DEMAND, 4)
-    assert demand.capture_time_ref() == AttributeRef(5, DEMAND, 6)
+    assert demand.capture_time_ref() is None  # attribute 6 dates the last average, not 2
     assert [demand.is_scaled(attribute) for attribute in (2, 3, 4, 6)] == [
         True,
         True,

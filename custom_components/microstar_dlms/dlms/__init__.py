@@ -28,6 +28,7 @@ from .errors import (
     GatewayBusy,
     NoAnswer,
     ProtocolError,
+    RequestRefusedError,
     ResponseTimeout,
     Rfc2217NotNegotiated,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Obis",
     "ProtocolError",
     "ReadResult",
+    "RequestRefusedError",
     "ResponseTimeout",
     "Rfc2217NotNegotiated",
     "ScalerUnit",

@@ -58,6 +58,15 @@ class DataAccessError(DlmsError):
         super().__init__(f"{text}: {detail}" if detail else text)
 
 
+class RequestRefusedError(DataAccessError):
+    """One attribute's GET was answered with no GET-Response: an ExceptionResponse, a
+    ConfirmedServiceError or an APDU that cannot be decoded. Per item, like a data-access
+    result; the link is in step and the session goes on."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(DataAccessResult.OTHER_REASON, detail)
+
+
 class ClientError(DlmsError):
     """A session failed; the message says why in words a field engineer can act on."""
 

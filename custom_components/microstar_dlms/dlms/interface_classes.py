@@ -37,10 +37,10 @@ INTERFACE_CLASSES: Final[dict[int, InterfaceClass]] = {
     CLASS_EXTENDED_REGISTER: InterfaceClass(
         value=2, scaler_unit=3, scaled=frozenset({2}), capture_time=5
     ),
-    # current_average_value 2 and last_average_value 3, both scaled by attribute 4.
-    CLASS_DEMAND_REGISTER: InterfaceClass(
-        value=2, scaler_unit=4, scaled=frozenset({2, 3}), capture_time=6
-    ),
+    # current_average_value 2 and last_average_value 3, both scaled by attribute 4. No capture
+    # time for the value read: capture_time (6) is when last_average_value (3) was computed, not
+    # the current average (2) shown (IEC 62056-6-2, demand register).
+    CLASS_DEMAND_REGISTER: InterfaceClass(value=2, scaler_unit=4, scaled=frozenset({2, 3})),
     CLASS_CLOCK: InterfaceClass(value=2),
     CLASS_ASSOCIATION_LN: InterfaceClass(value=2),  # the object list
 }

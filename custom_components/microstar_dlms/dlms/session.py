@@ -55,14 +55,16 @@ from .errors import (
     FrameError,
     NoAnswer,
     ProtocolError,
+    RequestRefusedError,
     ResponseTimeout,
 )
-from .hdlc import Deframer, HdlcParameters, Noise, ServerAddress
+from .hdlc import Deframer, FrameKind, HdlcParameters, Noise, ServerAddress
 from .hdlc_link import (
     Connected,
     Disconnected,
     FrameRejected,
     HdlcLink,
+    InWindow,
     LinkEvent,
     LinkState,
     MessageReceived,
@@ -99,7 +101,11 @@ class MeterMemory:
 
     unclean: bool = False  # the last session did not end with an answered DISC
     single_gets: bool = False  # a GET-with-list failed: read one attribute per GET
-    left_quiet: bool = False  # our last session ended with an answered DISC, nothing stale after
+    # The meter answered everything else but not this (u9n's PR #80 makes it an option): later
+    # sessions skip the RLRQ (DISC ends the association too) and send DISC without waiting, so
+    # neither costs every poll a response timeout.
+    rlrq_unanswered: bool = False
+    disc_unanswered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +159,12 @@ class Transmit:
 
 @dataclass(frozen=True, slots=True)
 class FrameArrived:
-    """A well-formed frame came in (for the trace)."""
+    """A well-formed frame came in (for the trace). ``restarts_wait``: it moved the answer on
+    without a frame of ours (a segment inside the meter's window), so the response timeout
+    starts over."""
 
     data: bytes
+    restarts_wait: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +303,27 @@ class DlmsSession:
         """Bytes from the meter's stream."""
         self._deframer.feed(data)
 
+    def receive_stale(self, data: bytes) -> None:
+        """Bytes drained before this session: this meter's UA or DM among them answered a DISC
+        of ours nobody waited for, so it does answer DISC after all."""
+        deframer = Deframer()
+        deframer.feed(data)
+        while True:
+            try:
+                item = deframer.next_event()
+            except FrameError:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Noise):
+                continue
+            link = self._link
+            ours = link.server.same_station(item.source) and link.client.same_station(
+                item.destination
+            )
+            if ours and item.kind in (FrameKind.UA, FrameKind.DM):
+                self.memory.disc_unanswered = False
+
     def timed_out(self) -> None:
         """The response timeout ran out while ``next_event`` said NEED_DATA."""
         exchange = self._exchange
@@ -387,6 +417,8 @@ class DlmsSession:
             self._exchange = None
             self._pending = False
             self._answer = event
+        elif isinstance(event, InWindow):
+            return FrameArrived(item.encode(), restarts_wait=True)
         else:
             _LOGGER.debug("%s: ignored frame: %s", self.stage, event.reason)
         return FrameArrived(item.encode())
@@ -394,8 +426,9 @@ class DlmsSession:
     # -- open ---------------------------------------------------------------------------------
 
     def _open(self) -> _Step[OperationResult]:
+        disc_first_silent = False
         if self.memory.unclean:
-            yield from self._disconnect_stale_link()
+            disc_first_silent = yield from self._disconnect_stale_link()
         self.memory.unclean = True  # until a DISC is answered
         try:
             event = yield _Exchange(
@@ -408,6 +441,11 @@ class DlmsSession:
         if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
             raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
         self._broken = False  # a new link: an unanswered DISC before it no longer matters
+        if self._link.disc_answered_late:
+            self.memory.disc_unanswered = False
+        elif disc_first_silent:
+            # Silent to DISC, yet it answers SNRM at once: it does not answer DISC.
+            self.memory.disc_unanswered = True
         aare = yield from self._associate()
         assert aare.initiate is not None
         link = self._link.parameters
@@ -436,17 +474,22 @@ class DlmsSession:
             f"address or SAP{damaged}"
         )
 
-    def _disconnect_stale_link(self) -> _Step[None]:
+    def _disconnect_stale_link(self) -> _Step[bool]:
         """The last session ended uncleanly: DISC first, so a meter that ignores SNRM while
-        connected does not cost this poll three unanswered SNRMs (field notes §6)."""
+        connected does not cost this poll three unanswered SNRMs (field notes §6). Not waited
+        for at a meter known never to answer DISC. True when it was waited for in silence."""
+        if self.memory.disc_unanswered:
+            yield _SendOnly(self._link.disconnect())
+            return False
         try:
             event = yield _Exchange(
                 self._link.disconnect(), "DISC first", retries=0, silence_only=True
             )
         except ResponseTimeout:
-            return
+            return not self._bad_frames
         if isinstance(event, Disconnected):
             self.memory.unclean = False
+        return False
 
     def _associate(self) -> _Step[Aare]:
         settings = self.settings
@@ -475,19 +518,27 @@ class DlmsSession:
     # -- end ----------------------------------------------------------------------------------
 
     def _release(self) -> _Step[OperationResult]:
-        """RLRQ on the normal path (the association is in step), then DISC."""
-        if self._associated:
+        """RLRQ on the normal path (the association is in step), then DISC. The meter answered
+        everything so far: silence to either is learned (``MeterMemory``)."""
+        if self._associated and not self.memory.rlrq_unanswered:
             self._associated = False
             try:
                 apdu = yield from self._request(ReleaseRequest().encode(), "RLRQ", retries=0)
                 if not isinstance(apdu, ReleaseResponse):
                     _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+            except ResponseTimeout:
+                _LOGGER.debug("no RLRE: this meter's sessions end with DISC alone from now on")
+                self.memory.rlrq_unanswered = True
             except DlmsError as err:
                 _LOGGER.debug("no RLRE: %s", err)
-        return (yield from self._disconnect())
+        return (yield from self._disconnect(learn=True))
 
-    def _disconnect(self) -> _Step[OperationResult]:
-        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session."""
+    def _disconnect(self, *, learn: bool = False) -> _Step[OperationResult]:
+        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session.
+
+        ``learn``: nothing of the meter's can still be on its way (the normal end), so silence
+        means the meter does not answer DISC.
+        """
         self._associated = False
         state = self._link.state
         if state is LinkState.CONNECTING:
@@ -500,7 +551,18 @@ class DlmsSession:
             return Ended(clean=False)
         if state is LinkState.DISCONNECTED:
             return Ended(clean=not self.memory.unclean)
-        event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+        if self.memory.disc_unanswered:
+            # It never answers: the DISC going out is all that can be done (as above).
+            yield _SendOnly(self._link.disconnect())
+            self.memory.unclean = False
+            return Ended(clean=False)
+        try:
+            event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+        except ResponseTimeout:
+            if learn and not self._bad_frames:
+                _LOGGER.debug("no answer to DISC: later DISCs to this meter are not waited for")
+                self.memory.disc_unanswered = True
+            raise
         if isinstance(event, Disconnected):
             self.memory.unclean = False
             return Ended(clean=True)
@@ -544,19 +606,27 @@ class DlmsSession:
         return invoke_id_and_priority(self._invoke_id)
 
     def _read_one(self, ref: AttributeRef) -> _Step[ReadResult]:
+        """One GET; a refusal or an unusable answer fails this item only (the link is in
+        step): a meter that refuses one object must not fail every read."""
         invoke = self._next_invoke()
-        apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), f"GET {ref}")
-        if isinstance(apdu, GetResponseWithDatablock):
-            payload = yield from self._collect_blocks(apdu, invoke)
-            if isinstance(payload, DataAccessResult):
-                return ReadResult(ref, error=DataAccessError(payload, str(ref)))
-            try:
-                return ReadResult(ref, data=Data.decode(payload))
-            except DlmsError as err:
-                raise ProtocolError(f"bad data in the block transfer of {ref}: {err}") from None
-        if not isinstance(apdu, GetResponseNormal):
-            raise _unexpected(apdu, f"GET {ref}")
-        _check_invoke(apdu.invoke_id_and_priority, invoke)
+        stage = f"GET {ref}"
+        try:
+            apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), stage)
+            if isinstance(apdu, GetResponseWithDatablock):
+                payload = yield from self._collect_blocks(apdu, invoke)
+                if isinstance(payload, DataAccessResult):
+                    return ReadResult(ref, error=DataAccessError(payload, str(ref)))
+                try:
+                    return ReadResult(ref, data=Data.decode(payload))
+                except DlmsError as err:
+                    detail = f"{stage}: bad data in its block transfer: {err}"
+                    raise _UnusableAnswerError(detail) from None
+            if not isinstance(apdu, GetResponseNormal):
+                raise _unexpected(apdu, stage)
+        except _UnusableAnswerError as err:
+            _LOGGER.debug("%s", err)
+            return ReadResult(ref, error=RequestRefusedError(str(err)))
+        _note_invoke(apdu.invoke_id_and_priority, invoke)
         return _result(ref, apdu.result)
 
     def _read_list(self, refs: list[AttributeRef]) -> _Step[list[ReadResult]]:
@@ -573,7 +643,7 @@ class DlmsSession:
             except DlmsError as err:
                 raise ProtocolError(f"bad GET-with-list block data: {err}") from None
         elif isinstance(apdu, GetResponseWithList):
-            _check_invoke(apdu.invoke_id_and_priority, invoke)
+            _note_invoke(apdu.invoke_id_and_priority, invoke)
             results = apdu.results
         else:
             raise _unexpected(apdu, "GET-with-list")
@@ -587,7 +657,7 @@ class DlmsSession:
         assembler = DatablockAssembler()
         block = first
         while True:
-            _check_invoke(block.invoke_id_and_priority, invoke)
+            _note_invoke(block.invoke_id_and_priority, invoke)
             if isinstance(block.raw_data, DataAccessResult):
                 return block.raw_data
             try:
@@ -600,7 +670,7 @@ class DlmsSession:
             apdu = yield from self._request(request, f"GET next {assembler.block_number}")
             if isinstance(apdu, GetResponseNormal) and isinstance(apdu.result, DataAccessResult):
                 # Some meters end a failed transfer with a normal response: that item fails.
-                _check_invoke(apdu.invoke_id_and_priority, invoke)
+                _note_invoke(apdu.invoke_id_and_priority, invoke)
                 return apdu.result
             if not isinstance(apdu, GetResponseWithDatablock):
                 raise _unexpected(apdu, "GET-Request-Next")
@@ -632,9 +702,9 @@ class DlmsSession:
         if not isinstance(event, MessageReceived):
             raise ProtocolError(f"{stage}: unexpected link event {event}")
         try:
-            return decode_apdu(strip_llc(event.information, response=True))
+            return decode_apdu(strip_llc(event.information, response=True), trailing_ok=True)
         except DlmsError as err:
-            raise ProtocolError(f"{stage}: undecodable answer: {err}") from None
+            raise _UnusableAnswerError(f"{stage}: undecodable answer: {err}") from None
 
 
 def list_chunks(refs: Sequence[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
@@ -649,15 +719,19 @@ def _result(ref: AttributeRef, result: GetResult) -> ReadResult:
     return ReadResult(ref, data=result)
 
 
-def _check_invoke(received: int, sent: int) -> None:
-    # Compare the 4-bit invoke id only; meters differ in echoing the priority bits.
+class _UnusableAnswerError(ProtocolError):
+    """The meter answered a request, in step, with a refusal or an APDU that cannot be used:
+    one GET's item fails with it; anywhere else it is the ProtocolError it derives from."""
+
+
+def _note_invoke(received: int, sent: int) -> None:
+    # Meters that do not echo the invoke id exist and neither Gurux nor u9n checks it: with one
+    # request at a time, the HDLC sequence numbers already pair an answer with its request.
     if received & 0x0F != sent & 0x0F:
-        raise ProtocolError(
-            f"response invoke id {received & 0x0F} does not match request {sent & 0x0F}"
-        )
+        _LOGGER.debug("answer with invoke id %d to request %d", received & 0x0F, sent & 0x0F)
 
 
-def _unexpected(apdu: Apdu, stage: str) -> ProtocolError:
+def _unexpected(apdu: Apdu, stage: str) -> _UnusableAnswerError:
     if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
-        return ProtocolError(f"{stage}: the meter answered {apdu}")
-    return ProtocolError(f"{stage}: unexpected {type(apdu).__name__}")
+        return _UnusableAnswerError(f"{stage}: the meter answered {apdu}")
+    return _UnusableAnswerError(f"{stage}: unexpected {type(apdu).__name__}")
