@@ -59,9 +59,12 @@ def channel_device(
     coordinator: MicrostarCoordinator, meter: MeterDiscovery, channel: int
 ) -> DeviceInfo:
     """Channel 2 or 3 of a dual-source meter: a device of its own, via the meter's, named for
-    its source ("Microstar 21061234: standby source"). The colon keeps the meter's own entities
-    first where Home Assistant sorts by device name (the Energy dashboard's pickers: "_"
-    joins device and entity names there, and a space before it would sort first)."""
+    its source ("Microstar 21061234: standby source").
+
+    The colon keeps the meter's own entities first in the Energy dashboard's pickers: they sort
+    "<device name>_<entity name>" with the browser's collator, where ":" comes after "_" and a
+    space before it (so "Microstar 21061234 channel 2" came first).
+    """
     entry = coordinator.config_entry
     meter_entry = dr.async_get(coordinator.hass).async_get_or_create(
         config_entry_id=entry.entry_id, **meter_device(coordinator, meter)
