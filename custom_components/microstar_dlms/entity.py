@@ -84,10 +84,13 @@ def async_remove_retired_entities(hass: HomeAssistant, entry_id: str, serial: st
     """Remove the entry's entities the catalogue no longer presents on their platform (the
     serial number and firmware sensors of earlier releases: facts of the device now), so an
     existing installation keeps no entity that nothing provides."""
-    presented = {(p.platform, key) for key, known in PRESENTED.items() for p in known.presented}
+    presented = {
+        (p.platform, object_unique_id(serial, key))
+        for key, known in PRESENTED.items()
+        for p in known.presented
+    }
     registry = er.async_get(hass)
     for entity in er.async_entries_for_config_entry(registry, entry_id):
-        key = entity.unique_id.removeprefix(f"{serial}_")
-        if (entity.domain, key) not in presented:
+        if (entity.domain, entity.unique_id) not in presented:
             LOGGER.info("Meter %s: %s is no longer provided; removing it", serial, entity.entity_id)
             registry.async_remove(entity.entity_id)
