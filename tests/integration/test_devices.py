@@ -167,7 +167,12 @@ async def _sorted_as_the_browser_does(labels: list[str], language: str, tmp: Pat
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     found = re.search(r"<pre id=\"out\">(.*)</pre>", out.decode(), re.DOTALL)
     assert found is not None, out
     result: list[str] = json.loads(html.unescape(found.group(1)))
