@@ -15,6 +15,7 @@ from .const import DOMAIN, LOGGER
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
 from .devices import meter_has_device
 from .discovery import DiscoveryStore
+from .entity import async_remove_retired_entities, meter_device
 from .poll_health import PollHealth, async_delete_issues
 from .services import async_setup_services
 
@@ -54,7 +55,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) ->
     # Assistant drops it only when a loaded entry unloads), so the next attempt goes on with
     # its poll health and a meter silent since Home Assistant started still gets its repair.
     entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator)
+    async_remove_retired_entities(hass, entry.entry_id, str(entry.unique_id))
     await coordinator.async_config_entry_first_refresh()
+    # The meter's device, with its serial number and firmware, exists from the first poll on,
+    # before learning confirms the objects of its first entities.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **meter_device(coordinator, coordinator.discovery)
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     if coordinator.pending_objects():
         # The setup's poll learned only the first objects (the add-meter dialog waits for setup):
