@@ -40,7 +40,7 @@ from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 from microstar_sim import FAST, MeterConfig, Simulator, SimulatorConfig, TimingConfig
 from microstar_sim.record import ConnectionRecord, FrameRecord, SimulatorRecord
 
-from .entries import meter_entry
+from .entries import meter_entry, set_up_every_meter
 from .single import BAUDRATE
 from .wire import exchanges, floor_seconds, unavoidable
 
@@ -56,8 +56,7 @@ def meters(count: int) -> tuple[MeterConfig, ...]:
 
 async def _learn(hass: HomeAssistant, entries: list[MockConfigEntry]) -> None:
     """Set every meter up and finish its discovery (on the fast line)."""
-    await asyncio.gather(*(hass.config_entries.async_setup(e.entry_id) for e in entries))
-    await hass.async_block_till_done()
+    await set_up_every_meter(hass, entries)
     for entry in entries:
         coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
         for _ in range(10):
