@@ -553,7 +553,7 @@ class DlmsSession:
             # DISC is the whole cure for a stale link, so a silent meter's next poll does not
             # also begin with one.
             return (yield from self._write_disc())
-        if state is State.RELEASING and not self.memory.rlrq_unanswered:
+        if state is State.ASSOCIATED and not self.memory.rlrq_unanswered:
             yield from self._release_association()
             if self._state is State.CLOSED:  # DM to RLRQ
                 return Ended(clean=not self.memory.unclean)

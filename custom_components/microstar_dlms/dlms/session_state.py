@@ -7,13 +7,17 @@ moves leads, and which moves exist at all: a move the table does not list raises
 the meter does; a choice between legal moves that depends on ``MeterMemory`` (DISC first or not,
 RLRQ skipped, a DISC not waited for) is the session's and is named at its row.
 
-How a session ends, read off the table:
+States name what holds: what was sent and not yet answered (LINKING, ASSOCIATING, READING,
+RELEASING, DISCONNECTING), or what is to be sent next (RELEASED, ABORTING, ABANDONING), or
+what is up (LINKED, ASSOCIATED). How a session ends, read off the table:
 
-- **Release is RLRQ then DISC.** ``ASSOCIATED --RELEASE--> RELEASING``, which sends RLRQ and,
-  whatever answers it, DISC (``DISCONNECTING``). Without an association the normal end is DISC.
+- **Release is RLRQ then DISC.** ``ASSOCIATED --SEND_RLRQ--> RELEASING``, and whatever answers
+  it (or nothing) leads to ``RELEASED``, where the only frame left is DISC; a link without an
+  association is released with DISC alone (``LINKED --RELEASE--> RELEASED``).
 - **Abort is DISC at once.** ``ABORT`` takes every state where a link may be open to
-  ``ABORTING``, which sends DISC and nothing else: no RLRQ, no RR for the rest of a segmented
-  answer, no GET-Request-Next; the DISC's answer, or one wait in silence, closes the session.
+  ``ABORTING``, whose only frame is DISC: no RLRQ, no RR for the rest of a segmented answer, no
+  GET-Request-Next. ``DISCONNECTING`` (DISC sent) ends in ``CLOSED`` on its answer or after one
+  wait in silence.
 - **Release out of step is abort**: outside ``IN_STEP`` (an answer pending, a failed exchange)
   ``RELEASE`` goes where ``ABORT`` goes.
 - **An SNRM nobody answered ends with DISC written, not waited for** (``ABANDONING``): a silent
@@ -38,18 +42,19 @@ class State(Enum):
     """Where a session is; the value says what holds there (for messages)."""
 
     IDLE = "the session is not open: nothing sent yet, or the DISC-first answered"
-    DISCONNECTING_FIRST = "DISC before SNRM, as the last session to this meter ended uncleanly"
-    LINKING = "SNRM sent, no link yet (its UA not in, or never: silence or FRMR)"
+    DISCONNECTING_FIRST = "DISC sent before SNRM, as the last session to this meter ended uncleanly"
+    LINKING = "SNRM sent and not answered with UA (not yet, or never: silence or FRMR)"
     LINKED = "the link is up and no association (AARQ next, or the AARE refused it)"
     ASSOCIATING = "AARQ sent, the AARE not yet (fully) in"
     ASSOCIATED = "the association is up and in step: no answer pending"
     READING = "a GET sent, its answer not yet (fully) in"
     BROKEN = "an exchange failed (no answer after the retries, or FRMR): out of step"
     DROPPED = "the meter said DM: it holds no link of ours"
-    RELEASING = "the normal end: RLRQ sent (or skipped), DISC next"
-    DISCONNECTING = "the normal end: DISC sent or next; silence to it is learned"
-    ABORTING = "the end at once: DISC sent or next, and nothing else"
-    ABANDONING = "the end of an SNRM nobody answered: DISC written, not waited for"
+    RELEASING = "RLRQ sent, the normal end of the association"
+    RELEASED = "the normal end with no association left: DISC next"
+    ABORTING = "the end at once: DISC next, and nothing else"
+    ABANDONING = "the end of an SNRM nobody answered: DISC next, written and not waited for"
+    DISCONNECTING = "DISC sent, waited for once"
     CLOSED = "the session is over"
 
 
@@ -110,7 +115,7 @@ TRANSITIONS: Final[Mapping[State, Mapping[Input, State]]] = {
     State.LINKED: {
         Input.SEND_AARQ: State.ASSOCIATING,
         Input.AARE_ACCEPTED: State.ASSOCIATED,
-        Input.RELEASE: State.DISCONNECTING,  # no association: DISC alone
+        Input.RELEASE: State.RELEASED,  # no association: DISC alone
         Input.ABORT: State.ABORTING,
     },
     State.ASSOCIATING: {
@@ -125,8 +130,11 @@ TRANSITIONS: Final[Mapping[State, Mapping[Input, State]]] = {
     State.ASSOCIATED: {
         Input.READ: State.ASSOCIATED,
         Input.SEND_GET: State.READING,
-        # RLRQ then DISC; a meter known never to answer RLRQ gets the DISC alone.
-        Input.RELEASE: State.RELEASING,
+        Input.RELEASE: State.ASSOCIATED,  # RLRQ next
+        Input.SEND_RLRQ: State.RELEASING,
+        # RLRQ skipped at a meter known never to answer it: the DISC ends the association too.
+        Input.SEND_DISC: State.DISCONNECTING,
+        Input.WRITE_DISC: State.CLOSED,  # ... and known never to answer DISC
         Input.ABORT: State.ABORTING,
     },
     State.READING: {
@@ -147,32 +155,23 @@ TRANSITIONS: Final[Mapping[State, Mapping[Input, State]]] = {
         Input.ABORT: State.CLOSED,
     },
     State.RELEASING: {
-        Input.SEND_RLRQ: State.RELEASING,
         Input.SEND_RR: State.RELEASING,
-        Input.ANSWER: State.DISCONNECTING,  # RLRE (or anything else): DISC
-        Input.SILENCE: State.DISCONNECTING,  # no RLRE (remembered): DISC all the same
-        Input.FRMR: State.DISCONNECTING,
+        Input.ANSWER: State.RELEASED,  # RLRE, or anything else
+        Input.SILENCE: State.RELEASED,  # no RLRE (remembered): DISC all the same
+        Input.FRMR: State.RELEASED,
         Input.DISCONNECTED: State.CLOSED,  # DM: the meter holds nothing
-        Input.SEND_DISC: State.DISCONNECTING,  # RLRQ skipped
-        Input.WRITE_DISC: State.CLOSED,  # ... and a meter that never answers DISC
         Input.RELEASE: State.ABORTING,
         Input.ABORT: State.ABORTING,
     },
-    State.DISCONNECTING: {
-        Input.SEND_DISC: State.DISCONNECTING,
+    State.RELEASED: {
+        Input.SEND_DISC: State.DISCONNECTING,  # silence to it is learned (MeterMemory)
         Input.WRITE_DISC: State.CLOSED,  # a meter known never to answer DISC
-        Input.DISCONNECTED: State.CLOSED,
-        Input.SILENCE: State.CLOSED,  # learned: later DISCs are not waited for
-        Input.FRMR: State.CLOSED,
-        Input.RELEASE: State.ABORTING,
+        Input.RELEASE: State.RELEASED,
         Input.ABORT: State.ABORTING,
     },
     State.ABORTING: {
-        Input.SEND_DISC: State.ABORTING,  # one wait, no retransmission
+        Input.SEND_DISC: State.DISCONNECTING,  # silence to it teaches nothing
         Input.WRITE_DISC: State.CLOSED,  # a meter known never to answer DISC
-        Input.DISCONNECTED: State.CLOSED,
-        Input.SILENCE: State.CLOSED,  # nothing learned: the meter may still have been sending
-        Input.FRMR: State.CLOSED,
         Input.RELEASE: State.ABORTING,
         Input.ABORT: State.ABORTING,
     },
@@ -181,6 +180,13 @@ TRANSITIONS: Final[Mapping[State, Mapping[Input, State]]] = {
         Input.RELEASE: State.ABANDONING,
         Input.ABORT: State.ABANDONING,
     },
+    State.DISCONNECTING: {
+        Input.DISCONNECTED: State.CLOSED,  # UA or DM: clean
+        Input.SILENCE: State.CLOSED,  # one wait, no retransmission
+        Input.FRMR: State.CLOSED,
+        Input.RELEASE: State.ABORTING,
+        Input.ABORT: State.ABORTING,
+    },
     State.CLOSED: {
         Input.RELEASE: State.CLOSED,
         Input.ABORT: State.CLOSED,
@@ -188,7 +194,7 @@ TRANSITIONS: Final[Mapping[State, Mapping[Input, State]]] = {
 }
 
 # No answer pending and no failed exchange: RELEASE is the normal end here.
-IN_STEP: Final = frozenset({State.IDLE, State.LINKED, State.ASSOCIATED})
+IN_STEP: Final = frozenset({State.IDLE, State.LINKED, State.ASSOCIATED, State.RELEASED})
 
 
 def next_state(state: State, happened: Input) -> State:
