@@ -111,5 +111,10 @@ class ProtocolError(ClientError):
     """Bad frames after retries, an unexpected APDU or an exception response."""
 
 
+class SessionStateError(ProtocolError):
+    """The session was asked for a move its state does not allow (``dlms/session_state.py``):
+    the caller's mistake or the core's, never the meter's (h11's LocalProtocolError)."""
+
+
 class ResponseTimeout(ClientError):  # noqa: N818 - contract name (docs/architecture.md)
     """The meter stopped answering in the middle of a session."""

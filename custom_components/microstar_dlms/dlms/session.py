@@ -7,7 +7,9 @@ of this object, testable without a meter. ``client.py`` moves the bytes and owns
 
 One operation runs at a time: ``open``, ``read``, ``release`` (RLRQ then DISC) or ``abort``
 (DISC at once: the rest of a pending answer is never asked for). Each ends with one result
-event, or ``next_event`` raises the operation's ``DlmsError``.
+event, or ``next_event`` raises the operation's ``DlmsError``. Where the session is, and every
+move it may make, is the table in ``session_state.py``; a move outside it raises
+``SessionStateError``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from .errors import (
     ProtocolError,
     RequestRefusedError,
     ResponseTimeout,
+    SessionStateError,
 )
 from .hdlc import Deframer, FrameKind, HdlcParameters, Noise, ServerAddress
 from .hdlc_link import (
@@ -66,10 +69,10 @@ from .hdlc_link import (
     HdlcLink,
     InWindow,
     LinkEvent,
-    LinkState,
     MessageReceived,
     SendFrame,
 )
+from .session_state import IN_STEP, Input, State, next_state
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -220,6 +223,7 @@ class _Exchange:
     """Send ``frame``, wait for the link's answer, repeat it up to ``retries`` times."""
 
     frame: bytes
+    sends: Input
     stage: str
     retries: int
     silence_only: bool = False  # bad frames do not count as an answer (before a link exists)
@@ -227,9 +231,10 @@ class _Exchange:
 
 @dataclass(frozen=True, slots=True)
 class _SendOnly:
-    """Send ``frame`` and wait for nothing."""
+    """Write a DISC and wait for nothing."""
 
     frame: bytes
+    sends: Input = Input.WRITE_DISC
 
 
 type _Step[T] = Generator[_Exchange | _SendOnly, LinkEvent | None, T]
@@ -251,17 +256,23 @@ class DlmsSession:
         self._exchange: _Exchange | None = None  # the exchange waiting for an answer
         self._attempt = 0
         self._bad_frames = 0  # in the current exchange
-        self._associated = False
-        self._pending = False  # a request is out and its answer not yet (fully) in
-        self._broken = False  # an exchange failed: the link may be out of step
+        self._state = State.IDLE
         self._invoke_id = 0
 
     # -- state --------------------------------------------------------------------------------
 
     @property
+    def state(self) -> State:
+        """Where the session is (``session_state.py``)."""
+        return self._state
+
+    @property
     def in_step(self) -> bool:
         """No answer pending and no failed exchange: a normal release is possible."""
-        return not (self._pending or self._broken)
+        return self._state in IN_STEP
+
+    def _move(self, happened: Input) -> None:
+        self._state = next_state(self._state, happened)
 
     @property
     def stage(self) -> str:
@@ -272,21 +283,24 @@ class DlmsSession:
 
     def open(self) -> None:
         """Start (DISC first after an unclean end,) SNRM -> UA, AARQ -> AARE; ends in Opened."""
+        self._move(Input.OPEN)
         self._start(self._open())
 
     def read(self, refs: Sequence[AttributeRef]) -> None:
         """Start reading attributes; ends in AttributesRead (failures per item)."""
-        if self.negotiated is None:
-            raise ProtocolError("the session is not open")
+        self._move(Input.READ)
+        assert self.negotiated is not None  # ASSOCIATED: Opened came with it
         self._start(self._read(list(refs), self.negotiated))
 
     def release(self) -> None:
         """Start the normal end: RLRQ then DISC; out of step, the same as ``abort``."""
-        self._start(self._release() if self.in_step else self._disconnect())
+        self._move(Input.RELEASE)
+        self._start(self._end())
 
     def abort(self) -> None:
         """End at once: DISC (it ends the association too), never finishing a pending answer."""
-        self._start(self._disconnect())
+        self._move(Input.ABORT)
+        self._start(self._end())
 
     def _start(self, operation: _Step[OperationResult]) -> None:
         if self._operation is not None:
@@ -335,7 +349,7 @@ class DlmsSession:
             self._outbox.append(Transmit(self._link.retransmit()))
             return
         self._exchange = None
-        self._broken = True
+        self._move(Input.SILENCE)
         attempts = exchange.retries + 1
         if self._bad_frames and not exchange.silence_only:
             self._failure = ProtocolError(
@@ -382,13 +396,18 @@ class DlmsSession:
         except BaseException:
             self._operation = None
             raise
+        try:
+            self._move(step.sends)
+        except SessionStateError:
+            self._operation.close()
+            self._operation = None
+            raise
         if isinstance(step, _SendOnly):
             self._outbox.append(Transmit(step.frame, starts_wait=False))
             return None
         self._exchange = step
         self._attempt = 0
         self._bad_frames = 0
-        self._pending = True
         self._outbox.append(Transmit(step.frame))
         return None
 
@@ -412,10 +431,11 @@ class DlmsSession:
             _LOGGER.debug("%s: link error: %s", self.stage, err)
             return FrameArrived(item.encode())
         if isinstance(event, SendFrame):
+            self._move(Input.SEND_RR)
             self._outbox.append(Transmit(event.data, starts_wait=event.progress))
         elif isinstance(event, (Connected, Disconnected, MessageReceived, FrameRejected)):
+            self._move(_ANSWERS[type(event)])
             self._exchange = None
-            self._pending = False
             self._answer = event
         elif isinstance(event, InWindow):
             return FrameArrived(item.encode(), restarts_wait=True)
@@ -432,7 +452,11 @@ class DlmsSession:
         self.memory.unclean = True  # until a DISC is answered
         try:
             event = yield _Exchange(
-                self._link.connect(), "SNRM", self.settings.retries, silence_only=True
+                self._link.connect(),
+                Input.SEND_SNRM,
+                "SNRM",
+                self.settings.retries,
+                silence_only=True,
             )
         except ResponseTimeout:
             raise self._no_answer() from None
@@ -440,7 +464,6 @@ class DlmsSession:
             raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
         if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
             raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
-        self._broken = False  # a new link: an unanswered DISC before it no longer matters
         if self._link.disc_answered_late:
             self.memory.disc_unanswered = False
         elif disc_first_silent:
@@ -483,7 +506,7 @@ class DlmsSession:
             return False
         try:
             event = yield _Exchange(
-                self._link.disconnect(), "DISC first", retries=0, silence_only=True
+                self._link.disconnect(), Input.SEND_DISC, "DISC first", retries=0, silence_only=True
             )
         except ResponseTimeout:
             return not self._bad_frames
@@ -499,10 +522,10 @@ class DlmsSession:
             secret,
             InitiateRequest(settings.conformance, settings.max_pdu_size),
         )
-        apdu = yield from self._request(aarq.encode(), "AARQ")
+        apdu = yield from self._request(aarq.encode(), Input.SEND_AARQ, "AARQ")
         if isinstance(apdu, Aare):
             if apdu.accepted:
-                self._associated = True
+                self._move(Input.AARE_ACCEPTED)
                 return apdu
             message = apdu.describe_rejection()
             if apdu.authentication_failed:
@@ -517,47 +540,56 @@ class DlmsSession:
 
     # -- end ----------------------------------------------------------------------------------
 
-    def _release(self) -> _Step[OperationResult]:
-        """RLRQ on the normal path (the association is in step), then DISC. The meter answered
-        everything so far: silence to either is learned (``MeterMemory``)."""
-        if self._associated and not self.memory.rlrq_unanswered:
-            self._associated = False
-            try:
-                apdu = yield from self._request(ReleaseRequest().encode(), "RLRQ", retries=0)
-                if not isinstance(apdu, ReleaseResponse):
-                    _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
-            except ResponseTimeout:
-                _LOGGER.debug("no RLRE: this meter's sessions end with DISC alone from now on")
-                self.memory.rlrq_unanswered = True
-            except DlmsError as err:
-                _LOGGER.debug("no RLRE: %s", err)
-        return (yield from self._disconnect(learn=True))
-
-    def _disconnect(self, *, learn: bool = False) -> _Step[OperationResult]:
-        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session.
-
-        ``learn``: nothing of the meter's can still be on its way (the normal end), so silence
-        means the meter does not answer DISC.
-        """
-        self._associated = False
-        state = self._link.state
-        if state is LinkState.CONNECTING:
+    def _end(self) -> _Step[OperationResult]:
+        """The end RELEASE or ABORT led to (``session_state.py``): nothing, DISC written, RLRQ
+        then DISC, or DISC. An answered DISC (UA or DM) means the meter holds nothing of this
+        session."""
+        state = self._state
+        if state is State.CLOSED:  # nothing open
+            return Ended(clean=not self.memory.unclean)
+        if state is State.ABANDONING:
             # SNRM went unanswered: DISC anyway (a previous client may have left the link
             # open, field notes §6) but do not wait for an answer from a silent meter. That
             # DISC is the whole cure for a stale link, so a silent meter's next poll does not
             # also begin with one.
-            yield _SendOnly(self._link.disconnect())
-            self.memory.unclean = False
-            return Ended(clean=False)
-        if state is LinkState.DISCONNECTED:
-            return Ended(clean=not self.memory.unclean)
-        if self.memory.disc_unanswered:
-            # It never answers: the DISC going out is all that can be done (as above).
-            yield _SendOnly(self._link.disconnect())
-            self.memory.unclean = False
-            return Ended(clean=False)
+            return (yield from self._write_disc())
+        if state is State.ASSOCIATED and not self.memory.rlrq_unanswered:
+            yield from self._release_association()
+            if self._state is State.CLOSED:  # DM to RLRQ
+                return Ended(clean=not self.memory.unclean)
+        return (yield from self._disconnect())
+
+    def _release_association(self) -> _Step[None]:
+        """RLRQ on the normal path; the meter answered everything so far, so silence to it is
+        learned (``MeterMemory``) and any answer goes on to DISC."""
         try:
-            event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+            apdu = yield from self._request(
+                ReleaseRequest().encode(), Input.SEND_RLRQ, "RLRQ", retries=0
+            )
+            if not isinstance(apdu, ReleaseResponse):
+                _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+        except ResponseTimeout:
+            _LOGGER.debug("no RLRE: this meter's sessions end with DISC alone from now on")
+            self.memory.rlrq_unanswered = True
+        except DlmsError as err:
+            _LOGGER.debug("no RLRE: %s", err)
+
+    def _write_disc(self) -> _Step[OperationResult]:
+        """DISC written, not waited for: all that can be done (see ``_end``)."""
+        yield _SendOnly(self._link.disconnect())
+        self.memory.unclean = False
+        return Ended(clean=False)
+
+    def _disconnect(self) -> _Step[OperationResult]:
+        """DISC, waited for once. At the normal end nothing of the meter's can still be on its
+        way, so silence means the meter does not answer DISC; after an abort it means nothing."""
+        if self.memory.disc_unanswered:
+            return (yield from self._write_disc())  # it never answers
+        learn = self._state is not State.ABORTING
+        try:
+            event = yield _Exchange(
+                self._link.disconnect(), Input.SEND_DISC, "DISC", retries=0, silence_only=True
+            )
         except ResponseTimeout:
             if learn and not self._bad_frames:
                 _LOGGER.debug("no answer to DISC: later DISCs to this meter are not waited for")
@@ -588,7 +620,7 @@ class DlmsSession:
                 # attribute from now on, for this meter.
                 memory.single_gets = True
                 _LOGGER.debug("GET-with-list failed (%s): one GET per attribute", err)
-                if self._broken:
+                if not self.in_step:  # the link's failure, not the list's
                     raise
                 results.extend((yield from self._read_each(chunk)))
         return AttributesRead(tuple(results))
@@ -611,7 +643,9 @@ class DlmsSession:
         invoke = self._next_invoke()
         stage = f"GET {ref}"
         try:
-            apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), stage)
+            apdu = yield from self._request(
+                GetRequestNormal(invoke, ref).encode(), Input.SEND_GET, stage
+            )
             if isinstance(apdu, GetResponseWithDatablock):
                 payload = yield from self._collect_blocks(apdu, invoke)
                 if isinstance(payload, DataAccessResult):
@@ -632,7 +666,7 @@ class DlmsSession:
     def _read_list(self, refs: list[AttributeRef]) -> _Step[list[ReadResult]]:
         invoke = self._next_invoke()
         request = GetRequestWithList(invoke, tuple(refs)).encode()
-        apdu = yield from self._request(request, f"GET list of {len(refs)}")
+        apdu = yield from self._request(request, Input.SEND_GET, f"GET list of {len(refs)}")
         results: tuple[GetResult, ...]
         if isinstance(apdu, GetResponseWithDatablock):
             payload = yield from self._collect_blocks(apdu, invoke)
@@ -667,7 +701,9 @@ class DlmsSession:
             if payload is not None:
                 return payload
             request = GetRequestNext(invoke, assembler.block_number).encode()
-            apdu = yield from self._request(request, f"GET next {assembler.block_number}")
+            apdu = yield from self._request(
+                request, Input.SEND_GET, f"GET next {assembler.block_number}"
+            )
             if isinstance(apdu, GetResponseNormal) and isinstance(apdu.result, DataAccessResult):
                 # Some meters end a failed transfer with a normal response: that item fails.
                 _note_invoke(apdu.invoke_id_and_priority, invoke)
@@ -678,7 +714,9 @@ class DlmsSession:
 
     # -- one APDU over the link -------------------------------------------------------------
 
-    def _request(self, apdu: bytes, stage: str, retries: int | None = None) -> _Step[Apdu]:
+    def _request(
+        self, apdu: bytes, sends: Input, stage: str, retries: int | None = None
+    ) -> _Step[Apdu]:
         """Send one APDU, return the decoded answer APDU."""
         negotiated = self.negotiated
         if negotiated is not None and len(apdu) > negotiated.server_max_pdu:
@@ -688,15 +726,12 @@ class DlmsSession:
         except FrameError as err:
             raise ProtocolError(f"{stage}: {err}") from None
         attempts = self.settings.retries if retries is None else retries
-        event = yield _Exchange(first, stage, attempts)
+        event = yield _Exchange(first, sends, stage, attempts)
         if isinstance(event, FrameRejected):
-            self._broken = True
             raise ProtocolError(
                 f"{stage}: the meter rejected our frame (FRMR {event.information.hex(' ')})"
             )
         if isinstance(event, Disconnected):
-            self._associated = False
-            self._broken = True
             self.memory.unclean = False  # DM: the meter holds no link
             raise ProtocolError(f"{stage}: the meter dropped the link ({event.kind.value})")
         if not isinstance(event, MessageReceived):
@@ -705,6 +740,15 @@ class DlmsSession:
             return decode_apdu(strip_llc(event.information, response=True), trailing_ok=True)
         except DlmsError as err:
             raise _UnusableAnswerError(f"{stage}: undecodable answer: {err}") from None
+
+
+# The link's answers to an exchange, as the state table's inputs.
+_ANSWERS: Final[dict[type[LinkEvent], Input]] = {
+    Connected: Input.LINK_UP,
+    Disconnected: Input.DISCONNECTED,
+    MessageReceived: Input.ANSWER,
+    FrameRejected: Input.FRMR,
+}
 
 
 def list_chunks(refs: Sequence[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
