@@ -27,7 +27,6 @@ import time
 from typing import Any
 
 from homeassistant import loader
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 
@@ -41,7 +40,7 @@ from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 from microstar_sim import FAST, MeterConfig, Simulator, SimulatorConfig, TimingConfig
 from microstar_sim.record import ConnectionRecord, FrameRecord, SimulatorRecord
 
-from .entries import meter_entry
+from .entries import meter_entry, set_up_every_meter
 from .single import BAUDRATE
 from .wire import exchanges, floor_seconds, unavoidable
 
@@ -57,12 +56,7 @@ def meters(count: int) -> tuple[MeterConfig, ...]:
 
 async def _learn(hass: HomeAssistant, entries: list[MockConfigEntry]) -> None:
     """Set every meter up and finish its discovery (on the fast line)."""
-    # Setting up the first entry sets the integration up, and with it every entry of the domain:
-    # asking for the others at the same time found them in setup (OperationNotAllowed).
-    for entry in entries:
-        if entry.state is ConfigEntryState.NOT_LOADED:
-            await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_every_meter(hass, entries)
     for entry in entries:
         coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
         for _ in range(10):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+
 # The HA test harness ships no type information (no py.typed marker).
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
     MockConfigEntry,
@@ -32,3 +35,13 @@ def meter_entry(
         unique_id=serial,
         data=config.as_entry_data(),
     )
+
+
+async def set_up_every_meter(hass: HomeAssistant, entries: list[MockConfigEntry]) -> None:
+    """Set up the integration and with it every meter's entry (``entries``, added) at once, as
+    Home Assistant's start does. (Setting up entries one by one in parallel races: the first call
+    loads the integration, which sets up the others, and the later calls find them already in
+    progress.)"""
+    if not await async_setup_component(hass, DOMAIN, {}):
+        raise RuntimeError(f"{DOMAIN} was not set up")
+    await hass.async_block_till_done()

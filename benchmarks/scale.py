@@ -50,6 +50,7 @@ from custom_components.microstar_dlms.const import (
 )
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 
+from .entries import set_up_every_meter
 from .probe import LoopLagProbe, ms
 
 PASSWORD = "2222222222"  # noqa: S105 - the simulated meters' well-known test password
@@ -188,8 +189,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             probe.reset()
             cpu = _cpu()
             started = time.monotonic()
-            await asyncio.gather(*(hass.config_entries.async_setup(e.entry_id) for e in entries))
-            await hass.async_block_till_done()
+            await set_up_every_meter(hass, entries)
             setup_wall = time.monotonic() - started
             setup_cpu = _cpu() - cpu
             setup_stall = probe.max_stall

@@ -39,6 +39,13 @@ fault SPEC is NAME[:ARG][,KEY=VALUE...], repeatable; the same syntax works on th
   data-access-error:OBIS         GET of OBIS answers a data-access error
                                  (attribute=N, result=hardware-fault|object-undefined|..)
   energy-glitch[:OBIS]           one bad read of an energy register (mode=zero|smaller|larger)
+  refuse:OBIS                    GET of OBIS refused with ExceptionResponse D8 01 02
+                                 (attribute=N, answer=exception|service-error)
+  answer-address-size[:SIZE]     answer from the 2- or 4-byte address form (default 4)
+  rnr                            a GET acknowledged with RNR, answered when polled (count=1)
+  llc[:HEX]                      answers with this LLC header (default e6e600; llc:header= none)
+  no-rlre                        RLRQ never answered
+  no-ua-to-disc                  DISC drops the link, never answered
   on=any|ua|dm|rr|aare|get|rlre  which answers a frame fault hits; count=N|always
 names: {", ".join(FAULT_NAMES)}
 
@@ -89,6 +96,7 @@ _METER_KEYS = {
     "physical": ("physical", int),
     "address-size": ("address_size", int),
     "seed": ("seed", int),
+    "window": ("hdlc_window", int),
 }
 
 

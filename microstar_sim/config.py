@@ -47,11 +47,17 @@ class MeterConfig:
     grant_multiple_references: bool = False
     inactivity_timeout: float = 180.0
     max_info_length: int = 128  # HDLC max information field, both directions
+    # HDLC window, both directions: up to this many I-frames before the peer's RR, when the
+    # client's SNRM proposes as many (the field meter's UA says 1).
+    hdlc_window: int = 1
     max_pdu_size: int = 512  # xDLMS server max receive PDU size
     # A real link answers SNRM while connected with UA; "ignore" models meters that stay silent
     # until DISC or the inactivity timeout (see field notes §6).
     snrm_when_connected: SnrmWhenConnected = "accept"
     utc_offset_minutes: int = 0
+    # Date-times carry the deviation with the sign opposite to IEC 62056-6-2 (local = UTC +
+    # deviation), as many meters write it.
+    inverted_deviation: bool = False
     load_profile_period: int = 900  # seconds between load-profile captures
     load_profile_history_days: float = 2.0  # entries already in the buffer at start
     load_profile_capacity: int = 960

@@ -127,6 +127,70 @@ class EnergyGlitch:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class RefuseWithException:
+    """GET of this object (one attribute, or all when None) is refused with an APDU that is no
+    GET-Response: ``exception`` (ExceptionResponse ``D8 01 02``: service not allowed, service
+    not supported) or ``service-error`` (ConfirmedServiceError: read, access, object access
+    violated)."""
+
+    obis: str
+    attribute: int | None = None
+    answer: str = "exception"
+    count: int | None = None
+
+    def __post_init__(self) -> None:
+        """The OBIS code must parse; the answer is one of the two refusals."""
+        _check_obis(self.obis)
+        if self.answer not in ("exception", "service-error"):
+            raise ValueError(
+                f"refusal answer must be 'exception' or 'service-error', not {self.answer!r}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFromAddressSize:
+    """The meter answers from its address encoded in ``size`` bytes, whatever form it was
+    addressed in (a hand-set 2-byte address answered from the 4-byte form)."""
+
+    size: int = 4
+
+    def __post_init__(self) -> None:
+        """Only the two forms with a physical part."""
+        if self.size not in (2, 4):
+            raise ValueError(f"answer address size must be 2 or 4, not {self.size}")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveNotReady:
+    """A GET is acknowledged with RNR (busy); the answer goes out when the client polls with RR,
+    and a repeat of the request meanwhile is dropped."""
+
+    count: int | None = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseLlc:
+    """Answers carry this LLC header instead of ``E6 E7 00`` (``E6 E6 00``, or none at all)."""
+
+    header: bytes = b"\xe6\xe6\x00"
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreRelease:
+    """RLRQ is never answered (no RLRE); the association ends with the link."""
+
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreDisc:
+    """DISC drops the link but is never answered (no UA, no DM)."""
+
+    count: int | None = None
+
+
 def _check_obis(text: str) -> None:
     try:
         Obis.parse(text)
@@ -146,6 +210,12 @@ type Fault = (
     | StuckAssociation
     | DataAccessFailure
     | EnergyGlitch
+    | RefuseWithException
+    | AnswerFromAddressSize
+    | ReceiveNotReady
+    | ResponseLlc
+    | IgnoreRelease
+    | IgnoreDisc
 )
 
 type FrameFault = DropMidResponse | CorruptFcs | NoiseBytes | TruncateFrame | DelayResponse
@@ -163,6 +233,12 @@ FAULT_NAMES: dict[str, tuple[type[Any], str | None]] = {
     "stuck-association": (StuckAssociation, "client_sap"),
     "data-access-error": (DataAccessFailure, "obis"),
     "energy-glitch": (EnergyGlitch, "obis"),
+    "refuse": (RefuseWithException, "obis"),
+    "answer-address-size": (AnswerFromAddressSize, "size"),
+    "rnr": (ReceiveNotReady, "count"),
+    "llc": (ResponseLlc, "header"),
+    "no-rlre": (IgnoreRelease, "count"),
+    "no-ua-to-disc": (IgnoreDisc, "count"),
 }
 _NAME_OF: dict[type[Any], str] = {cls: name for name, (cls, _) in FAULT_NAMES.items()}
 
@@ -197,6 +273,9 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "result": _result,
     "obis": str,
     "mode": str,
+    "answer": str,
+    "size": int,
+    "header": bytes.fromhex,
 }
 _ALIASES = {"client": "client_sap", "bytes": "after_bytes", "hex": "noise"}
 

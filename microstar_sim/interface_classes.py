@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from custom_components.microstar_dlms.dlms.axdr import (
@@ -56,6 +56,7 @@ class MeterView:
     hdlc_max_info: int
     hdlc_address: int
     inactivity_timeout: float
+    inverted_deviation: bool = False  # the date-times' deviation with the sign many meters use
 
     @property
     def local(self) -> datetime:
@@ -65,7 +66,10 @@ class MeterView:
     def date_time(self, utc: datetime) -> Data:
         """A COSEM date-time octet-string of ``utc`` in meter local time."""
         local = utc.astimezone(timezone(self.utc_offset))
-        return Data.octet_string(CosemDateTime.from_datetime(local).encode())
+        stamp = CosemDateTime.from_datetime(local)
+        if self.inverted_deviation and stamp.deviation is not None:
+            stamp = replace(stamp, deviation=-stamp.deviation)
+        return Data.octet_string(stamp.encode())
 
 
 @dataclass(frozen=True, slots=True)

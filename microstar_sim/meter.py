@@ -13,6 +13,7 @@ import logging
 from custom_components.microstar_dlms.dlms.apdu import (
     CONTEXT_LN_NO_CIPHERING,
     DLMS_VERSION,
+    LLC_RESPONSE,
     Aare,
     Aarq,
     AcseDiagnostic,
@@ -35,7 +36,6 @@ from custom_components.microstar_dlms.dlms.apdu import (
     ReleaseResponse,
     ServiceErrorCode,
     StateError,
-    add_llc,
     decode_apdu,
     split_into_blocks,
     strip_llc,
@@ -48,6 +48,7 @@ from custom_components.microstar_dlms.dlms.errors import (
     FrameError,
 )
 from custom_components.microstar_dlms.dlms.hdlc import (
+    AddressSize,
     FrameKind,
     HdlcFrame,
     HdlcParameters,
@@ -62,11 +63,17 @@ from custom_components.microstar_dlms.dlms.obis import Obis
 from .clock import Clock
 from .config import ClientAccess, MeterConfig
 from .faults import (
+    AnswerFromAddressSize,
     DataAccessFailure,
     EnergyGlitch,
     FaultBook,
+    IgnoreDisc,
+    IgnoreRelease,
+    ReceiveNotReady,
+    RefuseWithException,
     RejectAssociation,
     ResponseKind,
+    ResponseLlc,
 )
 from .interface_classes import AssociationView, CosemObject, MeterView, Selection
 from .measurement import LoadModel, Registers
@@ -97,6 +104,7 @@ class Link:
     session: SessionRecord | None
     stuck: bool = False  # left by a client no longer there; SNRM is ignored
     answer_kind: ResponseKind = ResponseKind.OTHER  # what the segments going out answer
+    held: bytes | None = None  # an answer kept back after RNR until the client polls
 
 
 @dataclass(slots=True)
@@ -250,15 +258,27 @@ class SimulatedMeter:
         if replies is None:
             return []  # ignored frames do not count as activity
         self._last_activity = self.clock.monotonic()
-        return replies
+        return self._readdress(replies)
+
+    def _readdress(self, replies: list[Reply]) -> list[Reply]:
+        """Answers from the address form a fault asks for (the same logical and physical)."""
+        other = self.faults.peek(AnswerFromAddressSize)
+        if other is None or not replies:
+            return replies
+        size: AddressSize = 2 if other.size == 2 else 4
+        address = ServerAddress(self.address.logical, self.address.physical or 0, size)
+        return [
+            replace(reply, data=replace(decode_frame(reply.data), source=address).encode())
+            for reply in replies
+        ]
 
     def _on_snrm(self, frame: HdlcFrame, sap: int) -> list[Reply] | None:
         if self.link is not None and (
             self.link.stuck or self.config.snrm_when_connected == "ignore"
         ):
             return None
-        limit = self.config.max_info_length
-        hdlc = HdlcServerLink(self.address, HdlcParameters(limit, limit, 1, 1))
+        limit, window = self.config.max_info_length, self.config.hdlc_window
+        hdlc = HdlcServerLink(self.address, HdlcParameters(limit, limit, window, window))
         try:
             out, _ = hdlc.receive(frame)
         except FrameError as err:
@@ -276,6 +296,9 @@ class SimulatedMeter:
 
     def _on_disc(self, frame: HdlcFrame, sap: int) -> list[Reply]:
         self.record.disc_received += 1
+        if self.faults.take(IgnoreDisc) is not None:
+            self._drop_link(CloseReason.DISC)
+            return []
         if self.link is None:
             return [Reply(dm_frame(sap, self.address).encode(), ResponseKind.DM)]
         out, _ = self.link.hdlc.receive(frame)
@@ -289,6 +312,8 @@ class SimulatedMeter:
             return [Reply(dm_frame(sap, self.address).encode(), ResponseKind.DM)]
         if link.client_sap != sap or link.stuck:
             return None
+        if link.held is not None:
+            return self._on_frame_while_busy(frame, link, link.held)
         try:
             out, message = link.hdlc.receive(frame)
         except FrameError as err:
@@ -298,10 +323,32 @@ class SimulatedMeter:
             answer = self._on_apdu(message)
             if answer is not None:
                 apdu, link.answer_kind = answer
-                out.append(link.hdlc.respond(add_llc(apdu, response=True)))
+                information = self._llc() + apdu
+                busy = link.answer_kind is ResponseKind.GET and (
+                    self.faults.take(ReceiveNotReady) is not None
+                )
+                if busy:
+                    link.held = information
+                    out.append(link.hdlc.not_ready())
+                else:
+                    out.extend(link.hdlc.respond_frames(information))
         elif not out:
             return None  # out of sequence: silence, the client retransmits
         return [Reply(data, self._kind_of(data, link)) for data in out]
+
+    def _on_frame_while_busy(self, frame: HdlcFrame, link: Link, held: bytes) -> list[Reply] | None:
+        """After RNR: the client's RR poll gets the answer kept back; a repeat of the request
+        is dropped (this meter does not answer duplicates)."""
+        if frame.kind is not FrameKind.RR:
+            _LOGGER.debug("%s: busy, %s dropped", self, frame.kind.value)
+            return None
+        link.held = None
+        return [Reply(data, link.answer_kind) for data in link.hdlc.respond_frames(held)]
+
+    def _llc(self) -> bytes:
+        """The LLC header of an answer: ``E6 E7 00`` unless a fault says otherwise."""
+        odd = self.faults.take(ResponseLlc)
+        return LLC_RESPONSE if odd is None else odd.header
 
     @staticmethod
     def _kind_of(data: bytes, link: Link) -> ResponseKind:
@@ -327,6 +374,8 @@ class SimulatedMeter:
         if isinstance(request, Aarq):
             return self._on_aarq(request).encode(), ResponseKind.AARE
         if isinstance(request, ReleaseRequest):
+            if self.faults.take(IgnoreRelease) is not None:
+                return None
             if self.association is not None:
                 self.record.rlrq_received += 1
                 self._close_association(CloseReason.RLRQ)
@@ -436,6 +485,7 @@ class SimulatedMeter:
             hdlc_max_info=self.config.max_info_length,
             hdlc_address=self.address.physical or self.address.logical,
             inactivity_timeout=self.inactivity_timeout,
+            inverted_deviation=self.config.inverted_deviation,
         )
 
     def read(self, ref: AttributeRef, selection: Selection | None = None) -> GetResult:
@@ -473,8 +523,28 @@ class SimulatedMeter:
         client = association.view.client_max_pdu or 0xFFFF
         return min(client, self.config.max_pdu_size)
 
+    def _refusal(self, refs: tuple[AttributeRef, ...]) -> bytes | None:
+        """The APDU refusing a GET of ``refs`` when a fault says so (a list: the whole of it)."""
+        fault = self.faults.take(
+            RefuseWithException,
+            lambda f: any(
+                Obis.parse(f.obis) == ref.obis and f.attribute in (None, ref.attribute)
+                for ref in refs
+            ),
+        )
+        if fault is None:
+            return None
+        if fault.answer == "service-error":
+            return ConfirmedServiceError(5, 5, 2).encode()  # read, access, object access violated
+        refusal = ExceptionResponse(
+            StateError.SERVICE_NOT_ALLOWED, ServiceErrorCode.SERVICE_NOT_SUPPORTED
+        )
+        return refusal.encode()  # D8 01 02
+
     def _on_get(self, association: Association, request: GetRequestNormal) -> bytes:
         association.blocks.clear()
+        if (refusal := self._refusal((request.attribute,))) is not None:
+            return refusal
         selection = None
         if request.access_selection is not None:
             selection = Selection(
@@ -489,6 +559,8 @@ class SimulatedMeter:
 
     def _on_get_list(self, association: Association, request: GetRequestWithList) -> bytes:
         association.blocks.clear()
+        if (refusal := self._refusal(request.attributes)) is not None:
+            return refusal
         selections = request.access_selections or (None,) * len(request.attributes)
         results = tuple(
             self.read(ref, Selection(s.selector, s.parameters) if s else None)

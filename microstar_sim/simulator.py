@@ -10,6 +10,7 @@ from .clock import Clock, SystemClock
 from .config import SimulatorConfig, TimingConfig
 from .control import ControlServer
 from .faults import (
+    AnswerFromAddressSize,
     Busy,
     CorruptFcs,
     DataAccessFailure,
@@ -18,8 +19,13 @@ from .faults import (
     EnergyGlitch,
     Fault,
     FaultBook,
+    IgnoreDisc,
+    IgnoreRelease,
     NoiseBytes,
+    ReceiveNotReady,
+    RefuseWithException,
     RejectAssociation,
+    ResponseLlc,
     Silent,
     StuckAssociation,
     TruncateFrame,
@@ -31,7 +37,17 @@ from .record import SimulatorRecord
 from .serial_device import SerialDevice
 
 _LINE_FAULTS = (Busy, CorruptFcs, DelayResponse, DropMidResponse, NoiseBytes, TruncateFrame)
-_METER_FAULTS = (RejectAssociation, DataAccessFailure, EnergyGlitch)
+_METER_FAULTS = (
+    RejectAssociation,
+    DataAccessFailure,
+    EnergyGlitch,
+    RefuseWithException,
+    AnswerFromAddressSize,
+    ReceiveNotReady,
+    ResponseLlc,
+    IgnoreRelease,
+    IgnoreDisc,
+)
 _GATEWAY_FAULTS = (Busy, DropMidResponse)  # need the gateway model's TCP side
 
 

@@ -50,12 +50,12 @@ from custom_components.microstar_dlms.dlms.hdlc import (
     ServerAddress,
     parse_header,
 )
+from custom_components.microstar_dlms.dlms.interface_classes import MeterObject
 from custom_components.microstar_dlms.dlms.obis import Obis, ScalerUnit
 from custom_components.microstar_dlms.dlms.trace import TraceHook, TraceRecord, mask_frame
 
 PASSWORD_ENV = "MICROSTAR_PASSWORD"  # noqa: S105 - the variable name, not a secret
 SERIAL_NUMBER = AttributeRef(1, Obis.parse("1-0:0.0.0"), 2)
-_SCALED_CLASSES = (3, 4, 5)
 
 
 # -- attribute arguments -----------------------------------------------------------------------
@@ -63,19 +63,26 @@ _SCALED_CLASSES = (3, 4, 5)
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """What ``read``/``follow`` should read: an attribute, scaled with attr 3 for registers."""
+    """What ``read``/``follow`` should read: an attribute, scaled where its class says so."""
 
     ref: AttributeRef
 
     @property
-    def scaled(self) -> bool:
-        """Registers' value attribute gets its scaler_unit."""
-        return self.ref.class_id in _SCALED_CLASSES and self.ref.attribute == 2
+    def meter_object(self) -> MeterObject:
+        """The object read, which knows where its class keeps the scaler_unit."""
+        return MeterObject(self.ref.obis.dotted, self.ref.class_id)
 
     @property
-    def scaler_ref(self) -> AttributeRef:
-        """The scaler_unit attribute of the same object."""
-        return AttributeRef(self.ref.class_id, self.ref.obis, 3)
+    def scaler_ref(self) -> AttributeRef | None:
+        """The scaler_unit attribute that applies to this one, if any (4 for a demand register)."""
+        if not self.meter_object.is_scaled(self.ref.attribute):
+            return None
+        return self.meter_object.scaler_unit_ref()
+
+    @property
+    def scaled(self) -> bool:
+        """Whether the value read gets a scaler_unit."""
+        return self.scaler_ref is not None
 
 
 def parse_target(text: str) -> Target:
@@ -190,13 +197,19 @@ async def read_targets(
     session: MeterSession, targets: Sequence[Target], scalers: dict[AttributeRef, ScalerUnit]
 ) -> list[str]:
     """Read values (and scalers not yet known); return printable lines."""
-    wanted = [t.scaler_ref for t in targets if t.scaled and t.scaler_ref not in scalers]
+    refs = dict.fromkeys(t.scaler_ref for t in targets)  # each object's scaler once, in order
+    wanted = [ref for ref in refs if ref is not None and ref not in scalers]
     for result in await session.read_attributes(wanted):
         if result.error is None:
             with contextlib.suppress(DlmsError):  # a malformed scaler leaves values unscaled
                 scalers[result.ref] = ScalerUnit.from_value(result.value)
     results = await session.read_attributes([t.ref for t in targets])
-    return [_line(t, r, scalers.get(t.scaler_ref)) for t, r in zip(targets, results, strict=True)]
+    return [_line(t, r, _scaler(t, scalers)) for t, r in zip(targets, results, strict=True)]
+
+
+def _scaler(target: Target, scalers: dict[AttributeRef, ScalerUnit]) -> ScalerUnit | None:
+    ref = target.scaler_ref
+    return None if ref is None else scalers.get(ref)
 
 
 def _line(target: Target, result: ReadResult, scaler: ScalerUnit | None) -> str:
@@ -204,7 +217,7 @@ def _line(target: Target, result: ReadResult, scaler: ScalerUnit | None) -> str:
     if result.error is not None:
         return f"{label}  error: {result.error}"
     value = result.value
-    if target.scaled and scaler is not None and isinstance(value, (int, float)):
+    if scaler is not None and isinstance(value, (int, float)):
         return f"{label}  {scaler.scale(value)} {scaler.symbol or ''}".rstrip()
     return f"{label}  {format_value(value)}"
 

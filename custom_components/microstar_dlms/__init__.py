@@ -1,94 +1,41 @@
-"""The Microstar DLMS integration: DLMS/COSEM electricity meters over HDLC."""
+"""The Microstar DLMS integration: DLMS/COSEM electricity meters over HDLC.
 
-from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
-from homeassistant.helpers.typing import ConfigType
+Nothing here imports Home Assistant, because Python runs this module before any subpackage:
+the protocol core (``dlms/``) must import without Home Assistant (the simulator, the field tool,
+the ``microstar-dlms-core`` wheel; docs/architecture.md). Home Assistant's entry points live in
+``lifecycle.py``; Home Assistant finds them here with ``hasattr``/``getattr`` on this module
+(its setup, config and config entries modules), which ``__getattr__`` answers (PEP 562).
+"""
 
-from .catalogue import PROBED
-from .config_flow import MicrostarConfigFlow
-from .const import DOMAIN, LOGGER
-from .coordinator import MicrostarConfigEntry, MicrostarCoordinator, MicrostarRuntimeData
-from .devices import meter_has_device
-from .discovery import DiscoveryStore
-from .poll_health import PollHealth, async_delete_issues
-from .services import async_setup_services
+from __future__ import annotations
 
-PLATFORMS = [Platform.EVENT, Platform.SENSOR]
-CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+import importlib
+import sys
 
-
-async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's actions (they work on any loaded meter entry)."""
-    async_setup_services(hass)
-    return True
-
-
-async def async_migrate_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
-    """Accept an entry of this major version; refuse one a newer major version wrote.
-
-    A newer minor version only added keys this release ignores, and nothing is older than 1.1.
-    (Home Assistant refuses a newer major version before asking; kept as the guard its docs ask.)
-    """
-    if entry.version > MicrostarConfigFlow.VERSION:
-        LOGGER.error(
-            "The entry of %s was written by a newer release (version %s.%s); this one reads %s.%s",
-            entry.title,
-            entry.version,
-            entry.minor_version,
-            MicrostarConfigFlow.VERSION,
-            MicrostarConfigFlow.MINOR_VERSION,
-        )
-        return False
-    return True
+ENTRY_POINTS = frozenset(
+    {
+        "CONFIG_SCHEMA",
+        "async_migrate_entry",
+        "async_remove_config_entry_device",
+        "async_remove_entry",
+        "async_setup",
+        "async_setup_entry",
+        "async_unload_entry",
+    }
+)
+"""The names Home Assistant looks up on this module, defined in ``lifecycle.py``."""
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
-    """Set up a meter: the first poll reads it (and learns it, if never done), sensors follow."""
-    coordinator = MicrostarCoordinator(hass, entry, PROBED, _health_so_far(entry))
-    # Set before the setup's poll: a failed attempt's runtime data stays on the entry (Home
-    # Assistant drops it only when a loaded entry unloads), so the next attempt goes on with
-    # its poll health and a meter silent since Home Assistant started still gets its repair.
-    entry.runtime_data = MicrostarRuntimeData(coordinator=coordinator)
-    await coordinator.async_config_entry_first_refresh()
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    if coordinator.pending_objects():
-        # The setup's poll learned only the first objects (the add-meter dialog waits for setup):
-        # go on at once, after setup, rather than at the next interval.
-        entry.async_create_task(
-            hass, coordinator.async_request_refresh(), "microstar_dlms discovery after setup"
-        )
-    return True
+def __getattr__(name: str) -> object:
+    """Hand Home Assistant an entry point from ``lifecycle.py``; nothing else is found here."""
+    if name not in ENTRY_POINTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # Through import_module, which Home Assistant reports when it must import in the event loop.
+    return getattr(importlib.import_module(f"{__name__}.lifecycle"), name)
 
 
-def _health_so_far(entry: MicrostarConfigEntry) -> PollHealth:
-    """The poll health of this entry's failed setup attempts, or a new one."""
-    previous: MicrostarRuntimeData | None = getattr(entry, "runtime_data", None)
-    return previous.coordinator.health if previous is not None else PollHealth()
-
-
-async def async_unload_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> bool:
-    """Unload a meter; its repairs go with it (a reload raises them again if still true)."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        async_delete_issues(hass, entry.entry_id)
-    return unloaded
-
-
-async def async_remove_entry(hass: HomeAssistant, entry: MicrostarConfigEntry) -> None:
-    """Forget the repairs and the discovery of a removed meter."""
-    async_delete_issues(hass, entry.entry_id)
-    await DiscoveryStore(hass, entry.entry_id).async_remove()
-
-
-async def async_remove_config_entry_device(
-    hass: HomeAssistant, entry: MicrostarConfigEntry, device: dr.DeviceEntry
-) -> bool:
-    """Let a person delete a device the meter no longer has (a channel found absent when it
-    was learned again); the meter's own device and the channels it has are refused."""
-    if entry.state is ConfigEntryState.LOADED:
-        meter = entry.runtime_data.coordinator.discovery
-    else:
-        meter = await DiscoveryStore(hass, entry.entry_id).async_load(str(entry.unique_id), PROBED)
-    return not meter_has_device(meter, device.identifiers)
+# The branch not taken here is taken in the child interpreters of test_entry_points.py.
+if "homeassistant" in sys.modules:  # pragma: no branch
+    # Home Assistant imports this package in its import executor: load the entry points there
+    # too, not on its first look-up, which it makes in the event loop.
+    from . import lifecycle  # noqa: F401

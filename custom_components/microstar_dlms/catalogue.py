@@ -20,7 +20,9 @@ platforms build their entity descriptions from here; discovery probes the presen
 
 Channel 1 (value group B 1) is what the meter measures. A dual-source meter also has channel 2
 (the source carrying the load) and channel 3 (the standby source), presented as devices of their
-own; their objects are probed only once the channel's energy register answers.
+own; their objects are probed only once the channel's energy register answers. A channel's
+sensor keys start with its source (CHANNEL_SOURCES: ``load_source_energy_import``), so its
+entities are never named as the meter's own (the Energy dashboard lists both).
 """
 
 from collections.abc import Collection, Iterator, Mapping
@@ -39,7 +41,6 @@ from homeassistant.const import (
     UnitOfTime,
 )
 
-from .cosem import SERIAL_NUMBER
 from .dlms import DecodeError
 from .dlms.obis import UNITLESS, Obis, Unit
 
@@ -47,6 +48,9 @@ TABLE: Final = Path(__file__).with_name("catalogue.csv")
 THREE_PHASE_MARKER: Final = "1.1.52.7.0.255"  # voltage L2: single-phase meters do not have it
 TARIFF_STATES: Final = ("rate_1", "rate_2", "rate_3", "rate_4")
 CHANNELS: Final = (1, 2, 3)
+CHANNEL_SOURCES: Final[Mapping[int, str]] = {2: "load_source", 3: "standby_source"}
+"""What channels 2 and 3 are, in the guide's words: the translation key of the channel's device
+and the start of its sensors' keys."""
 # The guide writes the cover-open history as 0-0:96.51.4*X without giving its depth.
 HISTORY_DEPTH: Final = 10
 
@@ -57,8 +61,6 @@ class ValueKind(StrEnum):
     NUMBER = "number"  # a scaled register value
     TIMESTAMP = "timestamp"  # a register holding a date-time
     TARIFF = "tariff"  # the active tariff number, as one of TARIFF_STATES
-    SERIAL = "serial"  # the serial number discovery read
-    FIRMWARE = "firmware"  # the firmware id discovery read
     CLOCK_DRIFT = "clock_drift"  # seconds the meter clock is ahead
 
 
@@ -122,8 +124,6 @@ KINDS: Final[Mapping[str, SensorKind]] = {
         device_class=SensorDeviceClass.TIMESTAMP, units=_ANY_UNIT, value=ValueKind.TIMESTAMP
     ),
     "tariff": SensorKind(device_class=SensorDeviceClass.ENUM, value=ValueKind.TARIFF),
-    "serial": SensorKind(value=ValueKind.SERIAL),
-    "firmware": SensorKind(value=ValueKind.FIRMWARE),
     "clock_drift": SensorKind(
         device_class=SensorDeviceClass.DURATION,
         units=_ANY_UNIT,
@@ -310,13 +310,12 @@ def _probe_rank(known: KnownObject) -> tuple[int, int, bool, bool]:
 
 
 PROBED: Final[Mapping[str, KnownObject]] = {
-    known.key: known
-    for known in sorted(PRESENTED.values(), key=_probe_rank)
-    if known.key != SERIAL_NUMBER
+    known.key: known for known in sorted(PRESENTED.values(), key=_probe_rank)
 }
-"""What discovery probes, in the order it asks: the presented objects (the serial number is read
-on every identity check anyway). Enabled entities' first, then those another object enables (the
-tariff's registers: enabled once the tariff answers, earlier in the same poll), then the rest.
+"""What discovery probes, in the order it asks: the presented objects (the serial number and
+the firmware, read at every identity check, are not presented). Enabled entities' first, then
+those another object enables (the tariff's registers: enabled once the tariff answers, earlier
+in the same poll), then the rest.
 Within each: channel 1's readings, the meter's own objects, channels 2 and 3 (whose objects wait
 for their energy counter); energy counters (the Energy dashboard's) first; else in table order."""
 

@@ -38,7 +38,7 @@ from .line import MeterLine
 from .meter_config import MeterConfig
 from .meter_io import error_kind
 from .poll_health import PollHealth, async_record_failure, async_record_success
-from .reading import MeterReading, ValueReads
+from .reading import DeviationSign, MeterReading, ValueReads
 from .registry import registered_objects
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
@@ -87,6 +87,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self._setup_poll = False  # in async_config_entry_first_refresh
         # Devices the meter no longer has are looked for once learning is done (and at setup).
         self._devices_checked = False
+        self.deviation = DeviationSign()  # the meter's, learned from its clock
         self.health = health
         self._frames: list[TraceRecord] = []
         # The one client of this meter: its polls and the read action's sessions.
@@ -191,7 +192,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         enabled = self.enabled_entities()
         if not self._dialog_waits():  # else the identity only: learning starts after setup
             await self._async_learn(session, enabled)
-        reads = ValueReads(discovery, enabled)
+        reads = ValueReads(discovery, enabled, self.deviation)
         reading = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
         if reads.undefined and discovery.objects:
             # A confirmed object is undefined now: the meter changed, learn it again next poll.

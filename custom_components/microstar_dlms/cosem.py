@@ -2,16 +2,26 @@
 
 Objects are keyed by their OBIS code in the six-group dotted form (``1.1.32.7.0.255``); that key
 is also the suffix of every entity's unique id. Units, OBIS codes and ScalerUnit are the
-protocol core's (``dlms/obis.py``); this module holds only what the integration adds.
+protocol core's (``dlms/obis.py``), and so are the interface classes and which attribute holds
+what (``MeterObject``, ``dlms/interface_classes.py``); this module holds only what the
+integration adds.
 """
 
-from dataclasses import dataclass
 from datetime import datetime
 import math
 from typing import Any, Final
 
-from .dlms import AttributeRef, DecodeError, Obis, ScalerUnit
+from .dlms import DecodeError, Obis, ScalerUnit
 from .dlms.axdr import CosemDateTime
+from .dlms.interface_classes import (
+    CLASS_ASSOCIATION_LN,
+    CLASS_CLOCK,
+    CLASS_DATA,
+    CLASS_DEMAND_REGISTER,
+    CLASS_EXTENDED_REGISTER,
+    CLASS_REGISTER,
+    MeterObject,
+)
 
 __all__ = [
     "CLASS_ASSOCIATION_LN",
@@ -27,6 +37,7 @@ __all__ = [
     "UNSCALED",
     "MeterObject",
     "ScalerUnit",
+    "as_cosem_datetime",
     "as_datetime",
     "as_number",
     "as_text",
@@ -41,25 +52,6 @@ SERIAL_NUMBER: Final = "1.0.0.0.0.255"  # not 0-0:96.1.0 on this meter (field no
 FIRMWARE: Final = "1.0.0.2.0.255"  # active firmware identifier
 CLOCK: Final = "0.0.1.0.0.255"
 
-CLASS_DATA: Final = 1
-CLASS_REGISTER: Final = 3
-CLASS_EXTENDED_REGISTER: Final = 4
-CLASS_DEMAND_REGISTER: Final = 5
-CLASS_CLOCK: Final = 8
-CLASS_ASSOCIATION_LN: Final = 15
-
-# Interface class -> (value attribute, scaler_unit attribute or None).
-# Demand registers publish the running average as attribute 2 and keep scaler_unit in 4.
-_ATTRIBUTES: Final[dict[int, tuple[int, int | None]]] = {
-    CLASS_DATA: (2, None),
-    CLASS_REGISTER: (2, 3),
-    CLASS_EXTENDED_REGISTER: (2, 3),
-    CLASS_DEMAND_REGISTER: (2, 4),
-    CLASS_CLOCK: (2, None),
-    CLASS_ASSOCIATION_LN: (2, None),  # the object list
-}
-# Interface class -> the attribute holding the time its value was captured.
-_CAPTURE_TIME: Final[dict[int, int]] = {CLASS_EXTENDED_REGISTER: 5, CLASS_DEMAND_REGISTER: 6}
 _NO_UNIT: Final = 255  # count: what a unit code of 0 (not a COSEM unit) means
 
 
@@ -71,41 +63,6 @@ def object_unique_id(serial: str, key: str) -> str:
 def obis_key(logical_name: bytes) -> str:
     """Return the dotted key of a 6-byte logical name."""
     return Obis.from_bytes(logical_name).dotted
-
-
-@dataclass(frozen=True, slots=True)
-class MeterObject:
-    """One object the meter has, as discovered from its association object list."""
-
-    key: str
-    class_id: int
-
-    @property
-    def supported(self) -> bool:
-        """Whether this integration knows how to read this interface class."""
-        return self.class_id in _ATTRIBUTES
-
-    def value_ref(self) -> AttributeRef:
-        """The attribute holding the value."""
-        return AttributeRef(self.class_id, Obis.parse(self.key), _ATTRIBUTES[self.class_id][0])
-
-    def capture_time_ref(self) -> AttributeRef | None:
-        """The attribute holding the time the value was captured, if the class has one."""
-        attribute = _CAPTURE_TIME.get(self.class_id)
-        if attribute is None:
-            return None
-        return AttributeRef(self.class_id, Obis.parse(self.key), attribute)
-
-    def scaler_unit_ref(self) -> AttributeRef | None:
-        """The attribute holding scaler and unit, if the class has one."""
-        attribute = _ATTRIBUTES[self.class_id][1]
-        if attribute is None:
-            return None
-        return AttributeRef(self.class_id, Obis.parse(self.key), attribute)
-
-    def probe_ref(self) -> AttributeRef:
-        """What discovery asks to learn the object: its scaler_unit, else its value."""
-        return self.scaler_unit_ref() or self.value_ref()
 
 
 UNSCALED: Final = ScalerUnit(0, _NO_UNIT)
@@ -163,17 +120,24 @@ def as_text(value: Any) -> str | None:
     return text or None
 
 
-def as_datetime(value: Any, near: datetime | None = None) -> datetime | None:
+def as_datetime(
+    value: Any, near: datetime | None = None, *, inverted: bool = False
+) -> datetime | None:
     """A clock value (date-time or its 12-byte octet string) as a datetime.
 
     With ``near`` (the moment of reading) the deviation's sign convention is the one that
-    lands closer: many meters encode it opposite to the standard.
+    lands closer: many meters encode it opposite to the standard. ``inverted``: the meter is
+    known to (its clock said so).
     """
+    stamp = as_cosem_datetime(value)
+    return None if stamp is None else stamp.to_datetime(near, inverted=inverted)
+
+
+def as_cosem_datetime(value: Any) -> CosemDateTime | None:
+    """A date-time or its 12-byte octet string, undecoded into a moment; else None."""
     if isinstance(value, bytes | bytearray) and len(value) == 12:
-        value = CosemDateTime.decode(bytes(value))
-    if isinstance(value, CosemDateTime):
-        return value.to_datetime(near)
-    return None
+        return CosemDateTime.decode(bytes(value))
+    return value if isinstance(value, CosemDateTime) else None
 
 
 def _items(value: Any) -> list[Any]:

@@ -44,10 +44,17 @@ class MeterDiscovery:
     scaler_units: dict[str, ScalerUnit] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
     identity_checked: datetime | None = None
+    # Refused with an exception instead of a data-access result: asked again once the
+    # identity is next checked (daily, or after a failed poll); not stored.
+    set_aside: set[str] = field(default_factory=set)
 
     def pending(self, keys: Iterable[str]) -> list[str]:
-        """The keys neither confirmed nor known absent, in the given order."""
-        return [key for key in keys if key not in self.objects and key not in self.absent]
+        """The keys neither confirmed, known absent nor set aside, in the given order."""
+        return [
+            key
+            for key in keys
+            if key not in self.objects and key not in self.absent and key not in self.set_aside
+        ]
 
     def identity_due(self, now: datetime) -> bool:
         """Whether serial and firmware should be read in this poll."""
@@ -65,6 +72,7 @@ class MeterDiscovery:
         self.objects.clear()
         self.scaler_units.clear()
         self.absent.clear()
+        self.set_aside.clear()
         self.identity_checked = None
 
     def as_dict(self) -> dict[str, Any]:

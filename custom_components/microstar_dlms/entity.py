@@ -1,12 +1,13 @@
 """Base entity: one device per meter (and per extra channel), unique ids ``<serial>_<obis>``."""
 
-from homeassistant.helpers import device_registry as dr
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .catalogue import CATALOGUE, THREE_PHASE_MARKER
-from .const import MANUFACTURER
+from .catalogue import CATALOGUE, CHANNEL_SOURCES, PRESENTED, THREE_PHASE_MARKER
+from .const import LOGGER, MANUFACTURER
 from .coordinator import MicrostarCoordinator
 from .cosem import object_unique_id
 from .devices import channel_identifier, meter_identifier
@@ -36,14 +37,18 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
         )
 
 
+def meter_model(meter: MeterDiscovery) -> str:
+    """The meter's model as its nameplate writes it ("3~" for three-phase): the same in every
+    language, as Home Assistant offers no translation for a device model."""
+    return "DLMS/COSEM 3~" if THREE_PHASE_MARKER in meter.objects else "DLMS/COSEM 1~"
+
+
 def meter_device(coordinator: MicrostarCoordinator, meter: MeterDiscovery) -> DeviceInfo:
-    """The meter's device (its channel 1: what it measures)."""
+    """The meter's device (its channel 1: what it measures), with its serial and firmware."""
     return DeviceInfo(
         identifiers={meter_identifier(meter.serial)},
         manufacturer=MANUFACTURER,
-        # As a meter's nameplate writes it ("3~" for three-phase): the same in every language,
-        # as Home Assistant offers no translation for a device model.
-        model="DLMS/COSEM 3~" if THREE_PHASE_MARKER in meter.objects else "DLMS/COSEM 1~",
+        model=meter_model(meter),
         name=coordinator.config_entry.title,
         serial_number=meter.serial,
         sw_version=meter.firmware,
@@ -53,7 +58,13 @@ def meter_device(coordinator: MicrostarCoordinator, meter: MeterDiscovery) -> De
 def channel_device(
     coordinator: MicrostarCoordinator, meter: MeterDiscovery, channel: int
 ) -> DeviceInfo:
-    """Channel 2 or 3 of a dual-source meter: a device of its own, via the meter's."""
+    """Channel 2 or 3 of a dual-source meter: a device of its own, via the meter's, named for
+    its source ("Microstar 21061234: standby source").
+
+    The colon keeps the meter's own entities first in the Energy dashboard's pickers: they sort
+    "<device name>_<entity name>" with the browser's collator, where ":" comes after "_" and a
+    space before it (so "Microstar 21061234 channel 2" came first).
+    """
     entry = coordinator.config_entry
     meter_entry = dr.async_get(coordinator.hass).async_get_or_create(
         config_entry_id=entry.entry_id, **meter_device(coordinator, meter)
@@ -61,7 +72,25 @@ def channel_device(
     return DeviceInfo(
         identifiers={channel_identifier(meter.serial, channel)},
         manufacturer=MANUFACTURER,
-        translation_key="channel",
-        translation_placeholders={"meter": entry.title, "channel": str(channel)},
+        model=meter_model(meter),
+        translation_key=CHANNEL_SOURCES[channel],
+        translation_placeholders={"meter": entry.title},
         via_device_id=meter_entry.id,
     )
+
+
+@callback
+def async_remove_retired_entities(hass: HomeAssistant, entry_id: str, serial: str) -> None:
+    """Remove the entry's entities the catalogue no longer presents on their platform (the
+    serial number and firmware sensors of earlier releases: facts of the device now), so an
+    existing installation keeps no entity that nothing provides."""
+    presented = {
+        (p.platform, object_unique_id(serial, key))
+        for key, known in PRESENTED.items()
+        for p in known.presented
+    }
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, entry_id):
+        if (entity.domain, entity.unique_id) not in presented:
+            LOGGER.info("Meter %s: %s is no longer provided; removing it", serial, entity.entity_id)
+            registry.async_remove(entity.entity_id)

@@ -19,7 +19,7 @@ async def async_check_identity(
     hass: HomeAssistant, entry_id: str, session: MeterSession, discovery: MeterDiscovery
 ) -> None:
     """Read serial and firmware: another meter is ConfigEntryError; new firmware forgets what
-    was learned and shows on the meter's device."""
+    was learned and shows on the meter's device. Objects set aside are asked again after it."""
     serial, firmware_read = await async_read_identity(session)
     if serial != discovery.serial:
         raise ConfigEntryError(
@@ -30,7 +30,9 @@ async def async_check_identity(
     if firmware_read.error is None:
         firmware = as_text(firmware_read.value)
     else:
-        # A meter without the object has none; one read failing is no firmware change.
+        # A meter without the object has none; one read refused (with a data-access result or
+        # an exception) is no firmware change, and leaves no doubt on the identity: the serial
+        # answered.
         LOGGER.debug("Meter %s: firmware id not read (%s)", serial, firmware_read.error)
         firmware = discovery.firmware
     if firmware != discovery.firmware:
@@ -45,6 +47,7 @@ async def async_check_identity(
         _show_firmware(hass, entry_id, serial, firmware)
     discovery.firmware = firmware
     discovery.identity_checked = dt_util.utcnow()
+    discovery.set_aside.clear()  # what was refused with an exception is asked again now
 
 
 def _show_firmware(hass: HomeAssistant, entry_id: str, serial: str, firmware: str | None) -> None:

@@ -6,10 +6,13 @@ a time budget with a clock; it hands out batches of objects to probe (``next_pro
 the session's results (``learn``). The guide benchmark drives the same learner with a bare client.
 
 Each object is asked for its scaler_unit (its value, for a class without one): an answer
-confirms it, a refusal marks it absent. Enabled entities' objects go first; an object that
-``requires`` others (a channel's registers, a tariff's) is asked once those are confirmed, in the
-same poll, and never where one is absent. Progress is kept per batch, so a poll cut short loses
-nothing it learned.
+confirms it; a refusal that says it is not there for this client marks it absent; a passing one
+(object-unavailable, temporary failure) leaves it to the next poll; one with no data-access
+result at all (an exception response: ``RequestRefusedError``) sets it aside until the next
+identity check (``identity.py`` clears ``set_aside``). Enabled entities' objects go first; an
+object that ``requires`` others (a channel's registers, a tariff's) is asked once those are
+confirmed, in the same poll, and never where one is absent. Progress is kept per batch, so a
+poll cut short loses nothing it learned.
 """
 
 from collections.abc import Callable, Container, Mapping, Sequence
@@ -20,17 +23,17 @@ from typing import Any
 
 from .catalogue import KnownObject
 from .const import LOGGER
-from .cosem import FIRMWARE, MeterObject, parse_scaler_unit
+from .cosem import MeterObject, parse_scaler_unit
 from .discovery import PROBE_BATCH, MeterDiscovery
 from .dlms import NegotiatedParameters, ReadResult
-from .dlms.errors import DataAccessError, DataAccessResult
+from .dlms.errors import DataAccessError, DataAccessResult, RequestRefusedError
 
 # Answers that say the object is not there for this client: never asked again (until the meter's
-# firmware or the entry's access level changes). Any other refusal is asked again next poll.
+# firmware or the entry's access level changes). Any other refusal is asked again next poll, as
+# object-unavailable (11) is: meters use it for passing states.
 _ABSENT_RESULTS = frozenset(
     {
         DataAccessResult.OBJECT_UNDEFINED,
-        DataAccessResult.OBJECT_UNAVAILABLE,
         DataAccessResult.OBJECT_CLASS_INCONSISTENT,
         DataAccessResult.TYPE_UNMATCHED,
         DataAccessResult.READ_WRITE_DENIED,
@@ -69,7 +72,7 @@ def probe_batch(negotiated: NegotiatedParameters | None) -> int:
 def pending_objects(
     catalogue: Mapping[str, KnownObject], discovery: MeterDiscovery, enabled: Container[str]
 ) -> list[str]:
-    """Catalogue keys still to probe, enabled entities' first (firmware is identity).
+    """Catalogue keys still to probe, enabled entities' first.
 
     An object waiting for another (a channel's registers for the channel's energy total) is
     probed once that one is confirmed, and never where it is absent.
@@ -77,8 +80,7 @@ def pending_objects(
     keys = [
         key
         for key in discovery.pending(catalogue)  # every pass: the cheap test first
-        if key != FIRMWARE
-        and all(required in discovery.objects for required in catalogue[key].requires)
+        if all(required in discovery.objects for required in catalogue[key].requires)
     ]
     return sorted(keys, key=lambda key: key not in enabled)
 
@@ -161,10 +163,16 @@ class Learner:
             self._over = True
 
     def _learn(self, obj: MeterObject, error: DataAccessError | None, value: Any) -> None:
-        """Confirm an object from its probe's answer, or mark it absent."""
+        """Confirm an object from its probe's answer, mark it absent, or set it aside."""
         discovery = self.discovery
         has_scaler = obj.scaler_unit_ref() is not None
         scaler_unit = parse_scaler_unit(value) if error is None and has_scaler else None
+        if isinstance(error, RequestRefusedError):
+            # No data-access result (an exception response, say): set aside, never failing a
+            # poll nor probed in every one; asked again with the next identity check.
+            LOGGER.debug("Meter %s: %s set aside (%s)", discovery.serial, obj.key, error)
+            discovery.set_aside.add(obj.key)
+            return
         if error is not None and error.result not in _ABSENT_RESULTS:
             # A passing refusal (temporary failure, hardware fault): ask again next poll.
             LOGGER.debug("Meter %s: %s not answered now (%s)", discovery.serial, obj.key, error)

@@ -82,13 +82,7 @@ _VALUES: Final[dict[ValueKind, Callable[[MeterReading, MeterDiscovery, str], Sen
     ValueKind.NUMBER: _number,
     ValueKind.TIMESTAMP: _timestamp,
     ValueKind.TARIFF: _tariff,
-    ValueKind.SERIAL: lambda reading, meter, key: meter.serial,
-    ValueKind.FIRMWARE: lambda reading, meter, key: meter.firmware,
     ValueKind.CLOCK_DRIFT: lambda reading, meter, key: reading.clock_drift,
-}
-_HAS: Final[dict[ValueKind, Callable[[MeterDiscovery, str], bool]]] = {
-    ValueKind.SERIAL: lambda meter, key: True,
-    ValueKind.FIRMWARE: lambda meter, key: meter.firmware is not None,
 }
 
 
@@ -120,7 +114,6 @@ def _description(key: str, sensor: AsSensor) -> MicrostarSensorEntityDescription
         entity_category=sensor.category,
         entity_registry_enabled_default=sensor.enabled,
         presentation=sensor,
-        has_fn=_HAS.get(kind.value, _discovered),
         value_fn=_VALUES[kind.value],
     )
 

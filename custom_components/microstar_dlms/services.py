@@ -81,12 +81,6 @@ READABLE: Final[dict[int, frozenset[int]]] = {
     # time, time_zone, status, daylight-saving begin, end, deviation and enabled, clock_base
     CLASS_CLOCK: frozenset(range(2, 10)),
 }
-# Interface class -> the attributes its scaler_unit scales.
-_SCALED: Final[dict[int, frozenset[int]]] = {
-    CLASS_REGISTER: frozenset({2}),
-    CLASS_EXTENDED_REGISTER: frozenset({2}),
-    CLASS_DEMAND_REGISTER: frozenset({2, 3}),
-}
 
 # Refusals the meter gives, to translation keys (any other: "read_refused").
 _REFUSALS: Final = {
@@ -126,10 +120,9 @@ async def _async_read(call: ServiceCall) -> ServiceResponse:
     entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     ref = _readable_ref(call)
     refs = [ref]
-    if ref.attribute in _SCALED.get(ref.class_id, ()):
-        scaler_ref = MeterObject(ref.obis.dotted, ref.class_id).scaler_unit_ref()
-        assert scaler_ref is not None  # every scaled class has one
-        refs.append(scaler_ref)
+    meter_object = MeterObject(ref.obis.dotted, ref.class_id)
+    if meter_object.is_scaled(ref.attribute) and (scaler := meter_object.scaler_unit_ref()):
+        refs.append(scaler)
     results = await _async_read_from_meter(entry.runtime_data.coordinator, refs)
     value, error = results[0].value, results[0].error
     if error is not None:

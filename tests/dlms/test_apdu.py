@@ -125,9 +125,14 @@ def test_scaler_unit_response() -> None:
 
 
 def test_llc_direction_checked() -> None:
-    """A request header on a response is a DecodeError."""
+    """The meter's side takes only the request header; a client takes a response with either
+    header or none (as Gurux does), but not a damaged one."""
     with pytest.raises(DecodeError):
-        strip_llc(b"\xe6\xe6\x00\xc4", response=True)
+        strip_llc(b"\xe6\xe7\x00\xc0", response=False)
+    for header in (b"\xe6\xe7\x00", b"\xe6\xe6\x00", b""):
+        assert strip_llc(header + b"\xc4\x01", response=True) == b"\xc4\x01"
+    with pytest.raises(DecodeError):
+        strip_llc(b"\xe6\xe7\x01\xc4", response=True)
 
 
 def test_aare_accepted_round_trip() -> None:

@@ -121,3 +121,18 @@ def test_deviation_sign_is_taken_from_the_moment_of_reading() -> None:
     assert moment is not None
     assert moment.utcoffset() == timedelta(hours=5)
     assert CosemDateTime(day, clock, 0).to_datetime(near) == datetime(2025, 1, 15, 10, tzinfo=UTC)
+
+
+def test_a_clock_tells_the_meters_deviation_sign_for_its_other_stamps() -> None:
+    """The clock read near the moment of reading says which sign the meter writes; a past stamp
+    of the same meter is then read with it (the nearer guess would pick the wrong one for a
+    stamp hours old). A deviation of 0 or none tells nothing."""
+    day, clock = CosemDate(2025, 1, 15, 3), CosemTime(10, 0, 0, 0)
+    meter_clock = CosemDateTime(day, clock, 300)  # a meter in UTC+5 writing +300
+    assert meter_clock.inverted_deviation(datetime(2025, 1, 15, 5, 0, 3, tzinfo=UTC)) is True
+    assert meter_clock.inverted_deviation(datetime(2025, 1, 15, 15, 0, 3, tzinfo=UTC)) is False
+    assert CosemDateTime(day, clock, 0).inverted_deviation(datetime.now(UTC)) is None
+    assert CosemDateTime(day, clock, None).inverted_deviation(datetime.now(UTC)) is None
+    stamp = CosemDateTime(CosemDate(2025, 1, 14, 2), CosemTime(19, 30, 0, 0), 300)
+    assert stamp.to_datetime(inverted=True) == datetime(2025, 1, 14, 14, 30, tzinfo=UTC)
+    assert stamp.to_datetime() == datetime(2025, 1, 15, 0, 30, tzinfo=UTC)

@@ -2,17 +2,23 @@
 
 import asyncio
 import io
+import re
 
 import pytest
 
+from custom_components.microstar_dlms.dlms.apdu import AttributeRef
 from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
+from custom_components.microstar_dlms.dlms.obis import Obis, ScalerUnit, Unit
+from microstar_sim.pytest_plugin import SimulatorFactory
 from microstar_tools.meter import (
     build_parser,
     cmd_follow,
     cmd_read,
     cmd_test,
     main,
+    make_client,
     parse_target,
+    read_targets,
     settings_from,
 )
 
@@ -140,3 +146,25 @@ async def test_follow_polls_until_cancelled() -> None:
     assert meter.record.connections >= 3
     assert meter.record.reads.count(VOLTAGE) >= 3
     assert meter.record.reads.count(VOLTAGE_SCALER) == 1  # scalers do not change: read once
+
+
+async def test_read_scales_a_demand_register_from_its_attribute_4(
+    simulator: SimulatorFactory,
+) -> None:
+    """A demand register (class 5) keeps its scaler_unit in attribute 4 (3 is the last average):
+    both averages print in watts, scaled by what attribute 4 holds."""
+    sim = await simulator()
+    demand = Obis.parse("1-1:1.4.0")
+    args = build_parser().parse_args(
+        ["read", "--host", sim.host, "--port", str(sim.port), "5/1-1:1.4.0/2", "5/1-1:1.4.0/3"]
+    )
+    targets = [parse_target(text) for text in args.obis]
+    scalers: dict[AttributeRef, ScalerUnit] = {}
+    async with make_client(args, io.StringIO()).session() as session:
+        lines = await read_targets(session, targets, scalers)
+    assert scalers == {AttributeRef(5, demand, 4): ScalerUnit(0, Unit.WATT)}
+    assert re.fullmatch(r"1-1:1\.4\.0\s+5/2  \d+ W", lines[0]), lines
+    assert re.fullmatch(r"1-1:1\.4\.0\s+5/3  \d+ W", lines[1]), lines
+    out = io.StringIO()
+    assert await cmd_read(args, out) == 0
+    assert [line.endswith(" W") for line in out.getvalue().splitlines()] == [True, True]

@@ -15,6 +15,7 @@ from custom_components.microstar_dlms.dlms import (
     EncodeError,
     MeterClient,
     ProtocolError,
+    RequestRefusedError,
     ServerAddress,
 )
 from custom_components.microstar_dlms.dlms.apdu import (
@@ -71,32 +72,6 @@ async def _read(meter: FakeMeter, ref: AttributeRef = SERIAL) -> object:
             ProtocolError,
             "expected an AARE",
         ),
-        (
-            FakeMeter(answers={"GetRequestNormal": b"\xc4\x09\xc1"}),
-            ProtocolError,
-            "undecodable answer",
-        ),
-        (
-            FakeMeter(answers={"GetRequestNormal": ExceptionResponse(1, 2).encode()}),
-            ProtocolError,
-            "the meter answered exception response",
-        ),
-        (
-            FakeMeter(answers={"GetRequestNormal": GetResponseWithList(0xC1, ()).encode()}),
-            ProtocolError,
-            "unexpected GetResponseWithList",
-        ),
-        (
-            FakeMeter(
-                answers={
-                    "GetRequestNormal": GetResponseNormal(
-                        0xC5, Data(DataType.NULL_DATA, None)
-                    ).encode()
-                }
-            ),
-            ProtocolError,
-            "invoke id 5 does not match request 1",
-        ),
         (FakeMeter(frame_answers={"GetRequestNormal": DM}), ProtocolError, "dropped the link"),
         (
             FakeMeter(
@@ -108,22 +83,6 @@ async def _read(meter: FakeMeter, ref: AttributeRef = SERIAL) -> object:
             ),
             ProtocolError,
             "only bad frames",
-        ),
-        (
-            FakeMeter(
-                answers={
-                    "GetRequestNormal": GetResponseWithDatablock(
-                        0xC1, True, 1, b"\x09\x05ab"
-                    ).encode()
-                }
-            ),
-            ProtocolError,
-            "bad data in the block transfer",
-        ),
-        (
-            FakeMeter(block_size=100, next_answer=GetResponseWithList(0xC1, ()).encode()),
-            ProtocolError,
-            "GET-Request-Next: unexpected",
         ),
         (
             FakeMeter(
@@ -139,14 +98,8 @@ async def _read(meter: FakeMeter, ref: AttributeRef = SERIAL) -> object:
         "SNRM answered FRMR",
         "AARQ answered exception",
         "AARQ answered GET",
-        "GET answer undecodable",
-        "GET answered exception",
-        "GET answered with a list",
-        "GET answer for another invoke id",
         "DM mid-session",
         "I-frame out of sequence",
-        "block data undecodable",
-        "GET-next answered with a list",
         "datablock out of sequence",
     ],
 )
@@ -159,6 +112,59 @@ async def test_odd_answers_are_named_errors_and_end_with_disc(
         await _read(meter, ref)
     if meter.snrm_answer is None and DM not in meter.frame_answers.values():
         assert meter.record.frames[-1] == "DISC"  # a meter saying DM holds nothing
+
+
+@pytest.mark.parametrize(
+    ("meter", "match"),
+    [
+        (FakeMeter(answers={"GetRequestNormal": b"\xc4\x09\xc1"}), "undecodable answer"),
+        (
+            FakeMeter(answers={"GetRequestNormal": ExceptionResponse(1, 2).encode()}),
+            "the meter answered exception response",
+        ),
+        (
+            FakeMeter(answers={"GetRequestNormal": GetResponseWithList(0xC1, ()).encode()}),
+            "unexpected GetResponseWithList",
+        ),
+        (
+            FakeMeter(
+                answers={
+                    "GetRequestNormal": GetResponseWithDatablock(
+                        0xC1, True, 1, b"\x09\x05ab"
+                    ).encode()
+                }
+            ),
+            "bad data in its block transfer",
+        ),
+        (
+            FakeMeter(block_size=100, next_answer=GetResponseWithList(0xC1, ()).encode()),
+            "GET-Request-Next: unexpected",
+        ),
+    ],
+    ids=[
+        "GET answer undecodable",
+        "GET answered exception",
+        "GET answered with a list",
+        "block data undecodable",
+        "GET-next answered with a list",
+    ],
+)
+async def test_odd_get_answers_fail_only_their_item(meter: FakeMeter, match: str) -> None:
+    """An answer to one GET that is no usable GET-Response fails that item (issue 24): the
+    session goes on and ends with RLRQ and DISC."""
+    ref = OBJECT_LIST if meter.next_answer is not None else SERIAL
+    async with FakeGateway(meter) as gateway:
+        async with MeterClient(settings_for(gateway)).session() as session:
+            (result,) = await session.read_attributes([ref])
+    assert isinstance(result.error, RequestRefusedError)
+    assert match in str(result.error)
+    assert meter.record.frames[-2:] == ["ReleaseRequest", "DISC"]
+
+
+async def test_an_answer_for_another_invoke_id_is_taken() -> None:
+    """A meter that does not echo the invoke id is read (neither Gurux nor u9n checks it)."""
+    answer = GetResponseNormal(0xC5, Data(DataType.LONG_UNSIGNED, 7)).encode()
+    assert await _read(FakeMeter(answers={"GetRequestNormal": answer})) == 7
 
 
 async def test_first_datablock_carrying_a_failure_fails_that_item() -> None:

@@ -11,6 +11,7 @@ from custom_components.microstar_dlms.dlms.hdlc import (
     client_address,
     decode_frame,
     i_control,
+    rnr_control,
     rr_control,
 )
 from custom_components.microstar_dlms.dlms.hdlc_link import (
@@ -20,13 +21,14 @@ from custom_components.microstar_dlms.dlms.hdlc_link import (
     HdlcLink,
     HdlcServerLink,
     Ignored,
+    InWindow,
     LinkState,
     MessageReceived,
     SendFrame,
     negotiate,
 )
 
-from .vectors import DISC_1BYTE, SNRM_1BYTE, SNRM_MALFORMED
+from .vectors import DISC_1BYTE, SNRM_1BYTE, SNRM_MALFORMED, UA_VENDOR
 
 SERVER = ServerAddress(1)
 
@@ -125,6 +127,69 @@ def test_frames_for_other_stations_are_ignored() -> None:
     assert isinstance(client.receive(other), Ignored)
     server = HdlcServerLink(ServerAddress(1, 1234, 4))
     assert server.receive(decode_frame(SNRM_1BYTE)) == ([], None)
+
+
+def test_an_answer_from_another_address_size_is_ours() -> None:
+    """SNRM to logical 1, physical 17 in the 2-byte form, answered by the vendor's UA from the
+    4-byte form (00 02 00 23): the same station, so the link is up (issue 24, item 2). The same
+    parts in another meter's physical address are still someone else's."""
+    client = HdlcLink(ServerAddress(1, 17, 2), 16)
+    client.connect()
+    assert client.receive(decode_frame(UA_VENDOR)) == Connected(HdlcParameters())
+    stranger = HdlcLink(ServerAddress(1, 18, 2), 16)
+    stranger.connect()
+    assert isinstance(stranger.receive(decode_frame(UA_VENDOR)), Ignored)
+    one_byte = HdlcLink(ServerAddress(1), 16)
+    one_byte.connect()
+    assert isinstance(one_byte.receive(decode_frame(UA_VENDOR)), Ignored)
+
+
+def test_rnr_is_answered_with_a_poll_never_the_acknowledged_request() -> None:
+    """The meter takes the request (RNR, N(R) = our next N(S)) but is busy: the link waits, and
+    what it repeats when the wait runs out is an RR(P=1) poll, never the request the RNR
+    acknowledged; the meter's answer to the poll is the message (issue 24, item 3). An RNR that
+    did not take the request leaves the request to be sent again."""
+    client, server = connected_pair()
+    request = client.send(b"\xe6\xe6\x00\x01")
+    server.receive(decode_frame(request))
+    busy = decode_frame(server.not_ready())
+    assert busy.kind is FrameKind.RNR
+    assert isinstance(client.receive(busy), Ignored)
+    poll = client.retransmit()
+    assert poll != request
+    assert decode_frame(poll).control == rr_control(0)
+    answer = server.respond(b"\xe6\xe7\x00\x02")
+    assert client.receive(decode_frame(answer)) == MessageReceived(b"\xe6\xe7\x00\x02")
+
+    again, _ = connected_pair()
+    request = again.send(b"\xe6\xe6\x00\x01")
+    not_taken = HdlcFrame(client_address(1), SERVER, rnr_control(0))
+    assert isinstance(again.receive(not_taken), Ignored)
+    assert again.retransmit() == request
+
+
+def test_a_window_of_three_is_answered_after_its_last_frame() -> None:
+    """The meter may send three segments before our RR: the two with P/F=0 are taken without
+    a word (an RR then would collide with its next frame), the third (P/F=1) gets the RR, and
+    the next window follows (issue 24, item 4)."""
+    client, server = connected_pair(HdlcParameters(window_rx=3), HdlcParameters(window_tx=3))
+    assert client.parameters.window_rx == 3
+    _, request = server.receive(decode_frame(client.send(b"\xe6\xe6\x00\x01")))
+    assert request is not None
+    answer = b"\xe6\xe7\x00" + bytes(range(255)) * 3  # six segments of 128
+    frames = server.respond_frames(answer)
+    events = [client.receive(decode_frame(frame)) for frame in frames]
+    assert events[:2] == [InWindow(), InWindow()]
+    rr = events[2]
+    assert isinstance(rr, SendFrame)
+    assert decode_frame(rr.data).control == rr_control(3)
+    # A lost window end: what the client repeats is a poll for the rest, not its request.
+    assert decode_frame(client.retransmit()).kind is FrameKind.RR
+    rest, _ = server.receive(decode_frame(rr.data))
+    assert len(rest) == 3
+    *middle, last = [client.receive(decode_frame(frame)) for frame in rest]
+    assert middle == [InWindow(), InWindow()]
+    assert last == MessageReceived(answer)
 
 
 def test_out_of_sequence_is_a_frame_error_and_frmr_a_rejection() -> None:
@@ -287,3 +352,14 @@ def test_server_link_stays_silent_on_what_it_cannot_use() -> None:
     alone = HdlcServerLink(SERVER)
     with pytest.raises(FrameError, match="no client is connected"):
         alone.respond(b"x")
+
+
+def test_with_a_window_of_one_every_segment_gets_its_rr() -> None:
+    """A meter that negotiated a window of 1 but leaves P/F at 0 on its segments: each segment
+    is a whole window, so each is answered with RR as before."""
+    client, _ = connected_pair()
+    client.send(b"\xe6\xe6\x00\x01")
+    segment = HdlcFrame(client_address(1), SERVER, i_control(0, 1, poll=False), b"x", True)
+    event = client.receive(segment)
+    assert isinstance(event, SendFrame)
+    assert decode_frame(event.data).control == rr_control(1)

@@ -23,7 +23,6 @@ from custom_components.microstar_dlms.dlms.apdu import (
     InitiateResponse,
     ReleaseRequest,
     ReleaseResponse,
-    add_llc,
     decode_apdu,
     split_into_blocks,
     strip_llc,
@@ -59,6 +58,12 @@ class WireMeter:
     block_size: int = 0  # 0: never answer in datablocks
     first_block_number: int = 1
     list_answer: bytes | None = None  # raw APDU answering every GET-with-list
+    refusals: dict[AttributeRef, bytes] = field(default_factory=dict)  # raw APDU for a GET
+    echo_invoke: bool = True  # False: every GET answer carries invoke id C1
+    padding: bytes = b""  # bytes after every GET answer's APDU
+    llc: bytes = b"\xe6\xe7\x00"  # the LLC header of every answer
+    answer_rlrq: bool = True  # False: RLRQ is never answered
+    answer_disc: bool = True  # False: DISC is never answered (the link stays up)
     hdlc: HdlcParameters = field(default_factory=HdlcParameters)
     address: ServerAddress = field(default_factory=lambda: ServerAddress(1))
     heard: list[str] = field(default_factory=list)
@@ -77,6 +82,8 @@ class WireMeter:
             if not isinstance(frame, HdlcFrame):
                 continue
             self.heard.append(frame.kind.value)
+            if frame.kind is FrameKind.DISC and not self.answer_disc:
+                continue
             replies, request = self.link.receive(frame)
             out += b"".join(replies)
             if request is not None:
@@ -93,6 +100,8 @@ class WireMeter:
                 mechanism=apdu.mechanism,
             ).encode()
         elif isinstance(apdu, ReleaseRequest):
+            if not self.answer_rlrq:
+                return b""
             answer = ReleaseResponse().encode()
         elif isinstance(apdu, GetRequestNext):
             answer = self._blocks.pop(0)
@@ -103,10 +112,14 @@ class WireMeter:
                 results = tuple(self._lookup(ref) for ref in apdu.attributes)
                 answer = GetResponseWithList(apdu.invoke_id_and_priority, results).encode()
         elif isinstance(apdu, GetRequestNormal):
-            answer = self._get(apdu)
+            answer = self.refusals.get(apdu.attribute) or self._get(apdu)
         else:
             raise AssertionError(f"the meter cannot answer {apdu}")
-        return self.link.respond(add_llc(answer, response=True))
+        if isinstance(apdu, GetRequestNormal | GetRequestNext | GetRequestWithList):
+            if not self.echo_invoke and answer[:1] == b"\xc4":
+                answer = answer[:2] + b"\xc1" + answer[3:]
+            answer += self.padding
+        return self.link.respond(self.llc + answer)
 
     def _lookup(self, ref: AttributeRef) -> Data | DataAccessResult:
         return self.objects.get(ref, DataAccessResult.OBJECT_UNDEFINED)

@@ -25,7 +25,7 @@ COMPRESSED: dict[str, Any] = {
 def compress_clock() -> list[str]:
     """Rebind the ``COMPRESSED`` constants in the integration's modules; say where."""
     const = importlib.import_module(f"{PACKAGE}.const")
-    importlib.import_module(PACKAGE)  # and so every module that imports from const
+    importlib.import_module(f"{PACKAGE}.lifecycle")  # and so every module that imports const
     rebound = []
     for name, value in COMPRESSED.items():
         if not hasattr(const, name):

@@ -8,7 +8,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -33,7 +33,6 @@ pytestmark = [
 VOLTAGE = "sensor.microstar_21061234_voltage_l1"
 ENERGY = "sensor.microstar_21061234_energy_import"
 POWER_FACTOR_L2 = "sensor.microstar_21061234_power_factor_l2"
-FIRMWARE = "sensor.microstar_21061234_firmware"
 
 
 def coordinator_of(entry: MockConfigEntry) -> MicrostarCoordinator:
@@ -141,7 +140,7 @@ async def test_one_object_refused(
     sim.set_fault(DataAccessFailure(obis=obis, attribute=2))
     await poll(hass, freezer)
     assert hass.states.get(refused).state == STATE_UNKNOWN
-    for other in {VOLTAGE, ENERGY, FIRMWARE} - {refused}:
+    for other in {VOLTAGE, ENERGY} - {refused}:
         assert hass.states.get(other).state not in (STATE_UNKNOWN, STATE_UNAVAILABLE), other
     sim.clear_faults()
     await poll(hass, freezer)
@@ -204,7 +203,11 @@ async def test_meter_without_object_list_or_firmware(
     meter = mock_config_entry.runtime_data.meter
     assert meter.objects
     assert meter.firmware is None
-    assert hass.states.get(FIRMWARE) is None
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, SERIAL), mock_config_entry.entry_id
+    )
+    assert device is not None
+    assert device.sw_version is None
     assert hass.states.get(VOLTAGE).state != STATE_UNAVAILABLE
 
 

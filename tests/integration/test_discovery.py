@@ -35,7 +35,6 @@ pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
 ENERGY = "sensor.microstar_21061234_energy_import"
 VOLTAGE = "sensor.microstar_21061234_voltage_l1"
 FREQUENCY = "sensor.microstar_21061234_frequency"
-FIRMWARE = "sensor.microstar_21061234_firmware"
 OBJECT_LIST = "0.0.40.0.0.255"
 STORE_KEY = f"{DOMAIN}.01JMICROSTARMETER000000001"
 
@@ -107,7 +106,7 @@ async def test_first_poll_learns_the_guide_meter_without_its_object_list(
 
     asked = requests.take()
     assert OBJECT_LIST not in {key for key, _ in asked}
-    for entity_id in (ENERGY, VOLTAGE, FREQUENCY, FIRMWARE):
+    for entity_id in (ENERGY, VOLTAGE, FREQUENCY):
         assert (state := hass.states.get(entity_id)) is not None
         assert state.state != STATE_UNAVAILABLE
     assert hass.states.get(VOLTAGE).attributes["unit_of_measurement"] == "V"
@@ -239,7 +238,6 @@ async def test_new_firmware_forces_rediscovery(
     asked = requests.take()
     assert ("1.0.0.2.0.255", 2) in asked
     assert "1.1.32.7.0.255" in requests.scalers(asked)
-    assert hass.states.get(FIRMWARE).state == "MS-DLMS 2.40"
     device = device_registry.async_get_device_by_identifier(
         (DOMAIN, SERIAL), init_integration.entry_id
     )

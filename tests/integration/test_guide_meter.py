@@ -13,7 +13,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, translation
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -37,9 +37,9 @@ from .polling import poll
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
 
 TARIFF = "sensor.microstar_21061234_active_tariff"
-METER_COVER = "event.microstar_21061234_meter_cover"
-BILLING = "event.microstar_21061234_billing_period"
-CHANNEL_2_ENERGY = "sensor.microstar_21061234_channel_2_energy_import"
+METER_COVER = "event.microstar_21061234_meter_cover_opened"
+BILLING = "event.microstar_21061234_billing_period_closed"
+CHANNEL_2_ENERGY = "sensor.microstar_21061234_source_carrying_the_load_load_source_energy_import"
 RATE_1 = "sensor.microstar_21061234_energy_import_rate_1"
 
 
@@ -79,7 +79,7 @@ async def _learned(
 
 def _expected_entities() -> set[tuple[str, str]]:
     """(platform, unique id) of every entity the catalogue presents for the guide's objects."""
-    keys = {code.dotted for row in guide_rows() for code in guide_codes(row)} | {"1.0.0.2.0.255"}
+    keys = {code.dotted for row in guide_rows() for code in guide_codes(row)}
     return {
         (str(presentation.platform), f"{SERIAL}_{key}")
         for key in keys
@@ -127,7 +127,8 @@ async def test_tariff_timestamps_and_channels(
     assert meter is not None
     assert channel is not None
     assert channel.via_device_id == meter.id
-    assert channel.name == f"Microstar {SERIAL} channel 2"
+    assert channel.name == f"Microstar {SERIAL}: source carrying the load"
+    assert channel.model == meter.model == "DLMS/COSEM 3~"
     energy = entity_registry.async_get(CHANNEL_2_ENERGY)
     assert energy is not None
     assert energy.device_id == channel.id
@@ -174,6 +175,54 @@ async def test_events_fire_when_the_stamp_advances_not_at_baseline_or_restart(
     await hass.async_block_till_done()
     await poll(hass, freezer)
     assert hass.states.get(BILLING).state == fired_at  # not fired again
+
+
+EVENT_NAMES = {
+    "en": {
+        "meter_cover": "Meter cover opened",
+        "terminal_cover": "Terminal cover opened",
+        "configuration": "Configuration changed",
+        "billing_period": "Billing period closed",
+    },
+    "es": {
+        "meter_cover": "Tapa del medidor abierta",
+        "terminal_cover": "Tapa de bornes abierta",
+        "configuration": "Configuración cambiada",
+        "billing_period": "Periodo de facturación cerrado",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+async def test_events_are_named_for_what_happens(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+    language: str,
+) -> None:
+    """Each event entity is named for what happened, and its event type reads the same (not a
+    bare "Opened" under "Meter cover"), in the language of the server."""
+    hass.config.language = language
+    await _learned(hass, mock_config_entry, freezer)
+    strings = await translation.async_get_translations(hass, language, "entity", {DOMAIN})
+    names = {}
+    for entry in er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id):
+        if entry.domain != "event":
+            continue
+        state = hass.states.get(entry.entity_id)
+        assert state is not None
+        assert entry.translation_key is not None
+        names[entry.translation_key] = state.name
+        (event_type,) = state.attributes["event_types"]
+        key = f"component.{DOMAIN}.entity.event.{entry.translation_key}"
+        assert (
+            strings[f"{key}.state_attributes.event_type.state.{event_type}"]
+            == (EVENT_NAMES[language][entry.translation_key])
+        )
+    assert names == {
+        key: f"Microstar {SERIAL} {name}" for key, name in EVENT_NAMES[language].items()
+    }
 
 
 async def test_every_entity_is_unavailable_while_the_meter_is_silent(

@@ -11,6 +11,7 @@ from awesomeversion import AwesomeVersion
 from packaging.requirements import Requirement
 import pytest
 
+from custom_components.microstar_dlms.catalogue import CATALOGUE, CHANNEL_SOURCES
 from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.dlms import errors
 from custom_components.microstar_dlms.event import ATTR_METER_TIME, EVENTS
@@ -94,6 +95,42 @@ def test_entity_names_and_icons(language: str) -> None:
     assert keys == set(names)
     icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]["sensor"]
     assert set(icons) <= keys
+
+
+# How a channel's sensor is named from the meter's sensor of the same quantity (``name``).
+CHANNEL_NAMING = {
+    "en": {
+        2: lambda name: f"Load source {name[0].lower()}{name[1:]}",
+        3: lambda name: f"Standby source {name[0].lower()}{name[1:]}",
+    },
+    "es": {
+        2: lambda name: f"{name} (fuente de la carga)",
+        3: lambda name: f"{name} (fuente de reserva)",
+    },
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_channel_s_sensors_are_named_for_its_source(language: str) -> None:
+    """A channel's sensor is the meter's one of the same quantity, named for the channel's
+    source ("Load source energy import"), so no picker offers two totals of one name; its
+    icon is the meter's one."""
+    names = _translations(language)["entity"]["sensor"]
+    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]["sensor"]
+    channels = 0
+    for description in SENSORS:
+        channel = CATALOGUE[description.key].channel
+        if channel == 1:
+            continue
+        channels += 1
+        key = str(description.translation_key)
+        source = f"{CHANNEL_SOURCES[channel]}_"
+        assert key.startswith(source), key
+        meter_key = key.removeprefix(source)
+        naming = CHANNEL_NAMING[language][channel]
+        assert names[key]["name"] == naming(names[meter_key]["name"]), key
+        assert icons.get(key) == icons.get(meter_key), key
+    assert channels == 2 * 138  # channels 2 and 3 of the guide
 
 
 def test_every_entity_has_a_device_class_or_an_icon() -> None:

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE, EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -38,6 +39,54 @@ async def test_setup_and_unload(
     assert not sim.record.open_sessions
     assert not sim.record.open_associations
     assert not sim.record.open_connections
+
+
+async def test_an_earlier_release_s_serial_and_firmware_sensors_are_removed(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """An installation from before keeps its meter device, which shows the serial number and
+    firmware; their sensors leave the registry and the state machine at setup, and nothing of
+    the entry is left that no entity or device stands for."""
+    mock_config_entry.add_to_hass(hass)
+    device = device_registry.async_get_or_create(
+        config_entry_id=mock_config_entry.entry_id,
+        identifiers={(DOMAIN, SERIAL)},
+        name=f"Microstar {SERIAL}",
+    )
+    retired = []
+    for key, name in (("1.0.0.0.0.255", "serial_number"), ("1.0.0.2.0.255", "firmware")):
+        entity = entity_registry.async_get_or_create(
+            "sensor",
+            DOMAIN,
+            f"{SERIAL}_{key}",
+            suggested_object_id=f"microstar_{SERIAL}_{name}",
+            config_entry=mock_config_entry,
+            device_id=device.id,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        )
+        # What Home Assistant shows at start for a registered entity nothing provides yet.
+        hass.states.async_set(entity.entity_id, STATE_UNAVAILABLE, {"restored": True})
+        retired.append(entity.entity_id)
+
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    for entity_id in retired:
+        assert entity_registry.async_get(entity_id) is None, entity_id
+        assert hass.states.get(entity_id) is None, entity_id
+    meter = device_registry.async_get_device_by_identifier(
+        (DOMAIN, SERIAL), mock_config_entry.entry_id
+    )
+    assert meter is not None
+    assert (meter.id, meter.serial_number, meter.sw_version) == (device.id, SERIAL, "MS-DLMS 2.31")
+    entities = er.async_entries_for_config_entry(entity_registry, mock_config_entry.entry_id)
+    assert entities
+    for entity in entities:
+        assert entity.disabled or hass.states.get(entity.entity_id) is not None, entity.entity_id
+        assert device_registry.async_get(entity.device_id or "") is not None, entity.entity_id
 
 
 async def test_gateway_busy_at_start_retries(

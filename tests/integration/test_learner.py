@@ -7,7 +7,7 @@ from custom_components.microstar_dlms.cosem import MeterObject
 from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.dlms import Data, DataAccessError, ReadResult
 from custom_components.microstar_dlms.dlms.axdr import DataType
-from custom_components.microstar_dlms.dlms.errors import DataAccessResult
+from custom_components.microstar_dlms.dlms.errors import DataAccessResult, RequestRefusedError
 from custom_components.microstar_dlms.learner import EnabledEntities, Learner
 
 TARIFF = "0.0.96.14.0.255"  # enabled by default
@@ -149,3 +149,33 @@ def test_the_catalogue_probe_order_is_kept() -> None:
     first = [obj.key for obj in learner.next_probe()]
     assert first == [key for key in learner.pending() if key in enabled][:8]
     assert all(key in enabled for key in first)
+
+
+def test_refusals_absent_passing_and_set_aside() -> None:
+    """Object-undefined: absent for good; object-unavailable: asked again next poll; refused
+    with an exception (no data-access result): set aside, not asked until the identity check
+    clears it."""
+    catalogue = {key: _known(key, enabled=True) for key in (MISSING, LATER, SPARE)}
+    discovery = MeterDiscovery("1234")
+    refusals = {
+        MISSING: DataAccessError(DataAccessResult.OBJECT_UNDEFINED),
+        LATER: DataAccessError(DataAccessResult.OBJECT_UNAVAILABLE),
+        SPARE: RequestRefusedError("exception response D8 01 02"),
+    }
+    asked: list[str] = []
+    for _ in range(2):
+        learner = Learner(
+            catalogue,
+            discovery,
+            EnabledEntities(catalogue, {}, discovery),
+            batch=1,
+            budget=60,
+            disabled_budget=60,
+        )
+        while probe := learner.next_probe():
+            asked += [obj.key for obj in probe]
+            learner.learn(probe, [ReadResult(o.probe_ref(), error=refusals[o.key]) for o in probe])
+    assert asked == [MISSING, LATER, SPARE, LATER]
+    assert discovery.absent == {MISSING}
+    assert discovery.set_aside == {SPARE}
+    assert not discovery.objects

@@ -2,6 +2,8 @@
 for, the OBIS field checked before any I/O, and each bound a translated error."""
 
 import asyncio
+from datetime import datetime
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 from unittest.mock import patch
@@ -15,6 +17,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
+from custom_components.microstar_dlms.dlms.axdr import CosemDateTime
+from custom_components.microstar_dlms.services import plain_value
 from microstar_sim import Silent, Simulator
 
 from .conftest import SERIAL, settled
@@ -237,3 +241,74 @@ async def test_a_read_past_its_time_bound_is_a_translated_error(
         await _read(hass, mock_config_entry, obis="1-1:32.7.0")
     assert raised.value.translation_key == "no_answer_in_time"
     assert raised.value.translation_placeholders == {"seconds": "0.4"}  # the bound it had
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_an_entry_that_is_not_a_loaded_meter_is_refused(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """An unknown entry, another integration's entry or an unloaded meter: a translated error."""
+    other = MockConfigEntry(domain="sun")
+    other.add_to_hass(hass)
+    for entry_id in ("no-such-entry", other.entry_id):
+        with pytest.raises(ServiceValidationError) as refused:
+            await hass.services.async_call(
+                DOMAIN,
+                "read",
+                {"config_entry_id": entry_id, "obis": "1-1:32.7.0"},
+                blocking=True,
+                return_response=True,
+            )
+        assert refused.value.translation_key == "entry_not_loaded"
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    with pytest.raises(ServiceValidationError) as refused:
+        await _read(hass, mock_config_entry, obis="1-1:32.7.0")
+    assert refused.value.translation_key == "entry_not_loaded"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (None, None),
+        (True, True),
+        (Decimal("230.15"), 230.15),
+        (b"21061234", "21061234"),
+        (b"\x00\xff\x10", "00ff10"),
+        (
+            CosemDateTime.from_datetime(datetime(2026, 12, 3, 15, 4, 5)).encode(),
+            "2026-12-03T15:04:05",
+        ),
+        (b"\x07\xea\x0d\x01\xff\x00\x00\x00\x00\x80\x00\x00", "07ea0d01ff00000000800000"),
+        (bytes.fromhex("270f0c1fff173b3b0002d000"), "9999-12-31T23:59:59-12:00"),
+        ([1, [b"ab", Decimal(2)]], [1, ["ab", 2.0]]),
+        (CosemDateTime.from_datetime(datetime(2026, 1, 2, 3, 4, 5)), "2026-01-02T03:04:05"),
+        (frozenset({7}), "frozenset({7})"),
+    ],
+    ids=[
+        "none",
+        "bool",
+        "decimal",
+        "text",
+        "bytes",
+        "date-time octets",
+        "month 13 octets",
+        "year 9999",
+        "nested",
+        "date-time",
+        "other",
+    ],
+)
+def test_a_value_comes_back_as_json_can_carry_it(value: Any, shown: Any) -> None:
+    """Octet strings as text, a date-time or hex; numbers as numbers; anything else as text."""
+    assert plain_value(value) == shown
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_an_object_the_meter_does_not_have_is_a_translated_error(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """The meter answers object-undefined: the action says so, with the code asked for."""
+    with pytest.raises(HomeAssistantError) as refused:
+        await _read(hass, mock_config_entry, obis="1-1:99.99.0")
+    assert refused.value.translation_key == "object_undefined"
+    assert refused.value.translation_placeholders["obis"] == "1-1:99.99.0"

@@ -12,7 +12,7 @@ import yaml
 README = Path(__file__).parents[2] / "README.md"
 SECTION = "### Automations"
 TARIFF = "sensor.microstar_21061234_active_tariff"
-COVER = "event.microstar_21061234_meter_cover"
+COVER = "event.microstar_21061234_meter_cover_opened"
 
 
 def readme_automations() -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """DLMS/COSEM core for Microstar meters over HDLC: sans-IO codecs and session, an asyncio client.
 
-No Home Assistant imports: this package can be published and tested on its own.
+No Home Assistant imports: this package is tested on its own and builds into the wheel
+``microstar_dlms_core`` (pyproject.toml; docs/architecture.md).
 """
 
 from .apdu import AttributeRef, Conformance
@@ -27,10 +28,12 @@ from .errors import (
     GatewayBusy,
     NoAnswer,
     ProtocolError,
+    RequestRefusedError,
     ResponseTimeout,
     Rfc2217NotNegotiated,
 )
 from .hdlc import HdlcParameters, ServerAddress
+from .interface_classes import MeterObject
 from .obis import Obis, ScalerUnit, Unit
 from .session import DlmsSession
 from .trace import TraceRecord
@@ -57,12 +60,14 @@ __all__ = [
     "GatewayBusy",
     "HdlcParameters",
     "MeterClient",
+    "MeterObject",
     "MeterSession",
     "NegotiatedParameters",
     "NoAnswer",
     "Obis",
     "ProtocolError",
     "ReadResult",
+    "RequestRefusedError",
     "ResponseTimeout",
     "Rfc2217NotNegotiated",
     "ScalerUnit",

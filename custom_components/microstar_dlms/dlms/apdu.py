@@ -28,14 +28,26 @@ def add_llc(apdu: bytes, *, response: bool = False) -> bytes:
 
 
 def strip_llc(information: bytes, *, response: bool) -> bytes:
-    """Remove and check the LLC header of a reassembled information field."""
-    expected = LLC_RESPONSE if response else LLC_REQUEST
-    if information[:3] != expected:
-        raise DecodeError(
-            f"LLC header {information[:3].hex(' ')} is not {expected.hex(' ')}"
-            f" ({'response' if response else 'request'} expected)"
-        )
-    return information[3:]
+    """Remove and check the LLC header of a reassembled information field.
+
+    A response may carry ``E6 E7 00``, the request header ``E6 E6 00`` or no header at all:
+    meters send all three and Gurux accepts them (no xDLMS or ACSE APDU tag is ``E6``). The
+    meter's side (a request) stays strict.
+    """
+    if response:
+        if information[:3] in (LLC_RESPONSE, LLC_REQUEST):
+            return information[3:]
+        if information[:1] != LLC_RESPONSE[:1]:
+            return information
+        expected = LLC_RESPONSE
+    else:
+        if information[:3] == LLC_REQUEST:
+            return information[3:]
+        expected = LLC_REQUEST
+    raise DecodeError(
+        f"LLC header {information[:3].hex(' ')} is not {expected.hex(' ')}"
+        f" ({'response' if response else 'request'} expected)"
+    )
 
 
 class Conformance(IntFlag):
@@ -791,13 +803,17 @@ type Apdu = (
 )
 
 
-def decode_apdu(data: bytes) -> Apdu:
-    """Decode one APDU (without LLC header); only DecodeError escapes."""
+def decode_apdu(data: bytes, *, trailing_ok: bool = False) -> Apdu:
+    """Decode one APDU (without LLC header); only DecodeError escapes.
+
+    ``trailing_ok`` ignores bytes after a complete APDU: some meters pad their answers, and
+    neither Gurux nor u9n refuses them. The meter's side (a request) stays strict.
+    """
     reader = Reader(data)
     tag = reader.byte()
     if tag in (0x60, 0x61, 0x62, 0x63):
         body = reader.sized()
-        if reader.remaining:
+        if reader.remaining and not trailing_ok:
             raise DecodeError(f"{reader.remaining} bytes after the ACSE APDU")
         if tag == 0x60:
             return Aarq.decode_body(body)
@@ -806,20 +822,20 @@ def decode_apdu(data: bytes) -> Apdu:
         if tag == 0x62:
             return ReleaseRequest(_release_reason(body))
         return ReleaseResponse(_release_reason(body))
-    apdu = _decode_xdlms(tag, reader)
-    if reader.remaining:
+    apdu = _decode_xdlms(tag, reader, trailing_ok=trailing_ok)
+    if reader.remaining and not trailing_ok:
         raise DecodeError(f"{reader.remaining} unexpected bytes after the APDU")
     return apdu
 
 
-def _decode_xdlms(tag: int, reader: Reader) -> Apdu:
+def _decode_xdlms(tag: int, reader: Reader, *, trailing_ok: bool = False) -> Apdu:
     if tag == 0xD8:
         state, service = reader.byte(), reader.byte()
         if service == ServiceErrorCode.INVOCATION_COUNTER_ERROR and reader.remaining == 4:
             reader.take(4)  # the expected invocation counter
         return ExceptionResponse(state, service)
     if tag == 0x0E:
-        return _decode_confirmed_service_error(reader)
+        return _decode_confirmed_service_error(Reader(reader.take(3)) if trailing_ok else reader)
     if tag == 0xC0:
         kind = reader.byte()
         invoke = reader.byte()

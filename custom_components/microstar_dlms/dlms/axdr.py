@@ -283,12 +283,15 @@ class CosemDateTime:
             clock_status,
         )
 
-    def to_datetime(self, near: datetime | None = None) -> datetime | None:
+    def to_datetime(
+        self, near: datetime | None = None, *, inverted: bool = False
+    ) -> datetime | None:
         """A ``datetime`` (aware when the deviation is known) or None when not concrete.
 
         Many meters encode the deviation with the opposite sign (Gurux has an option for it).
         Given ``near`` (an aware datetime such as the moment of reading), the sign convention
-        that lands closer to it is taken; without it, the standard's.
+        that lands closer to it is taken; without it, the standard's, or the opposite one with
+        ``inverted`` (a meter known to use it, from its clock: ``inverted_deviation``).
         """
         day = self.date.to_date()
         clock = self.time.to_time()
@@ -296,7 +299,8 @@ class CosemDateTime:
             return None
         if self.deviation is None:
             return datetime.combine(day, clock)
-        signs = (self.deviation,) if near is None else (self.deviation, -self.deviation)
+        deviation = -self.deviation if inverted else self.deviation
+        signs = (deviation,) if near is None else (deviation, -deviation)
         moments = [
             datetime.combine(day, clock, UTC if d == 0 else timezone(timedelta(minutes=-d)))
             for d in signs
@@ -307,6 +311,17 @@ class CosemDateTime:
         if near is None:
             return moments[0]
         return min(moments, key=lambda moment: abs(moment - near))
+
+    def inverted_deviation(self, near: datetime) -> bool | None:
+        """Whether this clock reading uses the opposite deviation sign: it lands nearer ``near``
+        (the moment of reading) that way. None when its deviation cannot tell (absent or 0)."""
+        if not self.deviation:
+            return None
+        standard = self.to_datetime()
+        opposite = self.to_datetime(inverted=True)
+        if standard is None or opposite is None:
+            return None
+        return abs(opposite - near) < abs(standard - near)
 
 
 # -- data ---------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 import logging
 from typing import Final
 
@@ -35,12 +36,14 @@ __all__ = [
     "GATEWAY_BUSY_TEXTS",
     "PROPOSED_CONFORMANCE",
     "ConnectionSettings",
+    "LineMemory",
     "MeterClient",
     "MeterMemory",
     "MeterSession",
     "NegotiatedParameters",
     "ReadResult",
     "forget_meters",
+    "line_memory",
     "meter_memory",
 ]
 
@@ -55,14 +58,26 @@ GATEWAY_BUSY_TEXTS: Final = (
 )
 _NOISE_MEMORY = 512
 _DRAIN_QUIET = 0.05  # stale input is what arrives before the line is quiet this long
-# After our own clean end (the meter answered DISC, nothing was stale) the meter has nothing
-# left to send: the drain only collects what a gateway sends on connect. Any byte it finds
-# brings the full quiet window back.
+# After the line's last session ended cleanly (its meter answered DISC, nothing was stale) no
+# meter on it has anything left to send: the drain only collects what a gateway sends on
+# connect. Any byte it finds brings the full quiet window back.
 _DRAIN_QUIET_AFTER_CLEAN_END = 0.01
 _DRAIN_MAX = 0.3
+# The close budget's room beyond its two response timeouts (RLRQ, DISC) for the writes and the
+# loop: after an unanswered RLRQ the DISC still gets its whole wait, so a meter answering
+# neither is known as such after one session (MeterMemory).
+_CLOSE_MARGIN = 0.5
+
+
+@dataclass(slots=True)
+class LineMemory:
+    """What the last session on one endpoint left behind, whichever meter it was with."""
+
+    quiet: bool = False  # it ended with an answered DISC and nothing stale: no bytes to come
 
 
 _MEMORY: dict[tuple[str, ServerAddress], MeterMemory] = {}
+_LINES: dict[str, LineMemory] = {}
 
 
 def meter_memory(settings: ConnectionSettings) -> MeterMemory:
@@ -71,9 +86,15 @@ def meter_memory(settings: ConnectionSettings) -> MeterMemory:
     return _MEMORY.setdefault(key, MeterMemory())
 
 
+def line_memory(endpoint: str) -> LineMemory:
+    """The process-wide memory of one endpoint's line (the meters behind it share its bytes)."""
+    return _LINES.setdefault(endpoint_key(endpoint), LineMemory())
+
+
 def forget_meters() -> None:
     """Drop what earlier sessions taught (tests that replay one endpoint need a clean start)."""
     _MEMORY.clear()
+    _LINES.clear()
 
 
 class MeterClient:
@@ -102,7 +123,9 @@ class MeterClient:
             stream = await open_stream(
                 settings.endpoint, settings.baudrate, settings.connect_timeout
             )
-            session = MeterSession(stream, settings, self.trace, meter_memory(settings))
+            session = MeterSession(
+                stream, settings, self.trace, meter_memory(settings), line_memory(settings.endpoint)
+            )
             try:
                 await session.open()
                 yield session
@@ -126,6 +149,7 @@ class MeterSession:
         settings: ConnectionSettings,
         trace: TraceHook | None,
         memory: MeterMemory | None = None,
+        line: LineMemory | None = None,
     ) -> None:
         self._stream = stream
         self._settings = settings
@@ -134,7 +158,7 @@ class MeterSession:
         self._protocol = DlmsSession(settings, memory)
         self._noise = bytearray()
         self._closed = False
-        self._memory = self._protocol.memory
+        self._line = line or LineMemory()
 
     @property
     def negotiated(self) -> NegotiatedParameters | None:
@@ -188,7 +212,7 @@ class MeterSession:
         settings = self._settings
         await self._end(
             self._protocol.release,
-            settings.close_timeout or 2 * settings.response_timeout,
+            settings.close_timeout or 2 * settings.response_timeout + _CLOSE_MARGIN,
             released=True,
         )
 
@@ -214,7 +238,7 @@ class MeterSession:
                     ended = await self._run()
                     # Only a normal release leaves the line known quiet: an abort may cut a
                     # transfer whose remaining bytes are still on their way.
-                    self._memory.left_quiet = (
+                    self._line.quiet = (
                         released and isinstance(ended, Ended) and ended.clean and not self._noise
                     )
         except (DlmsError, TimeoutError, OSError) as err:
@@ -239,6 +263,8 @@ class MeterSession:
                     deadline = loop.time() + within
             elif isinstance(event, FrameArrived):
                 self._record(Direction.RX, event.data)
+                if event.restarts_wait:
+                    deadline = loop.time() + within
             elif isinstance(event, NoiseArrived):
                 self._on_noise(event.data)
             elif isinstance(event, NeedData):
@@ -267,14 +293,20 @@ class MeterSession:
         """Discard stale bytes an earlier exchange left at the gateway (field notes §3)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + _DRAIN_MAX
-        quiet = _DRAIN_QUIET_AFTER_CLEAN_END if self._memory.left_quiet else _DRAIN_QUIET
-        self._memory.left_quiet = False  # until this session ends cleanly
+        # The line's memory, not the meter's: after another meter's unclean end on a shared
+        # line, the stale bytes are the line's.
+        quiet = _DRAIN_QUIET_AFTER_CLEAN_END if self._line.quiet else _DRAIN_QUIET
+        self._line.quiet = False  # until this session ends cleanly
+        stale = bytearray()
         while (remaining := end - loop.time()) > 0:
             data = await self._stream.read(min(quiet, remaining))
             if not data:
                 break
             self._on_noise(data)
+            stale += data
             quiet = _DRAIN_QUIET
+        if stale:
+            self._protocol.receive_stale(bytes(stale))
         if self._stream.at_eof:
             self._check_gateway_text()
             raise ConnectionFailed(f"{self._stream.endpoint} closed the connection at once")

@@ -58,6 +58,15 @@ class DataAccessError(DlmsError):
         super().__init__(f"{text}: {detail}" if detail else text)
 
 
+class RequestRefusedError(DataAccessError):
+    """One attribute's GET was answered with no GET-Response: an ExceptionResponse, a
+    ConfirmedServiceError or an APDU that cannot be decoded. Per item, like a data-access
+    result; the link is in step and the session goes on."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(DataAccessResult.OTHER_REASON, detail)
+
+
 class ClientError(DlmsError):
     """A session failed; the message says why in words a field engineer can act on."""
 
@@ -100,6 +109,11 @@ class AuthenticationFailed(AssociationRejected):
 
 class ProtocolError(ClientError):
     """Bad frames after retries, an unexpected APDU or an exception response."""
+
+
+class SessionStateError(ProtocolError):
+    """The session was asked for a move its state does not allow (``dlms/session_state.py``):
+    the caller's mistake or the core's, never the meter's (h11's LocalProtocolError)."""
 
 
 class ResponseTimeout(ClientError):  # noqa: N818 - contract name (docs/architecture.md)

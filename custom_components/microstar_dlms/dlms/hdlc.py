@@ -78,6 +78,14 @@ class ServerAddress:
             return cls(parts[0], parts[1], 2)
         return cls((parts[0] << 7) | parts[1], (parts[2] << 7) | parts[3], 4)
 
+    def same_station(self, other: ServerAddress) -> bool:
+        """Whether ``other`` names the same station, in whichever size it is encoded.
+
+        A meter addressed in the 2-byte form may answer from the 4-byte form (the vendor's UA
+        comes from ``00 02 00 23``); Gurux compares the logical and physical parts too.
+        """
+        return self.logical == other.logical and self.physical == other.physical
+
     def __str__(self) -> str:
         """Show the address as a field engineer writes it."""
         if self.physical is None:

@@ -1,10 +1,11 @@
 """HDLC link state machines (IEC 62056-46 normal response mode), client and server side.
 
-Sans-IO: frames in, events and frame bytes out. Window size 1 as every Microstar negotiates;
-long messages go out in segments (segmentation bit set) and come in the same way, each segment
-acknowledged with RR before the next one is sent. Both roles share one station (sequence
-numbers, segmenting, reassembly, repeats); they differ in who polls and in how strictly they
-treat a peer that breaks the rules (the client reports it, the meter stays silent).
+Sans-IO: frames in, events and frame bytes out. Long messages go out in segments (segmentation
+bit set) and come in the same way. Every Microstar negotiates a window of 1 (one segment, then
+the peer's RR); a station with a larger window sends up to that many I-frames, P/F set only on
+the last. Both roles share one station (sequence numbers, segmenting, reassembly, repeats);
+they differ in who polls and in how strictly they treat a peer that breaks the rules (the
+client reports it, the meter stays silent).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .hdlc import (
     disc_frame,
     dm_frame,
     i_control,
+    rnr_control,
     rr_control,
     snrm_frame,
     ua_frame,
@@ -81,13 +83,21 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class InWindow:
+    """A segment inside the meter's window (P/F=0) was taken: the meter keeps the turn, so
+    nothing is sent until the window's last frame (P/F=1)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A frame that changes nothing (not for us, a duplicate, an unsolicited RR)."""
 
     reason: str
 
 
-type LinkEvent = Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | Ignored
+type LinkEvent = (
+    Connected | Disconnected | SendFrame | MessageReceived | FrameRejected | InWindow | Ignored
+)
 
 
 def _segments(information: bytes, size: int) -> list[bytes]:
@@ -113,6 +123,7 @@ class _Station:
         self._vr = 0  # N(S) we expect from the peer
         self._last_sent = b""
         self._outgoing: list[bytes] = []  # segments of our message not yet sent
+        self._window: list[bytes] = []  # our I-frames the peer has not acknowledged yet
         self._incoming = bytearray()  # segments of the peer's message so far
 
     def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
@@ -122,35 +133,45 @@ class _Station:
     def _reset(self) -> None:
         self._vs = self._vr = 0
         self._outgoing.clear()
+        self._window.clear()
         self._incoming.clear()
 
     def _remember(self, data: bytes) -> bytes:
         self._last_sent = data
         return data
 
-    def _start_message(self, information: bytes, max_info: int) -> bytes:
-        """First I-frame of our message; the rest go out as the peer's RRs come in."""
-        segments = _segments(information, max_info)
-        self._outgoing = segments[1:]
-        return self._send_segment(segments[0], segmented=bool(self._outgoing))
+    def _start_message(self, information: bytes, max_info: int, window: int = 1) -> list[bytes]:
+        """The first window of our message; the rest go out as the peer's RRs come in."""
+        self._outgoing = _segments(information, max_info)
+        return self._send_window(window)
 
-    def _send_segment(self, segment: bytes, *, segmented: bool) -> bytes:
-        data = self._frame(i_control(self._vs, self._vr), segment, segmented)
+    def _send_window(self, window: int) -> list[bytes]:
+        """Up to ``window`` segments; P/F only on the last, which hands the turn over."""
+        frames: list[bytes] = []
+        while self._outgoing and len(frames) < window:
+            segment = self._outgoing.pop(0)
+            final = not self._outgoing or len(frames) == window - 1
+            frames.append(self._send_segment(segment, segmented=bool(self._outgoing), final=final))
+        self._window = frames
+        return frames
+
+    def _send_segment(self, segment: bytes, *, segmented: bool, final: bool = True) -> bytes:
+        data = self._frame(i_control(self._vs, self._vr, final), segment, segmented)
         self._vs = (self._vs + 1) % 8
         return self._remember(data)
 
     def _rr(self) -> bytes:
         return self._frame(rr_control(self._vr))
 
-    def _after_rr(self, recv_seq: int) -> bytes | None:
-        """Our next segment when the peer's RR acknowledges the last one, the last frame again
-        when it asks for it (N(R) one behind), else None."""
+    def _after_rr(self, recv_seq: int, window: int = 1) -> list[bytes]:
+        """Our next window when the peer's RR acknowledges all we sent; the frames it missed
+        again when its N(R) points into our last window; else nothing."""
         if self._outgoing and recv_seq == self._vs:
-            segment = self._outgoing.pop(0)
-            return self._send_segment(segment, segmented=bool(self._outgoing))
-        if recv_seq == (self._vs - 1) % 8 and self._last_sent:
-            return self._last_sent
-        return None
+            return self._send_window(window)
+        missed = (self._vs - recv_seq) % 8
+        if 0 < missed <= len(self._window):
+            return self._window[-missed:]
+        return []
 
     def _is_repeat(self, frame: HdlcFrame) -> bool:
         """The peer sent its last I-frame again: it missed our answer to it."""
@@ -188,6 +209,8 @@ class HdlcLink(_Station):
         self.parameters = HdlcParameters()
         self.state = LinkState.DISCONNECTED
         self._polls = 0  # RR polls since the meter last sent information
+        self._disc_unanswered = False  # a DISC of ours got no answer before this SNRM
+        self.disc_answered_late = False  # ... and its DM came while waiting for UA
 
     def _frame(self, control: int, information: bytes = b"", segmented: bool = False) -> bytes:
         return HdlcFrame(self.server, self.client, control, information, segmented).encode()
@@ -196,6 +219,7 @@ class HdlcLink(_Station):
 
     def connect(self) -> bytes:
         """SNRM (only non-default parameters in its group, none by default)."""
+        self._disc_unanswered = self.state is LinkState.DISCONNECTING
         self.state = LinkState.CONNECTING
         self._reset()
         return self._remember(snrm_frame(self.server, self.client_sap, self.proposed).encode())
@@ -214,22 +238,33 @@ class HdlcLink(_Station):
             raise FrameError("the previous message is still being sent")
         self._incoming.clear()
         self._polls = 0
-        return self._start_message(information, self.parameters.max_info_tx)
+        # One segment at a time whatever the window: our requests are short.
+        return self._start_message(information, self.parameters.max_info_tx)[0]
 
     def retransmit(self) -> bytes:
-        """The last frame again, unchanged (same N(S)/N(R)), after a lost answer."""
+        """The last frame again, unchanged (same N(S)/N(R)), after a lost answer; after RNR or
+        within the meter's window, the RR poll for what it still owes."""
         return self._last_sent
 
     # -- what arrived --------------------------------------------------------------------------
 
     def receive(self, frame: HdlcFrame) -> LinkEvent:
         """Process one frame from the server; raise FrameError on a link protocol violation."""
-        if frame.destination != self.client or frame.source != self.server:
+        if not (
+            self.client.same_station(frame.destination) and self.server.same_station(frame.source)
+        ):
             return Ignored(f"frame for [{frame.destination}] from [{frame.source}]")
         kind = frame.kind
         if kind is FrameKind.FRMR:
             return FrameRejected(frame.information)
         if kind is FrameKind.DM:
+            if self.state is LinkState.CONNECTING and self._disc_unanswered:
+                # The late answer to the DISC before this SNRM (the DISC-first of a poll):
+                # the SNRM's own answer is still to come. A meter refusing the link says DM
+                # again to the SNRM sent again.
+                self._disc_unanswered = False
+                self.disc_answered_late = True
+                return Ignored("DM: the late answer to our DISC")
             self.state = LinkState.DISCONNECTED
             return Disconnected(kind)
         if kind is FrameKind.UA:
@@ -240,6 +275,8 @@ class HdlcLink(_Station):
             return self._receive_information(frame)
         if kind is FrameKind.RR:
             return self._receive_rr(frame)
+        if kind is FrameKind.RNR:
+            return self._receive_rnr(frame)
         return Ignored(f"unexpected {kind.value}")
 
     def _receive_ua(self, frame: HdlcFrame) -> LinkEvent:
@@ -272,17 +309,33 @@ class HdlcLink(_Station):
             )
         self._polls = 0
         message = self._take_information(frame)
-        if message is None:
-            return SendFrame(self._remember(self._rr()))
-        return MessageReceived(message)
+        if message is not None:
+            return MessageReceived(message)
+        if not frame.poll_final and self.parameters.window_rx > 1:
+            # Inside a window above 1 (the meter's UA allowed it): an RR now would collide with
+            # its next frame on a half-duplex line. A timeout polls for the rest instead. With
+            # a window of 1 every segment is a whole window, whatever its P/F bit says.
+            self._last_sent = self._rr()
+            return InWindow()
+        return SendFrame(self._remember(self._rr()))
 
     def _receive_rr(self, frame: HdlcFrame) -> LinkEvent:
         if not self._outgoing:
             return self._receive_bare_rr(frame)
-        data = self._after_rr(frame.recv_seq)
-        if data is None:
+        frames = self._after_rr(frame.recv_seq)
+        if not frames:
             raise FrameError(f"meter RR N(R)={frame.recv_seq}, our next N(S) is {self._vs}")
-        return SendFrame(data)
+        return SendFrame(b"".join(frames))
+
+    def _receive_rnr(self, frame: HdlcFrame) -> LinkEvent:
+        """RNR: the meter is busy. What its N(R) acknowledges is never sent again (a meter that
+        drops duplicates would fail the poll): when the wait runs out, it is polled with RR(P=1),
+        as in normal response mode a secondary speaks only when polled."""
+        if frame.recv_seq != self._vs:
+            return Ignored(f"RNR N(R)={frame.recv_seq}: our last frame is not taken")
+        self._window = []
+        self._last_sent = self._rr()  # what a timeout repeats: a poll, not our request
+        return Ignored("RNR: the meter is busy; polled with RR when the wait runs out")
 
     def _receive_bare_rr(self, frame: HdlcFrame) -> LinkEvent:
         """RR(F=1) acknowledging everything: the meter has nothing yet and hands the turn back.
@@ -352,19 +405,33 @@ class HdlcServerLink(_Station):
         if kind is FrameKind.I:
             return self._receive_information(frame)
         if kind is FrameKind.RR:
-            return [self._after_rr(frame.recv_seq) or self._rr()], None
+            return self._after_rr(frame.recv_seq, self.parameters.window_tx) or [self._rr()], None
         return [], None
 
     def respond(self, information: bytes) -> bytes:
-        """First I-frame of the answer; later segments go out on the client's RR."""
-        return self._start_message(information, self.parameters.max_info_tx)
+        """The first window of the answer as one byte string (one I-frame with a window of 1);
+        later segments go out on the client's RR."""
+        return b"".join(self.respond_frames(information))
+
+    def respond_frames(self, information: bytes) -> list[bytes]:
+        """The I-frames of the answer's first window, P/F set on the last."""
+        return self._start_message(
+            information, self.parameters.max_info_tx, self.parameters.window_tx
+        )
+
+    def not_ready(self) -> bytes:
+        """RNR: what the client sent is taken (N(R)), but the answer is not ready yet."""
+        return self._remember(self._frame(rnr_control(self._vr)))
 
     def _receive_information(self, frame: HdlcFrame) -> tuple[list[bytes], bytes | None]:
         if self._is_repeat(frame):
-            return [self._last_sent], None  # the client missed our answer: repeat it
+            # The client missed our answer: repeat it (its whole last window).
+            window = self._window
+            return (window if window and window[-1] == self._last_sent else [self._last_sent]), None
         if frame.send_seq != self._vr:
             return [], None  # out of sequence: stay silent, the client will retransmit
         self._outgoing.clear()
+        self._window = []
         message = self._take_information(frame)
         if message is None:
             return [self._remember(self._rr())], None

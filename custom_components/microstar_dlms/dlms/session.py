@@ -7,7 +7,9 @@ of this object, testable without a meter. ``client.py`` moves the bytes and owns
 
 One operation runs at a time: ``open``, ``read``, ``release`` (RLRQ then DISC) or ``abort``
 (DISC at once: the rest of a pending answer is never asked for). Each ends with one result
-event, or ``next_event`` raises the operation's ``DlmsError``.
+event, or ``next_event`` raises the operation's ``DlmsError``. Where the session is, and every
+move it may make, is the table in ``session_state.py``; a move outside it raises
+``SessionStateError``.
 """
 
 from __future__ import annotations
@@ -55,19 +57,22 @@ from .errors import (
     FrameError,
     NoAnswer,
     ProtocolError,
+    RequestRefusedError,
     ResponseTimeout,
+    SessionStateError,
 )
-from .hdlc import Deframer, Noise
+from .hdlc import Deframer, FrameKind, Noise
 from .hdlc_link import (
     Connected,
     Disconnected,
     FrameRejected,
     HdlcLink,
+    InWindow,
     LinkEvent,
-    LinkState,
     MessageReceived,
     SendFrame,
 )
+from .session_state import IN_STEP, Input, State, next_state
 from .settings import ConnectionSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,7 +90,11 @@ class MeterMemory:
 
     unclean: bool = False  # the last session did not end with an answered DISC
     single_gets: bool = False  # a GET-with-list failed: read one attribute per GET
-    left_quiet: bool = False  # our last session ended with an answered DISC, nothing stale after
+    # The meter answered everything else but not this (u9n's PR #80 makes it an option): later
+    # sessions skip the RLRQ (DISC ends the association too) and send DISC without waiting, so
+    # neither costs every poll a response timeout.
+    rlrq_unanswered: bool = False
+    disc_unanswered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +148,12 @@ class Transmit:
 
 @dataclass(frozen=True, slots=True)
 class FrameArrived:
-    """A well-formed frame came in (for the trace)."""
+    """A well-formed frame came in (for the trace). ``restarts_wait``: it moved the answer on
+    without a frame of ours (a segment inside the meter's window), so the response timeout
+    starts over."""
 
     data: bytes
+    restarts_wait: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +209,7 @@ class _Exchange:
     """Send ``frame``, wait for the link's answer, repeat it up to ``retries`` times."""
 
     frame: bytes
+    sends: Input
     stage: str
     retries: int
     silence_only: bool = False  # bad frames do not count as an answer (before a link exists)
@@ -204,9 +217,10 @@ class _Exchange:
 
 @dataclass(frozen=True, slots=True)
 class _SendOnly:
-    """Send ``frame`` and wait for nothing."""
+    """Write a DISC and wait for nothing."""
 
     frame: bytes
+    sends: Input = Input.WRITE_DISC
 
 
 type _Step[T] = Generator[_Exchange | _SendOnly, LinkEvent | None, T]
@@ -228,17 +242,23 @@ class DlmsSession:
         self._exchange: _Exchange | None = None  # the exchange waiting for an answer
         self._attempt = 0
         self._bad_frames = 0  # in the current exchange
-        self._associated = False
-        self._pending = False  # a request is out and its answer not yet (fully) in
-        self._broken = False  # an exchange failed: the link may be out of step
+        self._state = State.IDLE
         self._invoke_id = 0
 
     # -- state --------------------------------------------------------------------------------
 
     @property
+    def state(self) -> State:
+        """Where the session is (``session_state.py``)."""
+        return self._state
+
+    @property
     def in_step(self) -> bool:
         """No answer pending and no failed exchange: a normal release is possible."""
-        return not (self._pending or self._broken)
+        return self._state in IN_STEP
+
+    def _move(self, happened: Input) -> None:
+        self._state = next_state(self._state, happened)
 
     @property
     def stage(self) -> str:
@@ -249,21 +269,24 @@ class DlmsSession:
 
     def open(self) -> None:
         """Start (DISC first after an unclean end,) SNRM -> UA, AARQ -> AARE; ends in Opened."""
+        self._move(Input.OPEN)
         self._start(self._open())
 
     def read(self, refs: Sequence[AttributeRef]) -> None:
         """Start reading attributes; ends in AttributesRead (failures per item)."""
-        if self.negotiated is None:
-            raise ProtocolError("the session is not open")
+        self._move(Input.READ)
+        assert self.negotiated is not None  # ASSOCIATED: Opened came with it
         self._start(self._read(list(refs), self.negotiated))
 
     def release(self) -> None:
         """Start the normal end: RLRQ then DISC; out of step, the same as ``abort``."""
-        self._start(self._release() if self.in_step else self._disconnect())
+        self._move(Input.RELEASE)
+        self._start(self._end())
 
     def abort(self) -> None:
         """End at once: DISC (it ends the association too), never finishing a pending answer."""
-        self._start(self._disconnect())
+        self._move(Input.ABORT)
+        self._start(self._end())
 
     def _start(self, operation: _Step[OperationResult]) -> None:
         if self._operation is not None:
@@ -280,6 +303,27 @@ class DlmsSession:
         """Bytes from the meter's stream."""
         self._deframer.feed(data)
 
+    def receive_stale(self, data: bytes) -> None:
+        """Bytes drained before this session: this meter's UA or DM among them answered a DISC
+        of ours nobody waited for, so it does answer DISC after all."""
+        deframer = Deframer()
+        deframer.feed(data)
+        while True:
+            try:
+                item = deframer.next_event()
+            except FrameError:
+                continue
+            if item is None:
+                return
+            if isinstance(item, Noise):
+                continue
+            link = self._link
+            ours = link.server.same_station(item.source) and link.client.same_station(
+                item.destination
+            )
+            if ours and item.kind in (FrameKind.UA, FrameKind.DM):
+                self.memory.disc_unanswered = False
+
     def timed_out(self) -> None:
         """The response timeout ran out while ``next_event`` said NEED_DATA."""
         exchange = self._exchange
@@ -291,7 +335,7 @@ class DlmsSession:
             self._outbox.append(Transmit(self._link.retransmit()))
             return
         self._exchange = None
-        self._broken = True
+        self._move(Input.SILENCE)
         attempts = exchange.retries + 1
         if self._bad_frames and not exchange.silence_only:
             self._failure = ProtocolError(
@@ -338,13 +382,18 @@ class DlmsSession:
         except BaseException:
             self._operation = None
             raise
+        try:
+            self._move(step.sends)
+        except SessionStateError:
+            self._operation.close()
+            self._operation = None
+            raise
         if isinstance(step, _SendOnly):
             self._outbox.append(Transmit(step.frame, starts_wait=False))
             return None
         self._exchange = step
         self._attempt = 0
         self._bad_frames = 0
-        self._pending = True
         self._outbox.append(Transmit(step.frame))
         return None
 
@@ -368,11 +417,14 @@ class DlmsSession:
             _LOGGER.debug("%s: link error: %s", self.stage, err)
             return FrameArrived(item.encode())
         if isinstance(event, SendFrame):
+            self._move(Input.SEND_RR)
             self._outbox.append(Transmit(event.data, starts_wait=event.progress))
         elif isinstance(event, (Connected, Disconnected, MessageReceived, FrameRejected)):
+            self._move(_ANSWERS[type(event)])
             self._exchange = None
-            self._pending = False
             self._answer = event
+        elif isinstance(event, InWindow):
+            return FrameArrived(item.encode(), restarts_wait=True)
         else:
             _LOGGER.debug("%s: ignored frame: %s", self.stage, event.reason)
         return FrameArrived(item.encode())
@@ -380,12 +432,17 @@ class DlmsSession:
     # -- open ---------------------------------------------------------------------------------
 
     def _open(self) -> _Step[OperationResult]:
+        disc_first_silent = False
         if self.memory.unclean:
-            yield from self._disconnect_stale_link()
+            disc_first_silent = yield from self._disconnect_stale_link()
         self.memory.unclean = True  # until a DISC is answered
         try:
             event = yield _Exchange(
-                self._link.connect(), "SNRM", self.settings.retries, silence_only=True
+                self._link.connect(),
+                Input.SEND_SNRM,
+                "SNRM",
+                self.settings.retries,
+                silence_only=True,
             )
         except ResponseTimeout:
             raise self._no_answer() from None
@@ -393,7 +450,11 @@ class DlmsSession:
             raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
         if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
             raise ProtocolError("the meter answered SNRM with DM (it refuses the link)")
-        self._broken = False  # a new link: an unanswered DISC before it no longer matters
+        if self._link.disc_answered_late:
+            self.memory.disc_unanswered = False
+        elif disc_first_silent:
+            # Silent to DISC, yet it answers SNRM at once: it does not answer DISC.
+            self.memory.disc_unanswered = True
         aare = yield from self._associate()
         assert aare.initiate is not None
         link = self._link.parameters
@@ -422,17 +483,22 @@ class DlmsSession:
             f"address or SAP{damaged}"
         )
 
-    def _disconnect_stale_link(self) -> _Step[None]:
+    def _disconnect_stale_link(self) -> _Step[bool]:
         """The last session ended uncleanly: DISC first, so a meter that ignores SNRM while
-        connected does not cost this poll three unanswered SNRMs (field notes §6)."""
+        connected does not cost this poll three unanswered SNRMs (field notes §6). Not waited
+        for at a meter known never to answer DISC. True when it was waited for in silence."""
+        if self.memory.disc_unanswered:
+            yield _SendOnly(self._link.disconnect())
+            return False
         try:
             event = yield _Exchange(
-                self._link.disconnect(), "DISC first", retries=0, silence_only=True
+                self._link.disconnect(), Input.SEND_DISC, "DISC first", retries=0, silence_only=True
             )
         except ResponseTimeout:
-            return
+            return not self._bad_frames
         if isinstance(event, Disconnected):
             self.memory.unclean = False
+        return False
 
     def _associate(self) -> _Step[Aare]:
         settings = self.settings
@@ -442,10 +508,10 @@ class DlmsSession:
             secret,
             InitiateRequest(settings.conformance, settings.max_pdu_size),
         )
-        apdu = yield from self._request(aarq.encode(), "AARQ")
+        apdu = yield from self._request(aarq.encode(), Input.SEND_AARQ, "AARQ")
         if isinstance(apdu, Aare):
             if apdu.accepted:
-                self._associated = True
+                self._move(Input.AARE_ACCEPTED)
                 return apdu
             message = apdu.describe_rejection()
             if apdu.authentication_failed:
@@ -460,33 +526,61 @@ class DlmsSession:
 
     # -- end ----------------------------------------------------------------------------------
 
-    def _release(self) -> _Step[OperationResult]:
-        """RLRQ on the normal path (the association is in step), then DISC."""
-        if self._associated:
-            self._associated = False
-            try:
-                apdu = yield from self._request(ReleaseRequest().encode(), "RLRQ", retries=0)
-                if not isinstance(apdu, ReleaseResponse):
-                    _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
-            except DlmsError as err:
-                _LOGGER.debug("no RLRE: %s", err)
-        return (yield from self._disconnect())
-
-    def _disconnect(self) -> _Step[OperationResult]:
-        """DISC; an answered DISC (UA or DM) means the meter holds nothing of this session."""
-        self._associated = False
-        state = self._link.state
-        if state is LinkState.CONNECTING:
+    def _end(self) -> _Step[OperationResult]:
+        """The end RELEASE or ABORT led to (``session_state.py``): nothing, DISC written, RLRQ
+        then DISC, or DISC. An answered DISC (UA or DM) means the meter holds nothing of this
+        session."""
+        state = self._state
+        if state is State.CLOSED:  # nothing open
+            return Ended(clean=not self.memory.unclean)
+        if state is State.ABANDONING:
             # SNRM went unanswered: DISC anyway (a previous client may have left the link
             # open, field notes §6) but do not wait for an answer from a silent meter. That
             # DISC is the whole cure for a stale link, so a silent meter's next poll does not
             # also begin with one.
-            yield _SendOnly(self._link.disconnect())
-            self.memory.unclean = False
-            return Ended(clean=False)
-        if state is LinkState.DISCONNECTED:
-            return Ended(clean=not self.memory.unclean)
-        event = yield _Exchange(self._link.disconnect(), "DISC", retries=0, silence_only=True)
+            return (yield from self._write_disc())
+        if state is State.ASSOCIATED and not self.memory.rlrq_unanswered:
+            yield from self._release_association()
+            if self._state is State.CLOSED:  # DM to RLRQ
+                return Ended(clean=not self.memory.unclean)
+        return (yield from self._disconnect())
+
+    def _release_association(self) -> _Step[None]:
+        """RLRQ on the normal path; the meter answered everything so far, so silence to it is
+        learned (``MeterMemory``) and any answer goes on to DISC."""
+        try:
+            apdu = yield from self._request(
+                ReleaseRequest().encode(), Input.SEND_RLRQ, "RLRQ", retries=0
+            )
+            if not isinstance(apdu, ReleaseResponse):
+                _LOGGER.debug("RLRQ answered with %s", type(apdu).__name__)
+        except ResponseTimeout:
+            _LOGGER.debug("no RLRE: this meter's sessions end with DISC alone from now on")
+            self.memory.rlrq_unanswered = True
+        except DlmsError as err:
+            _LOGGER.debug("no RLRE: %s", err)
+
+    def _write_disc(self) -> _Step[OperationResult]:
+        """DISC written, not waited for: all that can be done (see ``_end``)."""
+        yield _SendOnly(self._link.disconnect())
+        self.memory.unclean = False
+        return Ended(clean=False)
+
+    def _disconnect(self) -> _Step[OperationResult]:
+        """DISC, waited for once. At the normal end nothing of the meter's can still be on its
+        way, so silence means the meter does not answer DISC; after an abort it means nothing."""
+        if self.memory.disc_unanswered:
+            return (yield from self._write_disc())  # it never answers
+        learn = self._state is not State.ABORTING
+        try:
+            event = yield _Exchange(
+                self._link.disconnect(), Input.SEND_DISC, "DISC", retries=0, silence_only=True
+            )
+        except ResponseTimeout:
+            if learn and not self._bad_frames:
+                _LOGGER.debug("no answer to DISC: later DISCs to this meter are not waited for")
+                self.memory.disc_unanswered = True
+            raise
         if isinstance(event, Disconnected):
             self.memory.unclean = False
             return Ended(clean=True)
@@ -512,7 +606,7 @@ class DlmsSession:
                 # attribute from now on, for this meter.
                 memory.single_gets = True
                 _LOGGER.debug("GET-with-list failed (%s): one GET per attribute", err)
-                if self._broken:
+                if not self.in_step:  # the link's failure, not the list's
                     raise
                 results.extend((yield from self._read_each(chunk)))
         return AttributesRead(tuple(results))
@@ -530,25 +624,35 @@ class DlmsSession:
         return invoke_id_and_priority(self._invoke_id)
 
     def _read_one(self, ref: AttributeRef) -> _Step[ReadResult]:
+        """One GET; a refusal or an unusable answer fails this item only (the link is in
+        step): a meter that refuses one object must not fail every read."""
         invoke = self._next_invoke()
-        apdu = yield from self._request(GetRequestNormal(invoke, ref).encode(), f"GET {ref}")
-        if isinstance(apdu, GetResponseWithDatablock):
-            payload = yield from self._collect_blocks(apdu, invoke)
-            if isinstance(payload, DataAccessResult):
-                return ReadResult(ref, error=DataAccessError(payload, str(ref)))
-            try:
-                return ReadResult(ref, data=Data.decode(payload))
-            except DlmsError as err:
-                raise ProtocolError(f"bad data in the block transfer of {ref}: {err}") from None
-        if not isinstance(apdu, GetResponseNormal):
-            raise _unexpected(apdu, f"GET {ref}")
-        _check_invoke(apdu.invoke_id_and_priority, invoke)
+        stage = f"GET {ref}"
+        try:
+            apdu = yield from self._request(
+                GetRequestNormal(invoke, ref).encode(), Input.SEND_GET, stage
+            )
+            if isinstance(apdu, GetResponseWithDatablock):
+                payload = yield from self._collect_blocks(apdu, invoke)
+                if isinstance(payload, DataAccessResult):
+                    return ReadResult(ref, error=DataAccessError(payload, str(ref)))
+                try:
+                    return ReadResult(ref, data=Data.decode(payload))
+                except DlmsError as err:
+                    detail = f"{stage}: bad data in its block transfer: {err}"
+                    raise _UnusableAnswerError(detail) from None
+            if not isinstance(apdu, GetResponseNormal):
+                raise _unexpected(apdu, stage)
+        except _UnusableAnswerError as err:
+            _LOGGER.debug("%s", err)
+            return ReadResult(ref, error=RequestRefusedError(str(err)))
+        _note_invoke(apdu.invoke_id_and_priority, invoke)
         return _result(ref, apdu.result)
 
     def _read_list(self, refs: list[AttributeRef]) -> _Step[list[ReadResult]]:
         invoke = self._next_invoke()
         request = GetRequestWithList(invoke, tuple(refs)).encode()
-        apdu = yield from self._request(request, f"GET list of {len(refs)}")
+        apdu = yield from self._request(request, Input.SEND_GET, f"GET list of {len(refs)}")
         results: tuple[GetResult, ...]
         if isinstance(apdu, GetResponseWithDatablock):
             payload = yield from self._collect_blocks(apdu, invoke)
@@ -559,7 +663,7 @@ class DlmsSession:
             except DlmsError as err:
                 raise ProtocolError(f"bad GET-with-list block data: {err}") from None
         elif isinstance(apdu, GetResponseWithList):
-            _check_invoke(apdu.invoke_id_and_priority, invoke)
+            _note_invoke(apdu.invoke_id_and_priority, invoke)
             results = apdu.results
         else:
             raise _unexpected(apdu, "GET-with-list")
@@ -573,7 +677,7 @@ class DlmsSession:
         assembler = DatablockAssembler()
         block = first
         while True:
-            _check_invoke(block.invoke_id_and_priority, invoke)
+            _note_invoke(block.invoke_id_and_priority, invoke)
             if isinstance(block.raw_data, DataAccessResult):
                 return block.raw_data
             try:
@@ -583,10 +687,12 @@ class DlmsSession:
             if payload is not None:
                 return payload
             request = GetRequestNext(invoke, assembler.block_number).encode()
-            apdu = yield from self._request(request, f"GET next {assembler.block_number}")
+            apdu = yield from self._request(
+                request, Input.SEND_GET, f"GET next {assembler.block_number}"
+            )
             if isinstance(apdu, GetResponseNormal) and isinstance(apdu.result, DataAccessResult):
                 # Some meters end a failed transfer with a normal response: that item fails.
-                _check_invoke(apdu.invoke_id_and_priority, invoke)
+                _note_invoke(apdu.invoke_id_and_priority, invoke)
                 return apdu.result
             if not isinstance(apdu, GetResponseWithDatablock):
                 raise _unexpected(apdu, "GET-Request-Next")
@@ -594,7 +700,9 @@ class DlmsSession:
 
     # -- one APDU over the link -------------------------------------------------------------
 
-    def _request(self, apdu: bytes, stage: str, retries: int | None = None) -> _Step[Apdu]:
+    def _request(
+        self, apdu: bytes, sends: Input, stage: str, retries: int | None = None
+    ) -> _Step[Apdu]:
         """Send one APDU, return the decoded answer APDU."""
         negotiated = self.negotiated
         if negotiated is not None and len(apdu) > negotiated.server_max_pdu:
@@ -604,23 +712,29 @@ class DlmsSession:
         except FrameError as err:
             raise ProtocolError(f"{stage}: {err}") from None
         attempts = self.settings.retries if retries is None else retries
-        event = yield _Exchange(first, stage, attempts)
+        event = yield _Exchange(first, sends, stage, attempts)
         if isinstance(event, FrameRejected):
-            self._broken = True
             raise ProtocolError(
                 f"{stage}: the meter rejected our frame (FRMR {event.information.hex(' ')})"
             )
         if isinstance(event, Disconnected):
-            self._associated = False
-            self._broken = True
             self.memory.unclean = False  # DM: the meter holds no link
             raise ProtocolError(f"{stage}: the meter dropped the link ({event.kind.value})")
         if not isinstance(event, MessageReceived):
             raise ProtocolError(f"{stage}: unexpected link event {event}")
         try:
-            return decode_apdu(strip_llc(event.information, response=True))
+            return decode_apdu(strip_llc(event.information, response=True), trailing_ok=True)
         except DlmsError as err:
-            raise ProtocolError(f"{stage}: undecodable answer: {err}") from None
+            raise _UnusableAnswerError(f"{stage}: undecodable answer: {err}") from None
+
+
+# The link's answers to an exchange, as the state table's inputs.
+_ANSWERS: Final[dict[type[LinkEvent], Input]] = {
+    Connected: Input.LINK_UP,
+    Disconnected: Input.DISCONNECTED,
+    MessageReceived: Input.ANSWER,
+    FrameRejected: Input.FRMR,
+}
 
 
 def list_chunks(refs: Sequence[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
@@ -635,15 +749,19 @@ def _result(ref: AttributeRef, result: GetResult) -> ReadResult:
     return ReadResult(ref, data=result)
 
 
-def _check_invoke(received: int, sent: int) -> None:
-    # Compare the 4-bit invoke id only; meters differ in echoing the priority bits.
+class _UnusableAnswerError(ProtocolError):
+    """The meter answered a request, in step, with a refusal or an APDU that cannot be used:
+    one GET's item fails with it; anywhere else it is the ProtocolError it derives from."""
+
+
+def _note_invoke(received: int, sent: int) -> None:
+    # Meters that do not echo the invoke id exist and neither Gurux nor u9n checks it: with one
+    # request at a time, the HDLC sequence numbers already pair an answer with its request.
     if received & 0x0F != sent & 0x0F:
-        raise ProtocolError(
-            f"response invoke id {received & 0x0F} does not match request {sent & 0x0F}"
-        )
+        _LOGGER.debug("answer with invoke id %d to request %d", received & 0x0F, sent & 0x0F)
 
 
-def _unexpected(apdu: Apdu, stage: str) -> ProtocolError:
+def _unexpected(apdu: Apdu, stage: str) -> _UnusableAnswerError:
     if isinstance(apdu, (ExceptionResponse, ConfirmedServiceError)):
-        return ProtocolError(f"{stage}: the meter answered {apdu}")
-    return ProtocolError(f"{stage}: unexpected {type(apdu).__name__}")
+        return _UnusableAnswerError(f"{stage}: the meter answered {apdu}")
+    return _UnusableAnswerError(f"{stage}: unexpected {type(apdu).__name__}")

@@ -34,7 +34,7 @@ class ConnectionSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = 60.0
     retries: int = 2  # HDLC retransmissions of one frame before giving up
-    close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout
+    close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout + 0.5
     max_pdu_size: int = 0xFFFF
     conformance: Conformance = PROPOSED_CONFORMANCE
     hdlc_parameters: HdlcParameters | None = None  # None: SNRM without parameter group
