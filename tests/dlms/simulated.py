@@ -3,6 +3,8 @@ a clock that stands still (so a value read equals the meter's value), and client
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from custom_components.microstar_dlms.dlms import ConnectionSettings, ServerAddress
@@ -49,3 +51,16 @@ def settings_for(sim: Simulator, **changes: Any) -> ConnectionSettings:
     }
     values.update(changes)
     return ConnectionSettings(**values)
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 2.0) -> None:
+    """Poll a condition the simulator's record shows asynchronously."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - the record is a plain dataclass
+            await asyncio.sleep(0.01)
+
+
+async def closed(sim: Simulator) -> None:
+    """Wait until the client closed its connection and the meter handled all it had sent."""
+    await wait_until(lambda: not sim.record.open_connections, within=5.0)
+    await sim.settle()
