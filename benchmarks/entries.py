@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 # The HA test harness ships no type information (no py.typed marker).
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
     MockConfigEntry,
@@ -9,19 +11,29 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 
 from custom_components.microstar_dlms.const import CONNECTION_TCP, DOMAIN
 from custom_components.microstar_dlms.meter_config import MeterConfig
-from microstar_sim import Simulator
 
-from .single import PASSWORD
+if TYPE_CHECKING:  # the scale run's process loads no simulator
+    from microstar_sim import Simulator
+
+PASSWORD = "2222222222"  # noqa: S105 - the simulated meters' well-known test password
 
 
 def meter_entry(
     sim: Simulator, serial: str, address_size: str, physical: int | None = None
 ) -> MockConfigEntry:
     """The entry of one simulated meter behind ``sim``'s gateway (``physical``: its address)."""
+    return gateway_entry(sim.host, sim.port, serial, address_size, physical)
+
+
+def gateway_entry(
+    host: str, port: int, serial: str, address_size: str, physical: int | None = None
+) -> MockConfigEntry:
+    """The entry of one meter behind the gateway at ``host``:``port``, with the form's
+    default timeouts."""
     config = MeterConfig(
         connection_type=CONNECTION_TCP,
-        host=sim.host,
-        port=sim.port,
+        host=host,
+        port=port,
         password=PASSWORD,
         address_size=address_size,
         server_physical=physical,
