@@ -102,7 +102,7 @@ _REQUEST_KINDS: dict[type, RequestKind] = {
 _ANSWER_KINDS = {RequestKind.AARQ: ResponseKind.AARE, RequestKind.RLRQ: ResponseKind.RLRE}
 
 
-def request_kind(frame: HdlcFrame) -> RequestKind | None:
+def _request_kind(frame: HdlcFrame) -> RequestKind | None:
     """What a client frame asks for, as answer faults name it (None: nothing they replace)."""
     if frame.kind is FrameKind.SNRM:
         return RequestKind.SNRM
@@ -285,7 +285,7 @@ class SimulatedMeter:
         if replies is None:
             return []  # ignored frames do not count as activity
         self._last_activity = self.clock.monotonic()
-        odd = self.faults.take(OddFrame, lambda f: f.request is request_kind(frame))
+        odd = self.faults.take(OddFrame, lambda f: f.request is _request_kind(frame))
         if odd is not None:
             return [Reply(odd.frame, ResponseKind.OTHER)]
         return self._readdress(replies)
