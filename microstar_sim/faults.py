@@ -285,6 +285,26 @@ type Fault = (
     | OddFrame
 )
 
+# Faults of the meter itself (each meter has its own book); the rest are the line's or the
+# gateway's, or act on the meter at once (silent, stuck-association).
+METER_FAULTS: tuple[type[Any], ...] = (
+    RejectAssociation,
+    DataAccessFailure,
+    EnergyGlitch,
+    RefuseWithException,
+    AnswerFromAddressSize,
+    ReceiveNotReady,
+    ResponseLlc,
+    IgnoreRelease,
+    IgnoreDisc,
+    ReceiveReadyFirst,
+    DatablocksFromZero,
+    FixedInvokeId,
+    TrailingBytes,
+    OddAnswer,
+    OddFrame,
+)
+
 type FrameFault = DropMidResponse | CorruptFcs | NoiseBytes | TruncateFrame | DelayResponse
 
 # Command-line / control-port names, with the field a bare first argument sets.

@@ -17,6 +17,7 @@ from custom_components.microstar_dlms.dlms.hdlc import Deframer, HdlcFrame, Nois
 from .clock import Clock, FakeClock
 from .config import MeterConfig, TimingConfig
 from .faults import (
+    METER_FAULTS,
     CorruptFcs,
     DelayResponse,
     DropMidResponse,
@@ -234,6 +235,9 @@ class DirectLine:
         (which only tests move)."""
         meter = SimulatedMeter(config or MeterConfig(), clock or FakeClock(), SimulatorRecord())
         for fault in faults:
+            if not isinstance(fault, METER_FAULTS):
+                kind = type(fault).__name__
+                raise TypeError(f"{kind} is no meter fault: a direct line has no line faults")
             meter.faults.add(fault)
         return cls(meter)
 
