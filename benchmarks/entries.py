@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 
@@ -12,19 +14,29 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
 
 from custom_components.microstar_dlms.const import CONNECTION_TCP, DOMAIN
 from custom_components.microstar_dlms.meter_config import MeterConfig
-from microstar_sim import Simulator
 
-from .single import PASSWORD
+if TYPE_CHECKING:  # the scale run's process loads no simulator
+    from microstar_sim import Simulator
+
+PASSWORD = "2222222222"  # noqa: S105 - the simulated meters' well-known test password
 
 
 def meter_entry(
     sim: Simulator, serial: str, address_size: str, physical: int | None = None
 ) -> MockConfigEntry:
     """The entry of one simulated meter behind ``sim``'s gateway (``physical``: its address)."""
+    return gateway_entry(sim.host, sim.port, serial, address_size, physical)
+
+
+def gateway_entry(
+    host: str, port: int, serial: str, address_size: str, physical: int | None = None
+) -> MockConfigEntry:
+    """The entry of one meter behind the gateway at ``host``:``port``, with the form's
+    default timeouts."""
     config = MeterConfig(
         connection_type=CONNECTION_TCP,
-        host=sim.host,
-        port=sim.port,
+        host=host,
+        port=port,
         password=PASSWORD,
         address_size=address_size,
         server_physical=physical,
@@ -40,8 +52,7 @@ def meter_entry(
 async def set_up_every_meter(hass: HomeAssistant, entries: list[MockConfigEntry]) -> None:
     """Set up the integration and with it every meter's entry (``entries``, added) at once, as
     Home Assistant's start does. (Setting up entries one by one in parallel races: the first call
-    loads the integration, which sets up the others, and the later calls find them already in
-    progress.)"""
+    loads the integration, which sets up the others; the later calls find them in progress.)"""
     if not await async_setup_component(hass, DOMAIN, {}):
         raise RuntimeError(f"{DOMAIN} was not set up")
     await hass.async_block_till_done()

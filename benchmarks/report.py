@@ -176,7 +176,8 @@ def _scale(report: dict[str, Any]) -> str:
     return _table("3. Scale: all coordinators refreshed at once, per round", header, rows)
 
 
-def _bus(report: dict[str, Any]) -> str:
+def bus_section(report: dict[str, Any]) -> str:
+    """Part 6: meters taking turns on one gateway's line, cycle by cycle."""
     bus = report["bus"]
     rows: list[Row] = [
         (
@@ -298,5 +299,5 @@ def render(report: dict[str, Any]) -> str:
     )
     sections = [_single(report), _multiple(report), _scale(report), _decoder(report)]
     if "bus" in report:
-        sections.append(_bus(report))
+        sections.append(bus_section(report))
     return "\n\n".join([head, *sections, _summary(report)])

@@ -34,26 +34,10 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
-from custom_components.microstar_dlms.const import (
-    CONF_ADDRESS_SIZE,
-    CONF_CLIENT_SAP,
-    CONF_CONNECT_TIMEOUT,
-    CONF_CONNECTION_TYPE,
-    CONF_HOST,
-    CONF_PASSWORD,
-    CONF_PORT,
-    CONF_RESPONSE_TIMEOUT,
-    CONF_SERVER_LOGICAL,
-    CONF_SERVER_PHYSICAL,
-    CONNECTION_TCP,
-    DOMAIN,
-)
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 
-from .entries import set_up_every_meter
+from .entries import gateway_entry, set_up_every_meter
 from .probe import LoopLagProbe, ms
-
-PASSWORD = "2222222222"  # noqa: S105 - the simulated meters' well-known test password
 
 
 def _values_read(entry: MockConfigEntry) -> int:
@@ -101,29 +85,11 @@ def _frames_sent(entries: list[MockConfigEntry]) -> int:
 
 
 def _entries(announced: dict[str, Any]) -> list[MockConfigEntry]:
-    entries = []
-    for gateway in announced["gateways"]:
-        for serial, physical in gateway["meters"]:
-            entries.append(
-                MockConfigEntry(
-                    domain=DOMAIN,
-                    title=f"Microstar {serial}",
-                    unique_id=serial,
-                    data={
-                        CONF_CONNECTION_TYPE: CONNECTION_TCP,
-                        CONF_HOST: gateway["host"],
-                        CONF_PORT: gateway["port"],
-                        CONF_CLIENT_SAP: 1,
-                        CONF_PASSWORD: PASSWORD,
-                        CONF_SERVER_LOGICAL: 1,
-                        CONF_SERVER_PHYSICAL: physical,
-                        CONF_ADDRESS_SIZE: "4",
-                        CONF_RESPONSE_TIMEOUT: 3.0,
-                        CONF_CONNECT_TIMEOUT: 5.0,
-                    },
-                )
-            )
-    return entries
+    return [
+        gateway_entry(gateway["host"], gateway["port"], serial, "4", physical)
+        for gateway in announced["gateways"]
+        for serial, physical in gateway["meters"]
+    ]
 
 
 async def _polling_rounds(

@@ -40,12 +40,19 @@ fault SPEC is NAME[:ARG][,KEY=VALUE...], repeatable; the same syntax works on th
                                  (attribute=N, result=hardware-fault|object-undefined|..)
   energy-glitch[:OBIS]           one bad read of an energy register (mode=zero|smaller|larger)
   refuse:OBIS                    GET of OBIS refused with ExceptionResponse D8 01 02
-                                 (attribute=N, answer=exception|service-error)
+                                 (attribute=N, answer=exception|service-error|undecodable|list)
   answer-address-size[:SIZE]     answer from the 2- or 4-byte address form (default 4)
   rnr                            a GET acknowledged with RNR, answered when polled (count=1)
+  rr-first                       every GET acknowledged with RR, answered when polled
   llc[:HEX]                      answers with this LLC header (default e6e600; llc:header= none)
   no-rlre                        RLRQ never answered
   no-ua-to-disc                  DISC drops the link, never answered
+  blocks-from-zero               GET datablocks numbered from 0
+  fixed-invoke-id[:BYTE]         every GET answer carries this invoke id (default 0xC1)
+  padding[:HEX]                  bytes after every GET answer's APDU (default 0000)
+  odd-answer:REQUEST,apdu=HEX    REQUEST (aarq|get|get-next|get-list|rlrq) answered with this
+                                 APDU (apdu= : not answered at all)
+  odd-frame:REQUEST,frame=HEX    REQUEST (snrm|aarq|get|...) answered with these raw bytes
   on=any|ua|dm|rr|aare|get|rlre  which answers a frame fault hits; count=N|always
 names: {", ".join(FAULT_NAMES)}
 

@@ -24,6 +24,17 @@ class ResponseKind(StrEnum):
     OTHER = "other"
 
 
+class RequestKind(StrEnum):
+    """Which client requests an answer fault replaces the meter's answer to."""
+
+    SNRM = "snrm"
+    AARQ = "aarq"
+    GET = "get"  # GET-Request-Normal
+    GET_NEXT = "get-next"
+    GET_LIST = "get-list"
+    RLRQ = "rlrq"
+
+
 @dataclass(frozen=True, slots=True)
 class Silent:
     """The meter hangs: TCP works, it answers nothing until a power cycle (only that clears it)."""
@@ -127,12 +138,16 @@ class EnergyGlitch:
             )
 
 
+REFUSALS = ("exception", "service-error", "undecodable", "list")
+
+
 @dataclass(frozen=True, slots=True)
 class RefuseWithException:
     """GET of this object (one attribute, or all when None) is refused with an APDU that is no
-    GET-Response: ``exception`` (ExceptionResponse ``D8 01 02``: service not allowed, service
-    not supported) or ``service-error`` (ConfirmedServiceError: read, access, object access
-    violated)."""
+    usable GET-Response: ``exception`` (ExceptionResponse ``D8 01 02``: service not allowed,
+    service not supported), ``service-error`` (ConfirmedServiceError: read, access, object
+    access violated), ``undecodable`` (``C4 09``: a GET-Response of no known kind) or ``list``
+    (a GET-Response-With-List of no items)."""
 
     obis: str
     attribute: int | None = None
@@ -142,10 +157,8 @@ class RefuseWithException:
     def __post_init__(self) -> None:
         """The OBIS code must parse; the answer is one of the two refusals."""
         _check_obis(self.obis)
-        if self.answer not in ("exception", "service-error"):
-            raise ValueError(
-                f"refusal answer must be 'exception' or 'service-error', not {self.answer!r}"
-            )
+        if self.answer not in REFUSALS:
+            raise ValueError(f"refusal answer must be one of {REFUSALS}, not {self.answer!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +204,54 @@ class IgnoreDisc:
     count: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiveReadyFirst:
+    """A GET is acknowledged with RR (nothing to send yet); the answer goes out when the client
+    polls with RR, and a repeat of the request meanwhile is dropped."""
+
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatablocksFromZero:
+    """GET answers in datablocks number the first block 0 instead of 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class FixedInvokeId:
+    """Every GET answer carries this invoke-id-and-priority byte instead of the request's."""
+
+    invoke: int = 0xC1
+
+
+@dataclass(frozen=True, slots=True)
+class TrailingBytes:
+    """Every GET answer carries these bytes after its APDU (padding)."""
+
+    data: bytes = b"\x00\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class OddAnswer:
+    """A request of this kind is answered with this APDU instead of the meter's own (in an
+    I-frame, in sequence); an empty APDU: it is not answered at all."""
+
+    request: RequestKind
+    apdu: bytes
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OddFrame:
+    """A request of this kind is answered with these bytes instead of the meter's frames (DM,
+    FRMR, a UA of other parameters, a frame out of sequence, garbage); the meter itself goes
+    on as if it had answered."""
+
+    request: RequestKind
+    frame: bytes
+    count: int | None = None
+
+
 def _check_obis(text: str) -> None:
     try:
         Obis.parse(text)
@@ -216,6 +277,32 @@ type Fault = (
     | ResponseLlc
     | IgnoreRelease
     | IgnoreDisc
+    | ReceiveReadyFirst
+    | DatablocksFromZero
+    | FixedInvokeId
+    | TrailingBytes
+    | OddAnswer
+    | OddFrame
+)
+
+# Faults of the meter itself (each meter has its own book); the rest are the line's or the
+# gateway's, or act on the meter at once (silent, stuck-association).
+METER_FAULTS: tuple[type[Any], ...] = (
+    RejectAssociation,
+    DataAccessFailure,
+    EnergyGlitch,
+    RefuseWithException,
+    AnswerFromAddressSize,
+    ReceiveNotReady,
+    ResponseLlc,
+    IgnoreRelease,
+    IgnoreDisc,
+    ReceiveReadyFirst,
+    DatablocksFromZero,
+    FixedInvokeId,
+    TrailingBytes,
+    OddAnswer,
+    OddFrame,
 )
 
 type FrameFault = DropMidResponse | CorruptFcs | NoiseBytes | TruncateFrame | DelayResponse
@@ -239,6 +326,12 @@ FAULT_NAMES: dict[str, tuple[type[Any], str | None]] = {
     "llc": (ResponseLlc, "header"),
     "no-rlre": (IgnoreRelease, "count"),
     "no-ua-to-disc": (IgnoreDisc, "count"),
+    "rr-first": (ReceiveReadyFirst, "count"),
+    "blocks-from-zero": (DatablocksFromZero, None),
+    "fixed-invoke-id": (FixedInvokeId, "invoke"),
+    "padding": (TrailingBytes, "data"),
+    "odd-answer": (OddAnswer, "request"),
+    "odd-frame": (OddFrame, "request"),
 }
 _NAME_OF: dict[type[Any], str] = {cls: name for name, (cls, _) in FAULT_NAMES.items()}
 
@@ -276,6 +369,11 @@ _CONVERTERS: dict[str, Callable[[str], object]] = {
     "answer": str,
     "size": int,
     "header": bytes.fromhex,
+    "request": RequestKind,
+    "apdu": bytes.fromhex,
+    "frame": bytes.fromhex,
+    "invoke": lambda text: int(text, 0),
+    "data": bytes.fromhex,
 }
 _ALIASES = {"client": "client_sap", "bytes": "after_bytes", "hex": "noise"}
 

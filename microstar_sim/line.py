@@ -1,5 +1,6 @@
 """The RS-485 line behind the gateway: frames from the client reach every meter, the addressed one
-answers after its turnaround, at the line's byte rate, through the frame-level faults."""
+answers after its turnaround, at the line's byte rate, through the frame-level faults. A
+``DirectLine`` is the same with no gateway, no time and no line faults (sans-IO tests)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from typing import Protocol
 from custom_components.microstar_dlms.dlms.errors import FrameError
 from custom_components.microstar_dlms.dlms.hdlc import Deframer, HdlcFrame, Noise, decode_frame
 
-from .config import TimingConfig
+from .clock import Clock, FakeClock
+from .config import MeterConfig, TimingConfig
 from .faults import (
+    METER_FAULTS,
     CorruptFcs,
     DelayResponse,
     DropMidResponse,
+    Fault,
     FaultBook,
     NoiseBytes,
     ResponseKind,
@@ -207,3 +211,61 @@ class SerialLine:
         self._line_time += seconds
         if (wait := self._line_time - asyncio.get_running_loop().time()) > 0:
             await asyncio.sleep(wait)
+
+
+class DirectLine:
+    """One meter wired straight to the client: its bytes in, the meter's answers out at once,
+    recorded as the serial line records them. No socket, no clock of its own, no line faults
+    (the meter's faults apply)."""
+
+    def __init__(self, meter: SimulatedMeter) -> None:
+        """Carry bytes to and from ``meter``."""
+        self.meter = meter
+        self._deframer = Deframer()
+
+    @classmethod
+    def to_meter(
+        cls,
+        config: MeterConfig | None = None,
+        *,
+        faults: Sequence[Fault] = (),
+        clock: Clock | None = None,
+    ) -> DirectLine:
+        """A new meter (default: the field meter) with meter ``faults`` on, on a fake clock
+        (which only tests move)."""
+        meter = SimulatedMeter(config or MeterConfig(), clock or FakeClock(), SimulatorRecord())
+        for fault in faults:
+            if not isinstance(fault, METER_FAULTS):
+                kind = type(fault).__name__
+                raise TypeError(f"{kind} is no meter fault: a direct line has no line faults")
+            meter.faults.add(fault)
+        return cls(meter)
+
+    @property
+    def record(self) -> SimulatorRecord:
+        """What went along the line, and what the meter did."""
+        return self.meter.record
+
+    def feed(self, data: bytes) -> bytes:
+        """The client's bytes in; everything the meter answers to them out."""
+        self._deframer.feed(data)
+        answers = bytearray()
+        while True:
+            try:
+                event = self._deframer.next_event()
+            except FrameError:
+                self.record.bad_frames_received += 1
+                continue
+            if event is None:
+                return bytes(answers)
+            if isinstance(event, Noise):
+                self._log(Direction.TO_METER, event.data, "noise")
+                continue
+            self._log(Direction.TO_METER, event.encode(), event.describe())
+            if event.destination == self.meter.address:
+                for reply in self.meter.handle(event, None):
+                    self._log(Direction.FROM_METER, reply.data, describe(reply.data))
+                    answers += reply.data
+
+    def _log(self, direction: Direction, data: bytes, summary: str) -> None:
+        self.record.frames.append(FrameRecord(now(), direction, data, summary, None))

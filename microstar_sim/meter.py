@@ -65,15 +65,22 @@ from .config import ClientAccess, MeterConfig
 from .faults import (
     AnswerFromAddressSize,
     DataAccessFailure,
+    DatablocksFromZero,
     EnergyGlitch,
     FaultBook,
+    FixedInvokeId,
     IgnoreDisc,
     IgnoreRelease,
+    OddAnswer,
+    OddFrame,
     ReceiveNotReady,
+    ReceiveReadyFirst,
     RefuseWithException,
     RejectAssociation,
+    RequestKind,
     ResponseKind,
     ResponseLlc,
+    TrailingBytes,
 )
 from .interface_classes import AssociationView, CosemObject, MeterView, Selection
 from .measurement import LoadModel, Registers
@@ -85,6 +92,26 @@ _LOGGER = logging.getLogger(__name__)
 # Field AARE: attribute-0 with GET, block transfer with GET, GET, SET, selective access, ACTION.
 FIELD_CONFORMANCE = Conformance.from_bytes3(bytes.fromhex("00301D"))
 _DATABLOCK_OVERHEAD = 16  # C4 02 id last block(4) choice length(≤5): keeps a block inside the PDU
+_REQUEST_KINDS: dict[type, RequestKind] = {
+    Aarq: RequestKind.AARQ,
+    GetRequestNormal: RequestKind.GET,
+    GetRequestNext: RequestKind.GET_NEXT,
+    GetRequestWithList: RequestKind.GET_LIST,
+    ReleaseRequest: RequestKind.RLRQ,
+}
+_ANSWER_KINDS = {RequestKind.AARQ: ResponseKind.AARE, RequestKind.RLRQ: ResponseKind.RLRE}
+
+
+def _request_kind(frame: HdlcFrame) -> RequestKind | None:
+    """What a client frame asks for, as answer faults name it (None: nothing they replace)."""
+    if frame.kind is FrameKind.SNRM:
+        return RequestKind.SNRM
+    if frame.kind is not FrameKind.I or frame.segmented:
+        return None
+    try:
+        return _REQUEST_KINDS.get(type(decode_apdu(strip_llc(frame.information, response=False))))
+    except DecodeError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +285,9 @@ class SimulatedMeter:
         if replies is None:
             return []  # ignored frames do not count as activity
         self._last_activity = self.clock.monotonic()
+        odd = self.faults.take(OddFrame, lambda f: f.request is _request_kind(frame))
+        if odd is not None:
+            return [Reply(odd.frame, ResponseKind.OTHER)]
         return self._readdress(replies)
 
     def _readdress(self, replies: list[Reply]) -> list[Reply]:
@@ -324,21 +354,27 @@ class SimulatedMeter:
             if answer is not None:
                 apdu, link.answer_kind = answer
                 information = self._llc() + apdu
-                busy = link.answer_kind is ResponseKind.GET and (
-                    self.faults.take(ReceiveNotReady) is not None
-                )
-                if busy:
+                wait = self._wait_frame(link) if link.answer_kind is ResponseKind.GET else None
+                if wait is not None:
                     link.held = information
-                    out.append(link.hdlc.not_ready())
+                    out.append(wait)
                 else:
                     out.extend(link.hdlc.respond_frames(information))
         elif not out:
             return None  # out of sequence: silence, the client retransmits
         return [Reply(data, self._kind_of(data, link)) for data in out]
 
+    def _wait_frame(self, link: Link) -> bytes | None:
+        """RNR or RR acknowledging a GET whose answer a fault keeps back until polled."""
+        if self.faults.take(ReceiveNotReady) is not None:
+            return link.hdlc.not_ready()
+        if self.faults.take(ReceiveReadyFirst) is not None:
+            return link.hdlc.receive_ready()
+        return None
+
     def _on_frame_while_busy(self, frame: HdlcFrame, link: Link, held: bytes) -> list[Reply] | None:
-        """After RNR: the client's RR poll gets the answer kept back; a repeat of the request
-        is dropped (this meter does not answer duplicates)."""
+        """After RNR (or RR): the client's RR poll gets the answer kept back; a repeat of the
+        request is dropped (this meter does not answer duplicates)."""
         if frame.kind is not FrameKind.RR:
             _LOGGER.debug("%s: busy, %s dropped", self, frame.kind.value)
             return None
@@ -371,6 +407,10 @@ class SimulatedMeter:
         return self._dispatch(request)
 
     def _dispatch(self, request: Apdu) -> tuple[bytes, ResponseKind] | None:
+        kind = _REQUEST_KINDS.get(type(request))
+        odd = self.faults.take(OddAnswer, lambda f: f.request is kind)
+        if odd is not None and kind is not None:
+            return (odd.apdu, _ANSWER_KINDS.get(kind, ResponseKind.GET)) if odd.apdu else None
         if isinstance(request, Aarq):
             return self._on_aarq(request).encode(), ResponseKind.AARE
         if isinstance(request, ReleaseRequest):
@@ -386,21 +426,36 @@ class SimulatedMeter:
                 StateError.SERVICE_NOT_ALLOWED, ServiceErrorCode.OPERATION_NOT_POSSIBLE
             )
             return refusal.encode(), ResponseKind.OTHER
-        if isinstance(request, GetRequestNormal):
-            return self._on_get(association, request), ResponseKind.GET
-        if isinstance(request, GetRequestNext):
-            return self._on_get_next(association, request), ResponseKind.GET
-        if isinstance(request, GetRequestWithList):
-            if not association.view.conformance & Conformance.MULTIPLE_REFERENCES:
-                refusal = ExceptionResponse(
-                    StateError.SERVICE_NOT_ALLOWED, ServiceErrorCode.SERVICE_NOT_SUPPORTED
-                )
-                return refusal.encode(), ResponseKind.GET
-            return self._on_get_list(association, request), ResponseKind.GET
+        if isinstance(request, GetRequestNormal | GetRequestNext | GetRequestWithList):
+            return self._as_sent(self._on_any_get(association, request)), ResponseKind.GET
         refusal = ExceptionResponse(
             StateError.SERVICE_UNKNOWN, ServiceErrorCode.SERVICE_NOT_SUPPORTED
         )
         return refusal.encode(), ResponseKind.OTHER
+
+    def _on_any_get(
+        self,
+        association: Association,
+        request: GetRequestNormal | GetRequestNext | GetRequestWithList,
+    ) -> bytes:
+        if isinstance(request, GetRequestNormal):
+            return self._on_get(association, request)
+        if isinstance(request, GetRequestNext):
+            return self._on_get_next(association, request)
+        if not association.view.conformance & Conformance.MULTIPLE_REFERENCES:
+            refusal = ExceptionResponse(
+                StateError.SERVICE_NOT_ALLOWED, ServiceErrorCode.SERVICE_NOT_SUPPORTED
+            )
+            return refusal.encode()
+        return self._on_get_list(association, request)
+
+    def _as_sent(self, answer: bytes) -> bytes:
+        """A GET answer as faults bend it: another invoke id, bytes after the APDU."""
+        fixed = self.faults.peek(FixedInvokeId)
+        if fixed is not None and answer[:1] == b"\xc4":
+            answer = answer[:2] + bytes([fixed.invoke]) + answer[3:]
+        padding = self.faults.peek(TrailingBytes)
+        return answer + padding.data if padding is not None else answer
 
     def _association_view(self, access: ClientAccess, client_max_pdu: int) -> AssociationView:
         return AssociationView(
@@ -523,7 +578,7 @@ class SimulatedMeter:
         client = association.view.client_max_pdu or 0xFFFF
         return min(client, self.config.max_pdu_size)
 
-    def _refusal(self, refs: tuple[AttributeRef, ...]) -> bytes | None:
+    def _refusal(self, invoke: int, refs: tuple[AttributeRef, ...]) -> bytes | None:
         """The APDU refusing a GET of ``refs`` when a fault says so (a list: the whole of it)."""
         fault = self.faults.take(
             RefuseWithException,
@@ -536,6 +591,10 @@ class SimulatedMeter:
             return None
         if fault.answer == "service-error":
             return ConfirmedServiceError(5, 5, 2).encode()  # read, access, object access violated
+        if fault.answer == "undecodable":
+            return bytes([0xC4, 0x09, invoke])  # a GET-Response choice that does not exist
+        if fault.answer == "list":
+            return GetResponseWithList(invoke, ()).encode()
         refusal = ExceptionResponse(
             StateError.SERVICE_NOT_ALLOWED, ServiceErrorCode.SERVICE_NOT_SUPPORTED
         )
@@ -543,7 +602,8 @@ class SimulatedMeter:
 
     def _on_get(self, association: Association, request: GetRequestNormal) -> bytes:
         association.blocks.clear()
-        if (refusal := self._refusal((request.attribute,))) is not None:
+        invoke = request.invoke_id_and_priority
+        if (refusal := self._refusal(invoke, (request.attribute,))) is not None:
             return refusal
         selection = None
         if request.access_selection is not None:
@@ -551,7 +611,6 @@ class SimulatedMeter:
                 request.access_selection.selector, request.access_selection.parameters
             )
         result = self.read(request.attribute, selection)
-        invoke = request.invoke_id_and_priority
         encoded = GetResponseNormal(invoke, result).encode()
         if len(encoded) <= self._max_apdu(association) or not isinstance(result, Data):
             return encoded
@@ -559,14 +618,14 @@ class SimulatedMeter:
 
     def _on_get_list(self, association: Association, request: GetRequestWithList) -> bytes:
         association.blocks.clear()
-        if (refusal := self._refusal(request.attributes)) is not None:
+        invoke = request.invoke_id_and_priority
+        if (refusal := self._refusal(invoke, request.attributes)) is not None:
             return refusal
         selections = request.access_selections or (None,) * len(request.attributes)
         results = tuple(
             self.read(ref, Selection(s.selector, s.parameters) if s else None)
             for ref, s in zip(request.attributes, selections, strict=True)
         )
-        invoke = request.invoke_id_and_priority
         encoded = GetResponseWithList(invoke, results).encode()
         if len(encoded) <= self._max_apdu(association):
             return encoded
@@ -577,6 +636,8 @@ class SimulatedMeter:
             return GetResponseNormal(invoke, DataAccessResult.OTHER_REASON).encode()
         size = self._max_apdu(association) - _DATABLOCK_OVERHEAD
         blocks = split_into_blocks(invoke, payload, size)
+        if self.faults.peek(DatablocksFromZero) is not None:
+            blocks = [replace(b, block_number=b.block_number - 1) for b in blocks]
         association.blocks = blocks[1:]
         return blocks[0].encode()
 

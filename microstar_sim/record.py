@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 import time
 
+from custom_components.microstar_dlms.dlms.apdu import Apdu, decode_apdu, strip_llc
+from custom_components.microstar_dlms.dlms.errors import DlmsError
+from custom_components.microstar_dlms.dlms.hdlc import FrameKind, decode_frame
+
 
 class Direction(StrEnum):
     """Which way bytes went, seen from the meter."""
@@ -115,6 +119,33 @@ class SimulatorRecord:
     def frames_from_meter(self) -> list[FrameRecord]:
         """Frames the meters sent."""
         return [f for f in self.frames if f.direction is Direction.FROM_METER]
+
+    def requests(self) -> list[Apdu]:
+        """The APDUs the clients sent, in order (each in one I-frame; repeats included)."""
+        found = []
+        for record in self.frames_to_meter():
+            try:
+                frame = decode_frame(record.data)
+                if frame.kind is FrameKind.I and not frame.segmented:
+                    found.append(decode_apdu(strip_llc(frame.information, response=False)))
+            except DlmsError:
+                continue  # noise, or a segment of a longer request
+        return found
+
+    def heard(self) -> list[str]:
+        """What the meters heard, in order: each frame's kind, and after an I-frame the name of
+        the APDU it carried (``SNRM``, ``I``, ``Aarq``, ..., ``DISC``)."""
+        names = []
+        for record in self.frames_to_meter():
+            try:
+                frame = decode_frame(record.data)
+                names.append(frame.kind.value)
+                if frame.kind is FrameKind.I and not frame.segmented:
+                    apdu = decode_apdu(strip_llc(frame.information, response=False))
+                    names.append(type(apdu).__name__)
+            except DlmsError:
+                continue
+        return names
 
     def summary(self) -> dict[str, object]:
         """Counts for the control port and logs."""

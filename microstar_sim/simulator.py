@@ -10,22 +10,14 @@ from .clock import Clock, SystemClock
 from .config import SimulatorConfig, TimingConfig
 from .control import ControlServer
 from .faults import (
-    AnswerFromAddressSize,
+    METER_FAULTS,
     Busy,
     CorruptFcs,
-    DataAccessFailure,
     DelayResponse,
     DropMidResponse,
-    EnergyGlitch,
     Fault,
     FaultBook,
-    IgnoreDisc,
-    IgnoreRelease,
     NoiseBytes,
-    ReceiveNotReady,
-    RefuseWithException,
-    RejectAssociation,
-    ResponseLlc,
     Silent,
     StuckAssociation,
     TruncateFrame,
@@ -37,17 +29,6 @@ from .record import SimulatorRecord
 from .serial_device import SerialDevice
 
 _LINE_FAULTS = (Busy, CorruptFcs, DelayResponse, DropMidResponse, NoiseBytes, TruncateFrame)
-_METER_FAULTS = (
-    RejectAssociation,
-    DataAccessFailure,
-    EnergyGlitch,
-    RefuseWithException,
-    AnswerFromAddressSize,
-    ReceiveNotReady,
-    ResponseLlc,
-    IgnoreRelease,
-    IgnoreDisc,
-)
 _GATEWAY_FAULTS = (Busy, DropMidResponse)  # need the gateway model's TCP side
 
 
@@ -179,7 +160,7 @@ class Simulator:
                 target.leave_stuck_association(fault.client_sap)
         elif isinstance(fault, _LINE_FAULTS):
             self.line_faults.add(fault)
-        elif isinstance(fault, _METER_FAULTS):
+        elif isinstance(fault, METER_FAULTS):
             for target in targets:
                 target.faults.add(fault)
 

@@ -1,20 +1,10 @@
-"""Config entry data as the flow stores it, shared by the integration and reliability suites."""
+"""Config entry data as the flow stores it (through ``MeterConfig``, as the flow writes it),
+shared by the integration and reliability suites."""
 
 from typing import Any
 
-from custom_components.microstar_dlms.const import (
-    CONF_ADDRESS_SIZE,
-    CONF_CLIENT_SAP,
-    CONF_CONNECT_TIMEOUT,
-    CONF_CONNECTION_TYPE,
-    CONF_HOST,
-    CONF_PASSWORD,
-    CONF_PORT,
-    CONF_RESPONSE_TIMEOUT,
-    CONF_SERVER_LOGICAL,
-    CONF_SERVER_PHYSICAL,
-    CONNECTION_TCP,
-)
+from custom_components.microstar_dlms.const import CONNECTION_TCP
+from custom_components.microstar_dlms.meter_config import MeterConfig
 from microstar_sim import Simulator
 
 SERIAL = "21061234"  # the simulator's default meter
@@ -31,17 +21,15 @@ def tcp_entry_data(
     physical: int | None = None,
 ) -> dict[str, Any]:
     """Entry data for the simulator's gateway; password None for the public client."""
-    data: dict[str, Any] = {
-        CONF_CONNECTION_TYPE: CONNECTION_TCP,
-        CONF_HOST: sim.host,
-        CONF_PORT: sim.port,
-        CONF_CLIENT_SAP: client_sap,
-        CONF_SERVER_LOGICAL: 1,
-        CONF_SERVER_PHYSICAL: physical,
-        CONF_ADDRESS_SIZE: address_size,
-        CONF_RESPONSE_TIMEOUT: response_timeout,
-        CONF_CONNECT_TIMEOUT: 2.0,
-    }
-    if password is not None:
-        data[CONF_PASSWORD] = password
-    return data
+    config = MeterConfig(
+        connection_type=CONNECTION_TCP,
+        host=sim.host,
+        port=sim.port,
+        client_sap=client_sap,
+        password=password,
+        server_physical=physical,
+        address_size=address_size,
+        response_timeout=response_timeout,
+        connect_timeout=2.0,
+    )
+    return config.as_entry_data()

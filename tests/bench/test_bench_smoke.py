@@ -7,7 +7,7 @@ from unittest.mock import patch
 from benchmarks import bus
 from benchmarks.__main__ import run_scale, summarise
 from benchmarks.decoder import decode_stream, decoder_throughput, typical_frames
-from benchmarks.report import _bus, render
+from benchmarks.report import bus_section, render
 from benchmarks.single import (
     multiple_references,
     reference_polls,
@@ -96,4 +96,4 @@ async def test_bus_part_runs() -> None:
     report: dict[str, Any] = {"bus": result, "bus_meters": 3} | {
         key: result[key] for key in ("bus_cycle_s", "bus_cycle_to_floor", "bus_failed_polls")
     }
-    assert "3 meters behind one gateway" in _bus(report)
+    assert "3 meters behind one gateway" in bus_section(report)

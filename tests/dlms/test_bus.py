@@ -9,8 +9,9 @@ from custom_components.microstar_dlms.dlms import MeterClient
 from custom_components.microstar_dlms.dlms.bus import Bus, Seat, bus_for
 from custom_components.microstar_dlms.dlms.errors import EndpointBusy
 from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+from microstar_sim.pytest_plugin import SimulatorFactory
 
-from .fake_meter import VOLTAGE, FakeGateway, FakeMeter, settings_for
+from .simulated import VOLTAGE, settings_for, start, value_of
 
 
 async def test_meters_on_one_line_are_served_in_turn() -> None:
@@ -131,30 +132,31 @@ async def test_a_cancelled_holder_or_waiter_never_keeps_the_line() -> None:
         pass
 
 
-async def test_one_session_inside_a_meters_turn_and_never_two() -> None:
+async def test_one_session_inside_a_meters_turn_and_never_two(
+    simulator: SimulatorFactory,
+) -> None:
     """The poll's session runs in the turn it is handed; a second session in that turn, or
     anyone else's, cannot overlap it; the turn ended, it opens none."""
-    meter = FakeMeter()
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, lock_timeout=0.2)
-        seat = bus_for(f"127.0.0.1:{gateway.port}").seat("meter")
-        async with seat.turn() as turn:
-            async with MeterClient(settings).session(turn) as session:
-                assert await session.get(VOLTAGE) == 23001
-                with pytest.raises(EndpointBusy):
-                    async with MeterClient(settings).session(turn):
-                        pass
-                with pytest.raises(EndpointBusy):
-                    async with endpoint_lock(settings.endpoint, 0.1):
-                        pass
-            async with MeterClient(settings).session(turn) as session:
-                assert await session.get(VOLTAGE) == 23001
-        with pytest.raises(EndpointBusy):
-            async with MeterClient(settings).session(turn):
-                pass
-        seat.close()
-    assert meter.record.max_concurrent == 1
-    assert meter.record.connections == 2
+    sim = await start(simulator)
+    settings = settings_for(sim, lock_timeout=0.2)
+    seat = bus_for(f"127.0.0.1:{sim.port}").seat("meter")
+    async with seat.turn() as turn:
+        async with MeterClient(settings).session(turn) as session:
+            assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+            with pytest.raises(EndpointBusy):
+                async with MeterClient(settings).session(turn):
+                    pass
+            with pytest.raises(EndpointBusy):
+                async with endpoint_lock(settings.endpoint, 0.1):
+                    pass
+        async with MeterClient(settings).session(turn) as session:
+            assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+    with pytest.raises(EndpointBusy):
+        async with MeterClient(settings).session(turn):
+            pass
+    seat.close()
+    assert sim.record.max_concurrent_connections == 1
+    assert len(sim.record.connections) == 2
 
 
 async def test_the_cycle_of_a_line_is_measured() -> None:
@@ -288,28 +290,28 @@ async def test_an_action_gives_up_after_its_bound_and_the_line_moves_on() -> Non
     assert not bus.waiting
 
 
-async def test_one_session_inside_an_actions_turn_and_never_two() -> None:
+async def test_one_session_inside_an_actions_turn_and_never_two(
+    simulator: SimulatorFactory,
+) -> None:
     """The action's own session opens at once in its turn; a second one cannot overlap."""
-    meter = FakeMeter()
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, lock_timeout=0.2)
-        async with bus_for(f"127.0.0.1:{gateway.port}").action_turn(within=1.0) as turn:
-            async with MeterClient(settings).session(turn) as session:
-                assert await session.get(VOLTAGE) == 23001
-                with pytest.raises(EndpointBusy):
-                    async with endpoint_lock(settings.endpoint, 0.1):
-                        pass
-    assert meter.record.max_concurrent == 1
-    assert meter.record.connections == 1
-
-
-async def test_a_turn_opens_sessions_only_on_its_own_line() -> None:
-    """A turn handed to a client of another endpoint is a mistake, refused before any byte."""
-    meter = FakeMeter()
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway)
-        async with Bus("elsewhere:3333").turn(within=1.0) as turn:
-            with pytest.raises(ValueError, match="elsewhere:3333"):
-                async with MeterClient(settings).session(turn):
+    sim = await start(simulator)
+    settings = settings_for(sim, lock_timeout=0.2)
+    async with bus_for(f"127.0.0.1:{sim.port}").action_turn(within=1.0) as turn:
+        async with MeterClient(settings).session(turn) as session:
+            assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+            with pytest.raises(EndpointBusy):
+                async with endpoint_lock(settings.endpoint, 0.1):
                     pass
-    assert meter.record.connections == 0
+    assert sim.record.max_concurrent_connections == 1
+    assert len(sim.record.connections) == 1
+
+
+async def test_a_turn_opens_sessions_only_on_its_own_line(simulator: SimulatorFactory) -> None:
+    """A turn handed to a client of another endpoint is a mistake, refused before any byte."""
+    sim = await start(simulator)
+    settings = settings_for(sim)
+    async with Bus("elsewhere:3333").turn(within=1.0) as turn:
+        with pytest.raises(ValueError, match="elsewhere:3333"):
+            async with MeterClient(settings).session(turn):
+                pass
+    assert len(sim.record.connections) == 0

@@ -1,14 +1,16 @@
 """scripts/meter: decode explains field frames; test/read work against a meter."""
 
 import asyncio
+from decimal import Decimal
 import io
 import re
 
 import pytest
 
-from custom_components.microstar_dlms.dlms.apdu import AttributeRef
+from custom_components.microstar_dlms.dlms.apdu import AttributeRef, GetRequestNormal
 from custom_components.microstar_dlms.dlms.hdlc import HdlcFrame, ServerAddress, client_address
 from custom_components.microstar_dlms.dlms.obis import Obis, ScalerUnit, Unit
+from microstar_sim import ClientAccess, Simulator
 from microstar_sim.pytest_plugin import SimulatorFactory
 from microstar_tools.meter import (
     build_parser,
@@ -22,7 +24,7 @@ from microstar_tools.meter import (
     settings_from,
 )
 
-from .fake_meter import VOLTAGE, VOLTAGE_SCALER, FakeGateway, FakeMeter
+from .simulated import SINGLE_PHASE, VOLTAGE, VOLTAGE_SCALER, start, value_of
 from .vectors import AARQ_LLS_10, SCALER_UNIT_INFO, SNRM_MALFORMED, UA_VENDOR
 
 
@@ -100,52 +102,63 @@ def test_password_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings_from(args).server.encode() == bytes.fromhex("00 02 12 A5")
 
 
-async def test_test_and_read_commands_against_a_meter(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`test` prints serial and negotiated values; `read` prints 230.01 V; trace is masked."""
+async def test_test_and_read_commands_against_a_meter(
+    simulator: SimulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`test` prints serial and negotiated values; `read` prints the scaled voltage in V; trace
+    is masked."""
     monkeypatch.setenv("MICROSTAR_PASSWORD", "0123456789")
-    async with FakeGateway(FakeMeter(password=b"0123456789")) as gateway:
-        common = ["--host", "127.0.0.1", "--port", str(gateway.port), "--client-sap", "1"]
-        out = io.StringIO()
-        await cmd_test(build_parser().parse_args(["test", *common, "--trace"]), out)
-        assert "serial number     12341234" in out.getvalue()
-        assert "server max PDU    500" in out.getvalue()
-        assert "AC 0C 80 0A ** **" in out.getvalue()
-        assert "30 31 32 33 34" not in out.getvalue()
-        out = io.StringIO()
-        args = build_parser().parse_args(["read", *common, "1-1:32.7.0", "1-1:52.7.0"])
-        await cmd_read(args, out)
+    sim = await start(simulator, profile=SINGLE_PHASE, clients=(ClientAccess(1, "0123456789"),))
+    common = ["--host", sim.host, "--port", str(sim.port), "--client-sap", "1"]
+    out = io.StringIO()
+    await cmd_test(build_parser().parse_args(["test", *common, "--trace"]), out)
+    assert "serial number     21061234" in out.getvalue()
+    assert "server max PDU    512" in out.getvalue()
+    assert "AC 0C 80 0A ** **" in out.getvalue()
+    assert "30 31 32 33 34" not in out.getvalue()
+    out = io.StringIO()
+    args = build_parser().parse_args(["read", *common, "1-1:32.7.0", "1-1:52.7.0"])
+    await cmd_read(args, out)
     lines = out.getvalue().splitlines()
-    assert lines[0].endswith("230.01 V")
+    assert lines[0].endswith(f"{_volts(sim)} V")
     assert "object undefined" in lines[1]
 
 
-async def test_follow_polls_until_cancelled() -> None:
+def _volts(sim: Simulator) -> Decimal:
+    """The simulated meter's voltage L1, scaled."""
+    raw = value_of(sim, VOLTAGE)
+    assert isinstance(raw, int)
+    return ScalerUnit.from_value(value_of(sim, VOLTAGE_SCALER)).apply(raw)
+
+
+async def test_follow_polls_until_cancelled(simulator: SimulatorFactory) -> None:
     """`follow` keeps polling (one session each) until interrupted."""
-    meter = FakeMeter()
-    async with FakeGateway(meter) as gateway:
-        args = build_parser().parse_args(
-            [
-                "follow",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(gateway.port),
-                "--interval",
-                "0.05",
-                "1-1:32.7.0",
-            ]
-        )
-        out = io.StringIO()
-        task = asyncio.create_task(cmd_follow(args, out))
-        async with asyncio.timeout(5):
-            while out.getvalue().count("230.01 V") < 3:  # noqa: ASYNC110 - polling output
-                await asyncio.sleep(0.02)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    assert meter.record.connections >= 3
-    assert meter.record.reads.count(VOLTAGE) >= 3
-    assert meter.record.reads.count(VOLTAGE_SCALER) == 1  # scalers do not change: read once
+    sim = await start(simulator)
+    args = build_parser().parse_args(
+        [
+            "follow",
+            "--host",
+            sim.host,
+            "--port",
+            str(sim.port),
+            "--interval",
+            "0.05",
+            "1-1:32.7.0",
+        ]
+    )
+    out = io.StringIO()
+    task = asyncio.create_task(cmd_follow(args, out))
+    reading = f"{_volts(sim)} V"
+    async with asyncio.timeout(5):
+        while out.getvalue().count(reading) < 3:  # noqa: ASYNC110 - polling output
+            await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    reads = [r.attribute for r in sim.record.requests() if isinstance(r, GetRequestNormal)]
+    assert len(sim.record.connections) >= 3
+    assert reads.count(VOLTAGE) >= 3
+    assert reads.count(VOLTAGE_SCALER) == 1  # scalers do not change: read once
 
 
 async def test_read_scales_a_demand_register_from_its_attribute_4(

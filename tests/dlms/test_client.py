@@ -1,6 +1,7 @@
-"""The asyncio client against a fake meter over real loopback sockets."""
+"""The asyncio client against the simulator over real loopback sockets."""
 
 import asyncio
+from decimal import Decimal
 import itertools
 import logging
 import socket
@@ -25,123 +26,145 @@ from custom_components.microstar_dlms.dlms import (
     Unit,
     client as client_module,
 )
-from custom_components.microstar_dlms.dlms.apdu import DEFAULT_CONFORMANCE, Conformance
+from custom_components.microstar_dlms.dlms.apdu import (
+    DEFAULT_CONFORMANCE,
+    Aarq,
+    Conformance,
+)
 from custom_components.microstar_dlms.dlms.transport import display_endpoint
+from microstar_sim import (
+    Busy,
+    ClientAccess,
+    DelayResponse,
+    NoiseBytes,
+    Silent,
+    Simulator,
+    TruncateFrame,
+)
+from microstar_sim.pytest_plugin import SimulatorFactory
 
-from .fake_meter import (
+from .simulated import (
     OBJECT_LIST,
     PASSWORD,
     SERIAL,
+    SERIAL_NUMBER,
+    SINGLE_PHASE,
     VOLTAGE,
     VOLTAGE_L2,
     VOLTAGE_SCALER,
-    FakeGateway,
-    FakeMeter,
+    closed,
     settings_for,
+    start,
+    value_of,
+    wait_until,
 )
 from .vectors import SNRM_1BYTE
 
+STALE = b"\x00\xff" + SNRM_1BYTE[:5] + b"\x7e\x7e"  # noise and half a frame from an old exchange
 
-async def test_session_reads_values_and_releases() -> None:
+
+async def test_session_reads_values_and_releases(simulator: SimulatorFactory) -> None:
     """A normal poll: SNRM, AARQ, GETs, then RLRQ and DISC in that order."""
-    meter = FakeMeter(password=PASSWORD.encode())
-    async with FakeGateway(meter) as gateway:
-        client = MeterClient(settings_for(gateway))
-        async with client.session() as session:
-            assert session.negotiated is not None
-            assert session.negotiated.conformance == DEFAULT_CONFORMANCE
-            assert session.negotiated.server_max_pdu == 0x01F4
-            assert session.negotiated.max_info_tx == 128
-            results = await session.read_attributes([VOLTAGE, VOLTAGE_SCALER, VOLTAGE_L2])
-            serial = await session.get(SERIAL)
-    assert results[0].value == 23001
+    sim = await start(simulator, profile=SINGLE_PHASE)
+    client = MeterClient(settings_for(sim))
+    async with client.session() as session:
+        assert session.negotiated is not None
+        assert session.negotiated.conformance == DEFAULT_CONFORMANCE
+        assert session.negotiated.server_max_pdu == 512
+        assert session.negotiated.max_info_tx == 128
+        results = await session.read_attributes([VOLTAGE, VOLTAGE_SCALER, VOLTAGE_L2])
+        serial = await session.get(SERIAL)
+    await sim.settle()
+    assert results[0].value == value_of(sim, VOLTAGE)
     scaler = ScalerUnit.from_value(results[1].value)
     assert scaler.unit is Unit.VOLT
-    assert str(scaler.apply(results[0].value)) == "230.01"  # type: ignore[arg-type]
+    assert scaler.apply(results[0].value) == Decimal(results[0].value) / 100  # type: ignore[arg-type]
     assert results[2].error is not None
     assert results[2].error.result is DataAccessResult.OBJECT_UNDEFINED
-    assert serial == b"12341234"
-    frames = meter.record.frames
-    assert frames[:3] == ["SNRM", "I", "Aarq"]
-    assert frames.index("ReleaseRequest") < frames.index("DISC")
-    assert frames[-1] == "DISC"
-    assert meter.record.get_requests == 4  # one GET per attribute, no multiple-references
-    assert meter.record.list_requests == 0
+    assert serial == SERIAL_NUMBER
+    heard = sim.record.heard()
+    assert heard[:3] == ["SNRM", "I", "Aarq"]
+    assert heard.index("ReleaseRequest") < heard.index("DISC")
+    assert heard[-1] == "DISC"
+    assert heard.count("GetRequestNormal") == 4  # one GET per attribute, no multiple-references
+    assert "GetRequestWithList" not in heard
 
 
-async def test_get_raises_data_access_error() -> None:
+async def test_get_raises_data_access_error(simulator: SimulatorFactory) -> None:
     """A single get of a missing object raises; the session stays usable."""
-    async with FakeGateway(FakeMeter()) as gateway:
-        async with MeterClient(settings_for(gateway, password=None)).session() as session:
-            with pytest.raises(DataAccessError) as err:
-                await session.get(VOLTAGE_L2)
-            assert err.value.result is DataAccessResult.OBJECT_UNDEFINED
-            assert await session.get(VOLTAGE) == 23001
+    sim = await start(simulator, profile=SINGLE_PHASE)
+    public = settings_for(sim, client_sap=16, password=None)
+    async with MeterClient(public).session() as session:
+        with pytest.raises(DataAccessError) as err:
+            await session.get(VOLTAGE_L2)
+        assert err.value.result is DataAccessResult.OBJECT_UNDEFINED
+        assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
 
 
-async def test_release_and_disconnect_after_an_exception() -> None:
+async def test_release_and_disconnect_after_an_exception(simulator: SimulatorFactory) -> None:
     """An error in the caller's code still ends with RLRQ, DISC and a closed socket."""
-    meter = FakeMeter()
-    async with FakeGateway(meter) as gateway:
+    sim = await start(simulator)
 
-        async def poll_with_a_bug() -> None:
-            async with MeterClient(settings_for(gateway)).session() as session:
-                await session.get(VOLTAGE)
-                raise RuntimeError("caller bug")
+    async def poll_with_a_bug() -> None:
+        async with MeterClient(settings_for(sim)).session() as session:
+            await session.get(VOLTAGE)
+            raise RuntimeError("caller bug")
 
-        with pytest.raises(RuntimeError, match="caller bug"):
-            await poll_with_a_bug()
-        await _wait_until(lambda: meter.record.concurrent == 0)
-    assert meter.record.frames[-2:] == ["ReleaseRequest", "DISC"]
+    with pytest.raises(RuntimeError, match="caller bug"):
+        await poll_with_a_bug()
+    await closed(sim)
+    assert sim.record.heard()[-2:] == ["ReleaseRequest", "DISC"]
 
 
-async def test_release_and_disconnect_after_cancellation_mid_read() -> None:
+async def test_release_and_disconnect_after_cancellation_mid_read(
+    simulator: SimulatorFactory,
+) -> None:
     """Cancelled while waiting for a GET answer: DISC goes out at once (it ends the association
     too), the answer is not waited for, and the caller sees the cancellation within one
     response timeout."""
-    meter = FakeMeter(get_delay=0.3)
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, response_timeout=1.0)
+    sim = await start(simulator, DelayResponse(0.3, count=None))
+    settings = settings_for(sim, response_timeout=1.0)
 
-        async def poll() -> None:
-            async with MeterClient(settings).session() as session:
-                await session.get(VOLTAGE)
+    async def poll() -> None:
+        async with MeterClient(settings).session() as session:
+            await session.get(VOLTAGE)
 
-        task = asyncio.create_task(poll())
-        await _wait_until(lambda: meter.record.get_requests == 1)
-        task.cancel()
-        started = time.monotonic()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        # One response timeout for DISC's answer, plus scheduling slack on a loaded machine.
-        assert time.monotonic() - started < settings.response_timeout + 0.5
-        await _wait_until(lambda: meter.record.concurrent == 0)
-    assert meter.record.frames[-2:] == ["GetRequestNormal", "DISC"]
+    task = asyncio.create_task(poll())
+    await wait_until(lambda: "GetRequestNormal" in sim.record.heard())
+    task.cancel()
+    started = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # One response timeout for DISC's answer, plus scheduling slack on a loaded machine.
+    assert time.monotonic() - started < settings.response_timeout + 0.5
+    await closed(sim)
+    assert sim.record.heard()[-2:] == ["GetRequestNormal", "DISC"]
 
 
-async def test_concurrent_sessions_to_one_endpoint_are_serialized() -> None:
+async def test_concurrent_sessions_to_one_endpoint_are_serialized(
+    simulator: SimulatorFactory,
+) -> None:
     """Two callers (two meters behind one gateway) never hold two TCP connections at once."""
-    meter = FakeMeter(get_delay=0.05)
-    async with FakeGateway(meter) as gateway:
+    sim = await start(simulator, DelayResponse(0.05, count=None))
 
-        async def poll() -> object:
-            async with MeterClient(settings_for(gateway)).session() as session:
-                return await session.get(VOLTAGE)
+    async def poll() -> object:
+        async with MeterClient(settings_for(sim)).session() as session:
+            return await session.get(VOLTAGE)
 
-        values = await asyncio.gather(poll(), poll(), poll())
-    assert values == [23001, 23001, 23001]
-    assert meter.record.connections == 3
-    assert meter.record.max_concurrent == 1
+    values = await asyncio.gather(poll(), poll(), poll())
+    assert values == [value_of(sim, VOLTAGE)] * 3
+    assert len(sim.record.connections) == 3
+    assert sim.record.max_concurrent_connections == 1
 
 
-async def test_endpoint_busy_when_the_lock_wait_runs_out() -> None:
+async def test_endpoint_busy_when_the_lock_wait_runs_out(simulator: SimulatorFactory) -> None:
     """A second caller gives up after lock_timeout with EndpointBusy."""
-    async with FakeGateway(FakeMeter()) as gateway:
-        async with MeterClient(settings_for(gateway)).session():
-            other = MeterClient(settings_for(gateway, lock_timeout=0.1))
-            with pytest.raises(EndpointBusy, match=r"127\.0\.0\.1"):
-                async with other.session():
-                    pass
+    sim = await start(simulator)
+    async with MeterClient(settings_for(sim)).session():
+        other = MeterClient(settings_for(sim, lock_timeout=0.1))
+        with pytest.raises(EndpointBusy, match=r"127\.0\.0\.1"):
+            async with other.session():
+                pass
 
 
 @pytest.mark.parametrize(
@@ -153,16 +176,17 @@ async def test_endpoint_busy_when_the_lock_wait_runs_out() -> None:
         b"kicked off, new user is coming\r\n",
     ],
 )
-async def test_gateway_busy_text_is_reported_within_one_read_timeout(text: bytes) -> None:
+async def test_gateway_busy_text_is_reported_within_one_read_timeout(
+    simulator: SimulatorFactory, text: bytes
+) -> None:
     """The ASCII reply of a busy gateway is GatewayBusy, not a framing error, and fast."""
-    meter = FakeMeter(busy_text=text)
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, response_timeout=1.0)
-        started = time.monotonic()
-        with pytest.raises(GatewayBusy) as err:
-            async with MeterClient(settings).session():
-                pass
-        assert time.monotonic() - started < settings.response_timeout
+    sim = await start(simulator, Busy(text.decode()))
+    settings = settings_for(sim, response_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(GatewayBusy) as err:
+        async with MeterClient(settings).session():
+            pass
+    assert time.monotonic() - started < settings.response_timeout
     assert err.value.text == text.decode().strip()
 
 
@@ -188,41 +212,43 @@ async def test_busy_text_while_the_connection_stays_open() -> None:
         await server.wait_closed()
 
 
-async def test_silent_meter_is_no_answer_within_the_configured_timeout() -> None:
+async def test_silent_meter_is_no_answer_within_the_configured_timeout(
+    simulator: SimulatorFactory,
+) -> None:
     """TCP works, the meter never answers SNRM: NoAnswer after the retries, no longer."""
-    meter = FakeMeter(silent=True)
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, response_timeout=0.3, retries=2)
-        started = time.monotonic()
-        with pytest.raises(NoAnswer, match="no HDLC answer to SNRM"):
-            async with MeterClient(settings).session():
-                pass
-        elapsed = time.monotonic() - started
-        await _wait_until(lambda: meter.record.concurrent == 0)
+    sim = await start(simulator, Silent())
+    settings = settings_for(sim, response_timeout=0.3, retries=2)
+    started = time.monotonic()
+    with pytest.raises(NoAnswer, match="no HDLC answer to SNRM"):
+        async with MeterClient(settings).session():
+            pass
+    elapsed = time.monotonic() - started
+    await closed(sim)
     assert elapsed < 3 * 0.3 + 0.6
-    assert meter.record.frames == ["SNRM", "SNRM", "SNRM", "DISC"]
+    assert sim.record.heard() == ["SNRM", "SNRM", "SNRM", "DISC"]
 
 
-async def test_wrong_address_form_is_no_answer() -> None:
+async def test_wrong_address_form_is_no_answer(simulator: SimulatorFactory) -> None:
     """The field case: a 2-byte address to a meter listening on the 1-byte form."""
-    async with FakeGateway(FakeMeter()) as gateway:
-        settings = settings_for(gateway, server=ServerAddress(1, 1, 2), response_timeout=0.2)
-        with pytest.raises(NoAnswer):
-            async with MeterClient(settings).session():
-                pass
+    sim = await start(simulator)
+    settings = settings_for(sim, server=ServerAddress(1, 1, 2), response_timeout=0.2)
+    with pytest.raises(NoAnswer):
+        async with MeterClient(settings).session():
+            pass
 
 
-async def test_wrong_password_is_authentication_failed_and_disconnects() -> None:
+async def test_wrong_password_is_authentication_failed_and_disconnects(
+    simulator: SimulatorFactory,
+) -> None:
     """Rejected AARE with diagnostic 13: AuthenticationFailed, then DISC."""
-    meter = FakeMeter(password=b"2222222222")
-    async with FakeGateway(meter) as gateway:
-        with pytest.raises(AuthenticationFailed, match="authentication failure") as err:
-            async with MeterClient(settings_for(gateway)).session():
-                pass
-        await _wait_until(lambda: meter.record.concurrent == 0)
+    sim = await start(simulator)
+    with pytest.raises(AuthenticationFailed, match="authentication failure") as err:
+        async with MeterClient(settings_for(sim, password="0123456789")).session():
+            pass
+    await closed(sim)
     assert err.value.diagnostic == 13
-    assert meter.record.frames[-1] == "DISC"
-    assert "ReleaseRequest" not in meter.record.frames
+    assert sim.record.heard()[-1] == "DISC"
+    assert "ReleaseRequest" not in sim.record.heard()
 
 
 async def test_connection_refused() -> None:
@@ -236,110 +262,131 @@ async def test_connection_refused() -> None:
             pass
 
 
-async def test_block_transfer_and_segmentation_are_transparent() -> None:
-    """A 1.4 kB object list comes in 300-byte datablocks, each cut into 128-byte segments."""
-    meter = FakeMeter(block_size=300)
-    async with FakeGateway(meter) as gateway:
-        async with MeterClient(settings_for(gateway)).session() as session:
-            data = await session.get_data(OBJECT_LIST)
-    assert data == meter.objects[OBJECT_LIST]
-    payload = len(meter.objects[OBJECT_LIST].encode())
-    assert meter.record.frames.count("GetRequestNext") == (payload + 299) // 300 - 1
-    assert meter.record.frames.count("RR") >= 2 * (payload // 300)
+async def test_block_transfer_and_segmentation_are_transparent(
+    simulator: SimulatorFactory,
+) -> None:
+    """A 2.5 kB object list comes in 300-byte datablocks, each cut into 128-byte segments."""
+    sim = await start(simulator, max_pdu_size=316)  # 300 bytes of data per block
+    async with MeterClient(settings_for(sim)).session() as session:
+        data = await session.get_data(OBJECT_LIST)
+    listed = sim.meter().value(str(OBJECT_LIST.obis))
+    assert data == listed
+    payload = len(listed.encode())
+    heard = sim.record.heard()
+    assert heard.count("GetRequestNext") == (payload + 299) // 300 - 1
+    assert heard.count("RR") >= 2 * (payload // 300)
 
 
-async def test_negotiated_larger_frames() -> None:
+async def test_negotiated_larger_frames(simulator: SimulatorFactory) -> None:
     """SNRM with a parameter group; the UA's values become the session's."""
-    meter = FakeMeter(hdlc=HdlcParameters(256, 256, 1, 1))
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, hdlc_parameters=HdlcParameters(512, 512, 1, 1))
-        async with MeterClient(settings).session() as session:
-            assert session.negotiated is not None
-            assert session.negotiated.max_info_rx == 256
-            assert session.negotiated.max_info_tx == 256
-            assert len(await session.get(OBJECT_LIST)) == 40  # type: ignore[arg-type]
+    sim = await start(simulator, max_info_length=256)
+    settings = settings_for(sim, hdlc_parameters=HdlcParameters(512, 512, 1, 1))
+    async with MeterClient(settings).session() as session:
+        assert session.negotiated is not None
+        assert session.negotiated.max_info_rx == 256
+        assert session.negotiated.max_info_tx == 256
+        listed = await session.get(OBJECT_LIST)
+    assert isinstance(listed, list)
+    assert len(listed) == len(sim.meter().objects)
+    assert max(len(f.data) for f in sim.record.frames_from_meter()) > 128
 
 
-async def test_get_with_list_only_when_granted() -> None:
+async def test_get_with_list_only_when_granted(simulator: SimulatorFactory) -> None:
     """With multiple-references granted, three attributes cost one request."""
+    sim = await start(simulator, profile=SINGLE_PHASE, grant_multiple_references=True)
     granted = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
-    meter = FakeMeter(conformance=granted)
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway, conformance=granted)
-        async with MeterClient(settings).session() as session:
-            results = await session.read_attributes([VOLTAGE, VOLTAGE_SCALER, VOLTAGE_L2])
-    assert meter.record.list_requests == 1
-    assert meter.record.get_requests == 1
+    async with MeterClient(settings_for(sim, conformance=granted)).session() as session:
+        results = await session.read_attributes([VOLTAGE, VOLTAGE_SCALER, VOLTAGE_L2])
+    heard = sim.record.heard()
+    assert heard.count("GetRequestWithList") == 1
+    assert "GetRequestNormal" not in heard
     assert [r.ok for r in results] == [True, True, False]
 
 
-async def test_lost_answer_is_retransmitted() -> None:
+async def test_lost_answer_is_retransmitted(simulator: SimulatorFactory) -> None:
     """The meter's answer is lost once: the client repeats its frame and carries on."""
-    meter = FakeMeter(drop_answers=1)
-    async with FakeGateway(meter) as gateway:
-        async with MeterClient(settings_for(gateway, response_timeout=0.3)).session() as s:
-            assert await s.get(VOLTAGE) == 23001
-            assert await s.get(VOLTAGE_SCALER) is not None
-    assert meter.record.get_requests == 2  # the repeated frame is answered from the link
-    assert meter.record.frames.count("I") == 5  # AARQ, GET, the same GET again, GET, RLRQ
+    sim = await start(simulator, TruncateFrame(keep=0))  # the first GET answer never arrives
+    async with MeterClient(settings_for(sim, response_timeout=0.3)).session() as s:
+        assert await s.get(VOLTAGE) == value_of(sim, VOLTAGE)
+        assert await s.get(VOLTAGE_SCALER) == [-2, 35]
+    heard = sim.record.heard()
+    assert heard.count("GetRequestNormal") == 3  # the first one twice, answered from the link
+    assert heard.count("I") == 5  # AARQ, GET, the same GET again, GET, RLRQ
 
 
-async def test_stale_bytes_before_snrm_are_skipped() -> None:
+async def test_stale_bytes_before_snrm_are_skipped(simulator: SimulatorFactory) -> None:
     """Bytes from an old exchange and line noise waiting at the gateway do not disturb SNRM."""
-    meter = FakeMeter(greeting=b"\x00\xff" + SNRM_1BYTE[:5] + b"\x7e\x7e")
-    async with FakeGateway(meter) as gateway:
-        async with MeterClient(settings_for(gateway)).session() as session:
-            assert await session.get(VOLTAGE) == 23001
+    sim = await start(simulator)
+    sim.add_stale_bytes(STALE)
+    async with MeterClient(settings_for(sim)).session() as session:
+        assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
 
 
-async def test_after_a_clean_end_the_next_drain_is_short(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_after_a_clean_end_the_next_drain_is_short(
+    simulator: SimulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The meter answered our DISC and nothing was stale: the next session does not wait the
     full quiet window before SNRM (made 1 s here, against the short one after a clean end)."""
     monkeypatch.setattr(client_module, "_DRAIN_QUIET", 1.0)
     monkeypatch.setattr(client_module, "_DRAIN_MAX", 2.0)
-    async with FakeGateway(FakeMeter()) as gateway:
-        opened = []
-        for _ in range(2):
-            started = time.monotonic()
-            async with MeterClient(settings_for(gateway)).session() as session:
-                opened.append(time.monotonic() - started)
-                assert await session.get(VOLTAGE) == 23001
+    sim = await start(simulator)
+    opened = []
+    for _ in range(2):
+        started = time.monotonic()
+        async with MeterClient(settings_for(sim)).session() as session:
+            opened.append(time.monotonic() - started)
+            assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
     assert opened[0] >= 1.0  # nothing known about the line: the full window
     assert opened[1] < 0.5  # our own clean end before: the short one
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.03], ids=["at-connect", "after-the-short-drain"])
-async def test_stale_bytes_after_a_clean_end_are_still_skipped(delay: float) -> None:
+async def test_stale_bytes_after_a_clean_end_are_still_skipped(
+    simulator: SimulatorFactory, delay: float
+) -> None:
     """Stale bytes at the gateway after our clean end (another client, a late answer): found by
     the short drain (which then waits the full window) or, arriving later, skipped by SNRM."""
-    meter = FakeMeter(greeting=b"\x00\xff" + SNRM_1BYTE[:5] + b"\x7e\x7e", greeting_delay=delay)
-    async with FakeGateway(meter) as gateway:
-        for _ in range(3):
-            async with MeterClient(settings_for(gateway)).session() as session:
-                assert await session.get(VOLTAGE) == 23001
-    assert meter.record.connections == 3
+    sim = await start(simulator)
+    for _ in range(3):
+        stale = asyncio.create_task(_stale_bytes_after_connect(sim, delay))
+        async with MeterClient(settings_for(sim)).session() as session:
+            assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+        await stale
+    assert len(sim.record.connections) == 3
 
 
-async def test_four_byte_address() -> None:
+async def _stale_bytes_after_connect(sim: Simulator, delay: float) -> None:
+    """Stale bytes reach the next client ``delay`` after it connects."""
+    connections = len(sim.record.connections)
+    await wait_until(lambda: len(sim.record.connections) > connections)
+    await asyncio.sleep(delay)
+    sim.add_stale_bytes(STALE)
+
+
+async def test_four_byte_address(simulator: SimulatorFactory) -> None:
     """Physical 1234 in the 4-byte form reaches a meter with that address."""
+    sim = await start(simulator, address_size=4)
     server = ServerAddress(1, 1234, 4)
-    async with FakeGateway(FakeMeter(address=server)) as gateway:
-        async with MeterClient(settings_for(gateway, server=server)).session() as session:
-            assert await session.get(VOLTAGE) == 23001
+    async with MeterClient(settings_for(sim, server=server)).session() as session:
+        assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
 
 
-async def test_password_never_in_trace_or_log(caplog: pytest.LogCaptureFixture) -> None:
+async def test_password_never_in_trace_or_log(
+    simulator: SimulatorFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     """TX/RX trace and DEBUG log show the AARQ with the password masked as **."""
     caplog.set_level(logging.DEBUG)
     records: list[TraceRecord] = []
-    meter = FakeMeter(password=PASSWORD.encode())
-    async with FakeGateway(meter) as gateway:
-        settings = settings_for(gateway)
-        async with MeterClient(settings, trace=records.append).session() as session:
-            await session.get(VOLTAGE)
-    assert meter.record.aarq_passwords == [PASSWORD.encode()]
+    sim = await start(simulator, clients=(ClientAccess(1, PASSWORD),))
+    settings = settings_for(sim)
+    async with MeterClient(settings, trace=records.append).session() as session:
+        await session.get(VOLTAGE)
+    aarqs = [apdu for apdu in sim.record.requests() if isinstance(apdu, Aarq)]
+    assert [aarq.password for aarq in aarqs] == [PASSWORD.encode()]
     hex_password = PASSWORD.encode().hex(" ").upper()
-    text = "\n".join(str(r) for r in records) + caplog.text
+    ours = [r for r in caplog.records if r.name.startswith("custom_components.")]  # not the meter's
+    assert ours
+    text = "\n".join([*(str(r) for r in records), *(r.getMessage() for r in ours)])
     assert PASSWORD not in text
     assert hex_password not in text
     assert hex_password.replace(" ", "") not in text.replace(" ", "")
@@ -350,23 +397,16 @@ async def test_password_never_in_trace_or_log(caplog: pytest.LogCaptureFixture) 
     assert all(later.monotonic >= r.monotonic for r, later in itertools.pairwise(records))
 
 
-async def _wait_until(predicate: object, within: float = 2.0) -> None:
-    """Poll a condition the fake meter updates asynchronously."""
-    assert callable(predicate)
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - the record is a plain dataclass
-            await asyncio.sleep(0.01)
-
-
-async def test_false_frame_start_in_noise_before_every_answer() -> None:
+async def test_false_frame_start_in_noise_before_every_answer(
+    simulator: SimulatorFactory,
+) -> None:
     """Noise holding 7E A0 in front of each (intact) answer: the client reads on and the poll
     succeeds without retransmissions."""
-    meter = FakeMeter(noise_before_answers=b"\x00\x7e\xa0\x55\xff")
-    async with FakeGateway(meter) as gateway:
-        async with MeterClient(settings_for(gateway)).session() as session:
-            assert await session.get(VOLTAGE) == 23001
-            assert await session.get(SERIAL) == b"12341234"
-    assert meter.record.get_requests == 2
+    sim = await start(simulator, NoiseBytes(b"\x00\x7e\xa0\x55\xff", count=None))
+    async with MeterClient(settings_for(sim)).session() as session:
+        assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+        assert await session.get(SERIAL) == SERIAL_NUMBER
+    assert sim.record.heard().count("GetRequestNormal") == 2
 
 
 async def test_bad_frames_only_to_snrm_is_no_answer() -> None:

@@ -1,16 +1,13 @@
 """The sans-IO session against meters that refuse, shift and stall in the field's ways (issue
-24), driven with plain calls against a socketless meter: a refused object fails its item only;
-a late DM is the answer to the DISC it followed."""
+24), driven with plain calls against the simulator's meter on a direct line: a refused object
+fails its item only; a late DM is the answer to the DISC it followed."""
 
 import pytest
 
 from custom_components.microstar_dlms.dlms.apdu import (
     DEFAULT_CONFORMANCE,
     AttributeRef,
-    ConfirmedServiceError,
     Conformance,
-    ExceptionResponse,
-    GetResponseWithList,
 )
 from custom_components.microstar_dlms.dlms.errors import (
     ProtocolError,
@@ -29,56 +26,62 @@ from custom_components.microstar_dlms.dlms.session import (
     Transmit,
 )
 from custom_components.microstar_dlms.dlms.settings import ConnectionSettings
+from microstar_sim import (
+    REFUSALS,
+    FixedInvokeId,
+    IgnoreDisc,
+    IgnoreRelease,
+    RefuseWithException,
+    TrailingBytes,
+)
+from microstar_sim.line import DirectLine
 
-from .test_session import LONG, OBJECTS, SERIAL, VOLTAGE, VOLTAGE_SCALER, apdu_names, field_settings
-from .wire_meter import WireMeter, run
+from .simulated import OBJECT_LIST, SERIAL, SERIAL_NUMBER, VOLTAGE, VOLTAGE_SCALER
+from .test_session import apdu_names, field_settings, meter_line, run, value_of
 
 LIST_GRANT = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 DM_16 = dm_frame(16, ServerAddress(1)).encode()
 DISC_16 = disc_frame(ServerAddress(1), 16).encode()
-REFUSALS = {
-    "ExceptionResponse D8 01 02": ExceptionResponse(1, 2).encode(),
-    "ConfirmedServiceError": ConfirmedServiceError(5, 5, 2).encode(),
-    "undecodable": bytes.fromhex("c4 09 c1"),
-    "a list answer": GetResponseWithList(0xC1, ()).encode(),
-}
 
 
-def _open(meter: WireMeter, settings: ConnectionSettings, memory: MeterMemory) -> DlmsSession:
+def _open(line: DirectLine, settings: ConnectionSettings, memory: MeterMemory) -> DlmsSession:
     session = DlmsSession(settings, memory)
     session.open()
-    result, _ = run(session, meter)
+    result, _ = run(session, line)
     assert isinstance(result, Opened)
     return session
 
 
-def _read(session: DlmsSession, meter: WireMeter, refs: list[AttributeRef]) -> AttributesRead:
+def _read(session: DlmsSession, line: DirectLine, refs: list[AttributeRef]) -> AttributesRead:
     session.read(refs)
-    result, _ = run(session, meter)
+    result, _ = run(session, line)
     assert isinstance(result, AttributesRead)
     return result
 
 
-@pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
+@pytest.mark.parametrize("refusal", REFUSALS)
 @pytest.mark.parametrize("grant", [DEFAULT_CONFORMANCE, LIST_GRANT], ids=["one GET", "list"])
-def test_a_refused_object_fails_only_its_item(refusal: bytes, grant: Conformance) -> None:
-    """The meter answers the voltage's GET with no GET-Response: that item is a RequestRefusedError,
-    the serial and the scaler are read, and the session ends normally (RLRQ, DISC). A meter
-    granting lists that refuses the list gets one GET per attribute, with the same outcome."""
-    meter = WireMeter(OBJECTS, conformance=grant, refusals={VOLTAGE: refusal}, list_answer=refusal)
+def test_a_refused_object_fails_only_its_item(refusal: str, grant: Conformance) -> None:
+    """The meter answers the voltage's GET with no usable GET-Response (an exception, a service
+    error, an undecodable answer, a list of nothing): that item is a RequestRefusedError, the
+    serial and the scaler are read, and the session ends normally (RLRQ, DISC). A meter
+    granting lists refuses the whole list holding the voltage: one GET per attribute follows,
+    with the same outcome."""
+    refuse = RefuseWithException(str(VOLTAGE.obis), attribute=2, answer=refusal)
+    line = meter_line(refuse, grant_multiple_references=grant is LIST_GRANT)
     memory = MeterMemory()
-    session = _open(meter, field_settings(conformance=grant), memory)
-    result = _read(session, meter, [SERIAL, VOLTAGE, VOLTAGE_SCALER])
+    session = _open(line, field_settings(conformance=grant), memory)
+    result = _read(session, line, [SERIAL, VOLTAGE, VOLTAGE_SCALER])
     serial, voltage, scaler = result.results
-    assert serial.value == b"12341234"
+    assert serial.value == SERIAL_NUMBER
     assert scaler.value == [-2, 35]
     assert isinstance(voltage.error, RequestRefusedError)
     assert session.in_step
-    again = _read(session, meter, [VOLTAGE, SERIAL])
+    again = _read(session, line, [VOLTAGE, SERIAL])
     assert isinstance(again.results[0].error, RequestRefusedError)
     assert again.results[1].ok
     session.release()
-    ended, sent = run(session, meter)
+    ended, sent = run(session, line)
     assert apdu_names(sent) == ["ReleaseRequest", "DISC"]
     assert ended == Ended(clean=True)
 
@@ -86,40 +89,41 @@ def test_a_refused_object_fails_only_its_item(refusal: bytes, grant: Conformance
 def test_answers_that_do_not_echo_the_invoke_id_are_taken() -> None:
     """Every answer carries invoke id C1 (a block transfer's too): the values are read, as
     Gurux and u9n read them."""
-    meter = WireMeter(OBJECTS, echo_invoke=False, block_size=1000)
-    session = _open(meter, field_settings(), MeterMemory())
+    line = meter_line(FixedInvokeId(0xC1), max_pdu_size=1016)  # datablocks of 1000 bytes
+    session = _open(line, field_settings(), MeterMemory())
     for _ in range(2):  # the second read's invoke id is C2 or later
-        result = _read(session, meter, [SERIAL, VOLTAGE, LONG])
+        result = _read(session, line, [SERIAL, VOLTAGE, OBJECT_LIST])
         assert [r.ok for r in result.results] == [True, True, True]
-    assert result.results[2].data == OBJECTS[LONG]
+    assert result.results[2].data == value_of(line, OBJECT_LIST)
+    assert line.record.heard().count("GetRequestNext") == 4  # 2 x 3 datablocks
 
 
 def test_bytes_after_the_apdu_are_ignored() -> None:
     """A meter padding its answers after the APDU is read."""
-    meter = WireMeter(OBJECTS, padding=b"\x00\x00")
-    session = _open(meter, field_settings(), MeterMemory())
-    result = _read(session, meter, [SERIAL, VOLTAGE_SCALER])
-    assert [r.value for r in result.results] == [b"12341234", [-2, 35]]
+    line = meter_line(TrailingBytes(b"\x00\x00"))
+    session = _open(line, field_settings(), MeterMemory())
+    result = _read(session, line, [SERIAL, VOLTAGE_SCALER])
+    assert [r.value for r in result.results] == [SERIAL_NUMBER, [-2, 35]]
 
 
 def test_a_late_dm_to_the_disc_first_is_not_the_snrm_answer() -> None:
     """The last session ended uncleanly: DISC first. Its DM arrives only after the wait ran out
     and the SNRM went out: it answers the DISC, not the SNRM, and the session opens on the UA
     that follows (issue 24, item 9)."""
-    meter = WireMeter(OBJECTS)
+    line = meter_line()
     session = DlmsSession(field_settings(), MeterMemory(unclean=True))
     session.open()
     disc = session.next_event()
     assert isinstance(disc, Transmit)
-    late_dm = meter.feed(disc.data)
+    late_dm = line.feed(disc.data)
     assert session.next_event() == NEED_DATA
     session.timed_out()
     snrm = session.next_event()
     assert isinstance(snrm, Transmit)
-    session.receive_data(late_dm + meter.feed(snrm.data))
-    result, _ = run(session, meter)
+    session.receive_data(late_dm + line.feed(snrm.data))
+    result, _ = run(session, line)
     assert isinstance(result, Opened)
-    assert meter.frames_heard() == ["DISC", "SNRM", "I"]
+    assert line.record.heard() == ["DISC", "SNRM", "I", "Aarq"]
 
 
 def test_a_meter_refusing_the_link_still_says_so() -> None:
@@ -146,17 +150,18 @@ def test_a_meter_that_never_answers_rlrq_or_disc_is_remembered() -> None:
     """Session 1 waits for RLRE and for UA once each and learns the meter answers neither.
     Session 2 opens with its DISC first and goes on to SNRM without waiting, and ends with DISC
     alone, again not waited for; session 3 opens with SNRM (issue 24, item 6)."""
-    meter = WireMeter(OBJECTS, answer_rlrq=False, answer_disc=False)
+    line = meter_line(IgnoreRelease(), IgnoreDisc())
     memory = MeterMemory()
-    first = _open(meter, field_settings(), memory)
+    first = _open(line, field_settings(), memory)
     first.release()
     rlrq = first.next_event()
     assert isinstance(rlrq, Transmit)
-    meter.feed(rlrq.data)
+    assert not line.feed(rlrq.data)
     assert first.next_event() == NEED_DATA
     first.timed_out()
     disc = first.next_event()
     assert disc == Transmit(DISC_16)
+    assert not line.feed(disc.data)
     assert first.next_event() == NEED_DATA
     first.timed_out()
     with pytest.raises(ResponseTimeout):
@@ -168,28 +173,28 @@ def test_a_meter_that_never_answers_rlrq_or_disc_is_remembered() -> None:
     second = DlmsSession(field_settings(), memory)
     second.open()
     assert second.next_event() == Transmit(DISC_16, starts_wait=False)
-    result, sent = run(second, meter)  # the SNRM follows at once: no wait in between
+    result, sent = run(second, line)  # the SNRM follows at once: no wait in between
     assert isinstance(result, Opened)
     assert apdu_names(sent) == ["SNRM", "Aarq"]
     second.release()
-    result, sent = run(second, meter)
+    result, sent = run(second, line)
     assert sent == [DISC_16]
     assert result == Ended(clean=False)
     assert not memory.unclean
 
     third = DlmsSession(field_settings(), memory)
     third.open()
-    result, sent = run(third, meter)
+    result, sent = run(third, line)
     assert apdu_names(sent) == ["SNRM", "Aarq"]
 
 
 def test_an_aborted_transfer_teaches_nothing_about_disc() -> None:
     """A DISC unanswered while the meter may still be sending (an abort mid-answer) says
     nothing about the meter: the next session still waits for its DISC-first."""
-    meter = WireMeter(OBJECTS, answer_disc=False)
+    line = meter_line(IgnoreDisc())
     memory = MeterMemory()
-    session = _open(meter, field_settings(), memory)
-    session.read([LONG])
+    session = _open(line, field_settings(), memory)
+    session.read([OBJECT_LIST])
     assert isinstance(session.next_event(), Transmit)
     session.abort()
     assert session.next_event() == Transmit(DISC_16)
@@ -204,19 +209,19 @@ def test_an_aborted_transfer_teaches_nothing_about_disc() -> None:
 def test_a_silent_disc_first_before_an_answered_snrm_is_learned() -> None:
     """The DISC-first waited out in silence, then SNRM answered at once: the meter is there and
     does not answer DISC; this session's own DISC is then not waited for."""
-    meter = WireMeter(OBJECTS, answer_disc=False)
+    line = meter_line(IgnoreDisc())
     memory = MeterMemory(unclean=True)
     session = DlmsSession(field_settings(), memory)
     session.open()
     disc = session.next_event()
     assert disc == Transmit(DISC_16)
-    meter.feed(disc.data)
+    assert not line.feed(disc.data)
     assert session.next_event() == NEED_DATA
     session.timed_out()
-    result, _ = run(session, meter)
+    result, _ = run(session, line)
     assert isinstance(result, Opened)
     assert memory.disc_unanswered
     session.release()
-    result, sent = run(session, meter)
+    result, sent = run(session, line)
     assert apdu_names(sent) == ["ReleaseRequest", "DISC"]
     assert result == Ended(clean=False)

@@ -32,8 +32,8 @@ from custom_components.microstar_dlms.dlms.session_state import (
     next_state,
 )
 
-from .test_session import DISC_16, OBJECTS, SERIAL, field_settings, opened
-from .wire_meter import WireMeter
+from .simulated import SERIAL
+from .test_session import DISC_16, field_settings, meter_line, opened
 
 SENDS = frozenset(
     {
@@ -174,13 +174,13 @@ def test_every_move_outside_the_table_is_refused() -> None:
 
 def test_a_poll_walks_the_table() -> None:
     """Open, read and release against a meter: the session's states, one after the other."""
-    meter = WireMeter(OBJECTS)
+    line = meter_line()
     session = DlmsSession(field_settings(), MeterMemory())
     states = [session.state]
 
     def drive() -> None:
         while (event := session.next_event()) != IDLE:
-            if isinstance(event, Transmit) and (answer := meter.feed(event.data)):
+            if isinstance(event, Transmit) and (answer := line.feed(event.data)):
                 session.receive_data(answer)
             if session.state is not states[-1]:
                 states.append(session.state)
@@ -214,8 +214,8 @@ def test_the_session_refuses_what_its_state_does_not_allow() -> None:
     with pytest.raises(SessionStateError, match="not open"):
         fresh.read([SERIAL])
     assert fresh.next_event() == IDLE
-    meter = WireMeter(OBJECTS)
-    session = opened(meter)
+    line = meter_line()
+    session = opened(line)
     with pytest.raises(SessionStateError, match="cannot open"):
         session.open()
     session.read([SERIAL])
@@ -235,7 +235,7 @@ def test_the_session_refuses_what_its_state_does_not_allow() -> None:
     assert session.state is State.ABORTING
     assert session.next_event() == Transmit(DISC_16)
     assert session.state is State.DISCONNECTING
-    session.receive_data(meter.feed(DISC_16))
+    session.receive_data(line.feed(DISC_16))
     events = []
     while (event := session.next_event()) != IDLE:
         events.append(event)

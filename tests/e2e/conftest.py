@@ -12,18 +12,15 @@ from importlib import metadata
 import os
 from pathlib import Path
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 from packaging.requirements import Requirement
 import pytest
-import pytest_socket
 
 from .browser import devtools_port, start_chromium
+from .loopback import LOOPBACK, allow_loopback_sockets, answers, free_port
 from .processes import (
     GUIDE_METER,
     GUIDE_SERIAL,
@@ -36,7 +33,6 @@ from .processes import (
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "e2e"
 KEEP_RUNS = 5
-LOOPBACK = "127.0.0.1"
 
 # Realistic line timing (9600 baud, 30-250 ms turnaround), as scripts/develop runs it: the run
 # then proves the integration's timeouts hold at the field meter's pace, including each meter's
@@ -47,19 +43,6 @@ _TURNAROUND = os.environ.get("MICROSTAR_E2E_TURNAROUND", "")
 SIMULATOR_TIMING: tuple[str, ...] = ("--turnaround", _TURNAROUND) if _TURNAROUND else ()
 # As scripts/develop --second-meter: a single-phase meter with a 4-byte address on the same line.
 SECOND_METER = "serial=21065678,address-size=4,profile=microstar-1p"
-
-
-def _loopback_sockets() -> None:
-    """Module fixtures run before the per-test socket switch of tests/conftest.py."""
-    pytest_socket.enable_socket()
-    pytest_socket.socket_allow_hosts([LOOPBACK, "::1"], allow_unix_socket=True)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -155,9 +138,9 @@ def hass_process(
 
     Started after the simulator and stopped before it, as a gateway outlives its clients.
     """
-    _loopback_sockets()
+    allow_loopback_sockets()
     config_dir = tmp_path_factory.mktemp("hass-config")
-    port = _free_port()
+    port = free_port()
     subprocess.run([sys.executable, "scripts/ha_config.py", str(config_dir)], cwd=REPO, check=True)
     argv = [sys.executable, "-m", "tests.e2e.hass_launcher", "-c", str(config_dir), "--skip-pip"]
     # The port of a new config dir, as scripts/develop sets it (no http: in YAML since 2026.10).
@@ -166,7 +149,7 @@ def hass_process(
     base_url = f"http://{LOOPBACK}:{port}"
     try:
         wait_for(
-            lambda: _answers(f"{base_url}/api/onboarding"), 90, "Home Assistant's HTTP", process
+            lambda: answers(f"{base_url}/api/onboarding"), 90, "Home Assistant's HTTP", process
         )
         yield HassProcess(process, base_url, config_dir)
     finally:
@@ -175,18 +158,10 @@ def hass_process(
             print(f"home assistant exited with {code}; log: {process.log}")
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except urllib.error.URLError, ConnectionError, TimeoutError:
-        return False
-
-
 @pytest.fixture
 def chromium(tmp_path: Path, artifacts: Path) -> Iterator[int]:
     """Headless Chromium with a fresh profile; yields its DevTools port."""
-    _loopback_sockets()
+    allow_loopback_sockets()
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     process = start_chromium(profile, artifacts / "chromium.log", REPO)

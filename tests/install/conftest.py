@@ -21,7 +21,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.e2e.conftest import LOOPBACK, _answers, _free_port, _loopback_sockets
+from tests.e2e.loopback import LOOPBACK, allow_loopback_sockets, answers, free_port
 from tests.e2e.processes import HassProcess, ManagedProcess, SimulatorProcess, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,13 +107,13 @@ def installed_hass(
     meter: SimulatorProcess,
 ) -> Iterator[HassProcess]:
     """``hass -c <fresh dir>`` from the release's venv, the integration copied in as HACS does."""
-    _loopback_sockets()
+    allow_loopback_sockets()
     config_dir = tmp_path_factory.mktemp(f"hass-{release.version}")
     subprocess.run(
         [sys.executable, "scripts/ha_config.py", str(config_dir), "--copy"], cwd=REPO, check=True
     )
     assert not (config_dir / "custom_components" / "microstar_dlms").is_symlink()
-    port = _free_port()
+    port = free_port()
     argv = [str(release.venv / "bin" / "hass"), "-c", str(config_dir)]  # no --skip-pip
     process = ManagedProcess(
         f"home assistant {release.version}",
@@ -126,7 +126,7 @@ def installed_hass(
     base_url = f"http://{LOOPBACK}:{port}"
     try:
         wait_for(
-            lambda: _answers(f"{base_url}/api/onboarding"),
+            lambda: answers(f"{base_url}/api/onboarding"),
             FIRST_START_S,
             "Home Assistant's HTTP",
             process,

@@ -22,13 +22,20 @@ from custom_components.microstar_dlms.dlms.obis import Obis
 from microstar_sim import (
     FAST,
     AnswerFromAddressSize,
+    DatablocksFromZero,
+    FixedInvokeId,
     IgnoreDisc,
     IgnoreRelease,
     MeterConfig,
+    OddAnswer,
+    OddFrame,
     ReceiveNotReady,
+    ReceiveReadyFirst,
     RefuseWithException,
+    RequestKind,
     ResponseLlc,
     SimulatorConfig,
+    TrailingBytes,
     parse_fault,
 )
 from microstar_sim.pytest_plugin import SimulatorFactory
@@ -160,6 +167,18 @@ async def test_rlrq_and_disc_go_unanswered(simulator: SimulatorFactory) -> None:
         ("llc:header=", ResponseLlc(b"")),
         ("no-rlre", IgnoreRelease()),
         ("no-ua-to-disc:count=1", IgnoreDisc(count=1)),
+        (
+            "refuse:1-1:32.7.0,answer=undecodable",
+            RefuseWithException("1-1:32.7.0", None, "undecodable"),
+        ),
+        ("rr-first", ReceiveReadyFirst()),
+        ("blocks-from-zero", DatablocksFromZero()),
+        ("fixed-invoke-id:0xc5", FixedInvokeId(0xC5)),
+        ("padding", TrailingBytes()),
+        ("padding:ff", TrailingBytes(b"\xff")),
+        ("odd-answer:get-list,apdu=d80102", OddAnswer(RequestKind.GET_LIST, b"\xd8\x01\x02")),
+        ("odd-answer:rlrq,apdu=,count=1", OddAnswer(RequestKind.RLRQ, b"", 1)),
+        ("odd-frame:snrm,frame=7e7e", OddFrame(RequestKind.SNRM, b"\x7e\x7e")),
     ],
 )
 def test_the_new_fault_specs_parse(spec: str, expected: object) -> None:
@@ -167,8 +186,12 @@ def test_the_new_fault_specs_parse(spec: str, expected: object) -> None:
     assert parse_fault(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["refuse:1-1:32.7.0,answer=shrug", "answer-address-size:1"])
+@pytest.mark.parametrize(
+    "spec",
+    ["refuse:1-1:32.7.0,answer=shrug", "answer-address-size:1", "odd-answer:hello,apdu=00"],
+)
 def test_bad_new_fault_specs_are_refused(spec: str) -> None:
-    """A refusal nobody sends, or an address form without a physical part, is an error."""
-    with pytest.raises(ValueError, match="must be"):
+    """A refusal nobody sends, an address form without a physical part or a request nobody
+    makes is an error."""
+    with pytest.raises(ValueError, match=r"must be|bad value"):
         parse_fault(spec)

@@ -415,15 +415,20 @@ class Data:
         return cls(DataType.OCTET_STRING, value)
 
 
-def decode_data(reader: Reader, depth: int = 0) -> Data:
-    """Decode one tagged value at the reader's position."""
+def _read_type(reader: Reader, depth: int, what: str) -> DataType:
+    """The type tag at the reader's position, once the nesting is known to be bounded."""
     if depth > MAX_NESTING:
-        raise DecodeError(f"data nested deeper than {MAX_NESTING} levels")
+        raise DecodeError(f"{what} nested deeper than {MAX_NESTING} levels")
     tag = reader.byte()
     try:
-        dtype = DataType(tag)
+        return DataType(tag)
     except ValueError:
-        raise DecodeError(f"unknown A-XDR data tag {tag} (0x{tag:02X})") from None
+        raise DecodeError(f"unknown A-XDR {what} tag {tag} (0x{tag:02X})") from None
+
+
+def decode_data(reader: Reader, depth: int = 0) -> Data:
+    """Decode one tagged value at the reader's position."""
+    dtype = _read_type(reader, depth, "data")
     if dtype in (DataType.ARRAY, DataType.STRUCTURE):
         reader.spend()
         count = reader.length()
@@ -445,13 +450,7 @@ def decode_data(reader: Reader, depth: int = 0) -> Data:
 
 
 def _decode_description(reader: Reader, depth: int) -> TypeDescription:
-    if depth > MAX_NESTING:
-        raise DecodeError(f"type description nested deeper than {MAX_NESTING} levels")
-    tag = reader.byte()
-    try:
-        dtype = DataType(tag)
-    except ValueError:
-        raise DecodeError(f"unknown type tag {tag} in a compact-array description") from None
+    dtype = _read_type(reader, depth, "type description")
     if dtype is DataType.ARRAY:
         count = reader.uint(2)
         return TypeDescription(dtype, (_decode_description(reader, depth + 1),), count)

@@ -423,6 +423,10 @@ class HdlcServerLink(_Station):
         """RNR: what the client sent is taken (N(R)), but the answer is not ready yet."""
         return self._remember(self._frame(rnr_control(self._vr)))
 
+    def receive_ready(self) -> bytes:
+        """RR: what the client sent is taken (N(R)), and there is nothing to send yet."""
+        return self._remember(self._rr())
+
     def _receive_information(self, frame: HdlcFrame) -> tuple[list[bytes], bytes | None]:
         if self._is_repeat(frame):
             # The client missed our answer: repeat it (its whole last window).
