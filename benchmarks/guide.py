@@ -8,7 +8,7 @@ Home Assistant test instance against a ``microstar-guide`` simulator at 9600 bau
   discovery read back from storage) minus those of a steady poll;
 - ``strategies``: what learning the default meter and the guide meter costs with the raw client,
   reading the object list and then the scalers of the objects found, against asking the
-  catalogue's objects for their scaler_unit directly.
+  catalogue's objects for their scaler_unit directly, as the integration's learner does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sys
 import time
 from typing import Any
@@ -39,7 +40,9 @@ from custom_components.microstar_dlms.cosem import (
     MeterObject,
     parse_object_list,
 )
+from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
+from custom_components.microstar_dlms.learner import EnabledEntities, Learner, probe_batch
 from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
 
 from .entries import meter_entry
@@ -132,22 +135,20 @@ async def _by_object_list(session: MeterSession) -> None:
 
 
 async def _by_probing(session: MeterSession) -> None:
-    """This issue's discovery: the catalogue's objects asked for their scaler_unit (or value),
-    an object that requires others (a channel's, a tariff's) once those answered."""
-    confirmed: set[str] = set()
-    asked: set[str] = set()
-    while batch := [
-        obj
-        for obj in _catalogue_objects()
-        if obj.key not in asked and all(key in confirmed for key in PROBED[obj.key].requires)
-    ]:
-        results = await session.read_attributes(
-            [obj.scaler_unit_ref() or obj.value_ref() for obj in batch]
-        )
-        asked.update(obj.key for obj in batch)
-        confirmed.update(
-            obj.key for obj, result in zip(batch, results, strict=True) if not result.error
-        )
+    """The integration's discovery (``learner.Learner``, as the coordinator drives it, without a
+    time budget): the catalogue's objects asked for their scaler_unit (or value), an object that
+    requires others (a channel's, a tariff's) once those answered."""
+    discovery = MeterDiscovery(SERIAL)
+    learner = Learner(
+        PROBED,
+        discovery,
+        EnabledEntities(PROBED, {}, discovery),  # no entity registry: the catalogue's defaults
+        batch=probe_batch(session.negotiated),
+        budget=math.inf,
+        disabled_budget=math.inf,
+    )
+    while probe := learner.next_probe():
+        learner.learn(probe, await session.read_attributes([obj.probe_ref() for obj in probe]))
 
 
 async def strategies(profile: str, turnaround: float) -> dict[str, Any]:

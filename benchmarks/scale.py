@@ -40,6 +40,12 @@ from .entries import gateway_entry, set_up_every_meter
 from .probe import LoopLagProbe, ms
 
 
+def _values_read(entry: MockConfigEntry) -> int:
+    """Values a poll of the entry's meter reads (its enabled entities' objects)."""
+    enabled = entry.runtime_data.coordinator.enabled_entities()
+    return sum(1 for key in entry.runtime_data.meter.objects if key in enabled)
+
+
 def _rss_kib() -> int:
     """Current resident set size."""
     with open("/proc/self/status", encoding="ascii") as status:
@@ -167,16 +173,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
                 states = sorted({str(e.state) for e in entries})
                 raise RuntimeError(f"{loaded}/{len(entries)} entries loaded: {states}")
             first_poll_frames = _frames_sent(entries)
-            reads = [
-                len(
-                    [
-                        key
-                        for key in e.runtime_data.meter.objects
-                        if e.runtime_data.coordinator.is_enabled(key)
-                    ]
-                )
-                for e in entries
-            ]
+            reads = [_values_read(e) for e in entries]
             measured = await _polling_rounds(hass, entries, rounds, probe, host.pid)
             steady_frames = _frames_sent(entries)
             rss_loaded = _rss_kib()

@@ -9,7 +9,6 @@ import probatio
 
 from .const import (
     CONF_CLIENT_SAP,
-    CONF_CONNECTION_TYPE,
     CONF_PASSWORD,
     CONF_SERIAL_HINT,
     CONNECTION_SERIAL,
@@ -106,11 +105,7 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
                 else:
                     await self.async_set_unique_id(serial)
                     self._abort_if_unique_id_mismatch(reason="wrong_meter")
-                    data = {**entry.data}
-                    data.pop(CONF_PASSWORD, None)
-                    if password is not None:
-                        data[CONF_PASSWORD] = password
-                    return self.async_update_reload_and_abort(entry, data=data)
+                    return self.async_update_reload_and_abort(entry, data=config.as_entry_data())
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=probatio.Schema({probatio.Optional(CONF_PASSWORD): PASSWORD_SELECTOR}),
@@ -123,19 +118,20 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change how the same meter is reached (new IP, port, address)."""
         entry = self._get_reconfigure_entry()
-        connection_type = entry.data[CONF_CONNECTION_TYPE]
+        stored = MeterConfig.from_entry_data(entry.data)
+        connection_type = stored.connection_type
         errors: dict[str, str] = {}
         if user_input is not None:
             typed = {**user_input}
-            same_access = str(typed.get(CONF_CLIENT_SAP)) == str(entry.data[CONF_CLIENT_SAP])
-            if not typed.get(CONF_PASSWORD) and entry.data.get(CONF_PASSWORD) and same_access:
-                typed[CONF_PASSWORD] = entry.data[CONF_PASSWORD]  # empty keeps the old one
+            same_access = str(typed.get(CONF_CLIENT_SAP)) == str(stored.client_sap)
+            if not typed.get(CONF_PASSWORD) and stored.password and same_access:
+                typed[CONF_PASSWORD] = stored.password  # empty keeps the old one
             found, errors = await self._async_check(connection_type, typed)
             if found is not None:
                 detected, serial = found
                 await self.async_set_unique_id(serial)
                 self._abort_if_unique_id_mismatch(reason="wrong_meter")
-                if detected.client_sap != entry.data[CONF_CLIENT_SAP]:
+                if detected.client_sap != stored.client_sap:
                     # Another access level may see other objects: learn the meter again.
                     await DiscoveryStore(self.hass, entry.entry_id).async_remove()
                 return self.async_update_reload_and_abort(entry, data=detected.as_entry_data())

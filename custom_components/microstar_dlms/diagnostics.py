@@ -23,6 +23,7 @@ async def async_get_config_entry_diagnostics(
     seat = coordinator.seat
     bus = seat.bus
     interval = coordinator.update_interval
+    enabled = coordinator.enabled_entities()
     return {
         "entry": {
             "data": async_redact_data(dict(entry.data), TO_REDACT),
@@ -38,7 +39,7 @@ async def async_get_config_entry_diagnostics(
                     "obis": key,
                     "class_id": obj.class_id,
                     "scaler_unit": plain(meter.scaler_units.get(key)),
-                    "polled": coordinator.is_enabled(key),
+                    "polled": key in enabled,
                 }
                 for key, obj in sorted(meter.objects.items())
             ],

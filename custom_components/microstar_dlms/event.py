@@ -117,7 +117,8 @@ class MicrostarEventEntity(MicrostarEntity, EventEntity):
 
     def _observe(self) -> None:
         """Compare this poll's time stamp with the last; fire when it advanced."""
-        value = self.coordinator.data.values.get(self.entity_description.key)
+        measured = self.coordinator.data.values.get(self.entity_description.key)
+        value = None if measured is None else measured.value
         if not isinstance(value, datetime):
             return  # refused or not read: nothing happened that the meter told
         seen = self._seen

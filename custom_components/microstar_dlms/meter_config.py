@@ -71,13 +71,14 @@ class MeterConfig:
             return ServerAddress(self.server_logical)
         return ServerAddress(self.server_logical, self.server_physical, cast(Literal[2, 4], size))
 
-    def settings(self, server: ServerAddress) -> ConnectionSettings:
-        """Connection settings for the core client."""
+    def settings(self, server: ServerAddress | None = None) -> ConnectionSettings:
+        """The core's settings, built once per client: the client holds them and its sessions
+        read them (to ``server``, else the stored address form)."""
         return ConnectionSettings(
             endpoint=self.endpoint,
             client_sap=self.client_sap,
             password=self.password,
-            server=server,
+            server=server or self.server_address(),
             baudrate=BAUDRATE,
             response_timeout=self.response_timeout,
             connect_timeout=self.connect_timeout,

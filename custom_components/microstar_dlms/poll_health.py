@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
 from .const import (
     BACKOFF_MAX,
@@ -24,6 +26,7 @@ from .const import (
     UPDATE_INTERVAL,
 )
 from .dlms.trace import TraceRecord
+from .meter_config import MeterConfig
 
 SEVERITY = {
     ISSUE_GATEWAY_BUSY: ir.IssueSeverity.WARNING,
@@ -122,3 +125,35 @@ def async_delete_issues(hass: HomeAssistant, entry_id: str) -> None:
     """Remove the repair issues of an entry."""
     for issue in SEVERITY:
         ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry_id}")
+
+
+@callback
+def async_record_success(hass: HomeAssistant, entry: ConfigEntry, health: PollHealth) -> None:
+    """Count a good poll and clear the entry's repairs."""
+    health.record_success(dt_util.utcnow())
+    async_delete_issues(hass, entry.entry_id)
+
+
+@callback
+def async_record_failure(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    health: PollHealth,
+    kind: str,
+    config: MeterConfig,
+    *,
+    answered: bool = False,
+) -> timedelta:
+    """Count a failed poll, raise the repairs its streak calls for; when to poll again (a
+    failing meter backs off, so its timeouts do not take the line from the others).
+
+    A meter that ``answered`` but refused (password, another meter) holds no repair: it is not
+    silent and the gateway not busy; the user acts on the reauth flow or the entry's error.
+    """
+    now = dt_util.utcnow()
+    placeholders = {"title": entry.title, "endpoint": config.display_endpoint}
+    for issue in health.record_failure(kind, now):
+        async_raise_issue(hass, entry.entry_id, issue, placeholders)
+    if answered:
+        async_delete_issues(hass, entry.entry_id)
+    return health.next_poll_in(now)

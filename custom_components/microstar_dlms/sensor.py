@@ -30,13 +30,14 @@ from .catalogue import (
     presentations,
 )
 from .const import LOGGER
-from .coordinator import MeterReading, MicrostarConfigEntry, MicrostarCoordinator
+from .coordinator import MicrostarConfigEntry, MicrostarCoordinator
 from .cosem import ScalerUnit
 from .devices import async_on_channel_removed
 from .discovery import MeterDiscovery
 from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
 from .entity_pacing import async_add_in_turns
+from .reading import MeterReading
 
 PARALLEL_UPDATES = 0
 
@@ -45,21 +46,27 @@ ATTR_CAPTURE_TIME: Final = "capture_time"
 type SensorValue = Decimal | datetime | str | float | None
 
 
+def _value(reading: MeterReading, key: str) -> Decimal | datetime | None:
+    """The value of an object read this poll (None: refused, or not read)."""
+    measured = reading.values.get(key)
+    return None if measured is None else measured.value
+
+
 def _number(reading: MeterReading, meter: MeterDiscovery, key: str) -> SensorValue:
     """The scaled value of a register read this poll."""
-    value = reading.values.get(key)
+    value = _value(reading, key)
     return value if isinstance(value, Decimal) else None
 
 
 def _timestamp(reading: MeterReading, meter: MeterDiscovery, key: str) -> SensorValue:
     """The date-time a register held this poll."""
-    value = reading.values.get(key)
+    value = _value(reading, key)
     return value if isinstance(value, datetime) else None
 
 
 def _tariff(reading: MeterReading, meter: MeterDiscovery, key: str) -> SensorValue:
     """The active tariff as one of the enum's states (None for a number outside them)."""
-    value = reading.values.get(key)
+    value = _value(reading, key)
     if not isinstance(value, Decimal) or value != value.to_integral_value():
         return None
     state = f"rate_{int(value)}"
@@ -85,6 +92,8 @@ class MicrostarSensorEntityDescription(SensorEntityDescription):
 
     presentation: AsSensor
     """The catalogue's row: its kind gives the units accepted and the display shift."""
+    unit: ScalerUnit | None = None
+    """The meter's scaler_unit the entity shows its values in (None: the object has none)."""
     has_fn: Callable[[MeterDiscovery, str], bool] = _discovered
     value_fn: Callable[[MeterReading, MeterDiscovery, str], SensorValue] = _number
 
@@ -131,10 +140,10 @@ async def async_setup_entry(
         for description in SENSORS:
             if description.key in built or not description.has_fn(meter, description.key):
                 continue
-            built[description.key] = meter.scaler_units.get(description.key)
+            unit = built[description.key] = meter.scaler_units.get(description.key)
             enabled = presentation_enabled(description.presentation, meter.objects)
             sized = fit_to_meter_unit(
-                replace(description, entity_registry_enabled_default=enabled), meter
+                replace(description, entity_registry_enabled_default=enabled), unit, meter.serial
             )
             if sized is None:
                 continue
@@ -173,26 +182,27 @@ async def async_setup_entry(
 
 
 def fit_to_meter_unit(
-    description: MicrostarSensorEntityDescription, meter: MeterDiscovery
+    description: MicrostarSensorEntityDescription, scaler_unit: ScalerUnit | None, serial: str
 ) -> MicrostarSensorEntityDescription | None:
-    """The description with the unit and precision the meter's scaler_unit gives."""
-    scaler_unit = meter.scaler_units.get(description.key)
+    """The description with the unit and precision of the meter's ``scaler_unit`` (None when
+    the unit does not fit the row's kind: no sensor)."""
     if scaler_unit is None:
         return description
     kind = description.presentation.kind
     if scaler_unit.unit not in kind.units:
         LOGGER.warning(
             "Meter %s reports unit code %s for %s, which does not fit a %s sensor; not shown",
-            meter.serial,
+            serial,
             scaler_unit.unit,
             description.key,
             description.translation_key,
         )
         return None
     if not kind.numeric:
-        return description  # a date-time, an enum or a text: no unit
+        return replace(description, unit=scaler_unit)  # a date-time, an enum, a text: no unit
     return replace(
         description,
+        unit=scaler_unit,
         native_unit_of_measurement=scaler_unit.symbol,
         suggested_display_precision=max(0, kind.display_shift - scaler_unit.scaler),
     )
@@ -214,9 +224,14 @@ class MicrostarSensorEntity(MicrostarEntity, SensorEntity):
         self._meter = meter
 
     def _current(self) -> SensorValue:
-        """The value of this poll, unfiltered."""
+        """The value of this poll, unfiltered; None for a value scaled to another unit than
+        the entity's (the meter was learned again: the entity is built again)."""
         description = self.entity_description
-        return description.value_fn(self.coordinator.data, self._meter, description.key)
+        reading = self.coordinator.data
+        measured = reading.values.get(description.key)
+        if measured is not None and measured.unit != description.unit:
+            return None
+        return description.value_fn(reading, self._meter, description.key)
 
     @property
     @override

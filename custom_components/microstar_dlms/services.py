@@ -6,6 +6,7 @@ The read runs in a session of the meter's own client within an action's turn on 
 poll, the wait and the session each bounded, the response at most a few KiB.
 """
 
+import asyncio
 from contextlib import suppress
 from datetime import datetime
 from decimal import Decimal
@@ -39,8 +40,8 @@ from .cosem import (
     as_text,
     parse_scaler_unit,
 )
-from .dlms import AttributeRef, DecodeError, Obis
-from .dlms.errors import DataAccessError, DataAccessResult, DlmsError, EndpointBusy
+from .dlms import AttributeRef, DecodeError, Obis, ReadResult
+from .dlms.errors import DataAccessResult, DlmsError, EndpointBusy
 from .meter_io import error_kind
 
 SERVICE_READ: Final = "read"
@@ -123,7 +124,7 @@ async def _async_read(call: ServiceCall) -> ServiceResponse:
     if meter_object.is_scaled(ref.attribute) and (scaler := meter_object.scaler_unit_ref()):
         refs.append(scaler)
     results = await _async_read_from_meter(entry.runtime_data.coordinator, refs)
-    value, error = results[0]
+    value, error = results[0].value, results[0].error
     if error is not None:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
@@ -131,8 +132,8 @@ async def _async_read(call: ServiceCall) -> ServiceResponse:
             translation_placeholders={"obis": str(ref.obis), "error": str(error)},
         )
     response: dict[str, Any] = {"value": plain_value(value)}
-    if len(results) > 1 and results[1][1] is None:
-        scaler_unit = parse_scaler_unit(results[1][0])
+    if len(results) > 1 and results[1].error is None:
+        scaler_unit = parse_scaler_unit(results[1].value)
         number = as_number(value)
         if scaler_unit is not None and number is not None:
             response["scaled"] = float(scaler_unit.scale(number))
@@ -169,11 +170,17 @@ def parse_obis(text: str) -> Obis:
 
 async def _async_read_from_meter(
     coordinator: MicrostarCoordinator, refs: list[AttributeRef]
-) -> list[tuple[Any, DataAccessError | None]]:
-    """The meter's answers; client errors, no turn in time and a slow session translated."""
+) -> list[ReadResult]:
+    """The meter's answers, in a session of its own client in an action's turn; client errors,
+    no turn within READ_ACTION_WAIT and a session past READ_ACTION_TIMEOUT translated."""
     endpoint = coordinator.meter_config.display_endpoint
     try:
-        return await coordinator.async_read_attributes(refs)
+        async with (
+            coordinator.seat.bus.action_turn(within=READ_ACTION_WAIT) as turn,
+            asyncio.timeout(READ_ACTION_TIMEOUT),
+            coordinator.client.session(turn) as session,
+        ):
+            return await session.read_attributes(refs)
     except EndpointBusy as err:
         raise HomeAssistantError(
             translation_domain=DOMAIN,

@@ -135,18 +135,25 @@ async def test_a_cancelled_holder_or_waiter_never_keeps_the_line() -> None:
 async def test_one_session_inside_a_meters_turn_and_never_two(
     simulator: SimulatorFactory,
 ) -> None:
-    """The poll's own session opens at once; a second session in that turn cannot overlap."""
+    """The poll's session runs in the turn it is handed; a second session in that turn, or
+    anyone else's, cannot overlap it; the turn ended, it opens none."""
     sim = await start(simulator)
     settings = settings_for(sim, lock_timeout=0.2)
     seat = bus_for(f"127.0.0.1:{sim.port}").seat("meter")
-    async with seat.turn():
-        async with MeterClient(settings).session() as session:
+    async with seat.turn() as turn:
+        async with MeterClient(settings).session(turn) as session:
             assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+            with pytest.raises(EndpointBusy):
+                async with MeterClient(settings).session(turn):
+                    pass
             with pytest.raises(EndpointBusy):
                 async with endpoint_lock(settings.endpoint, 0.1):
                     pass
-        async with MeterClient(settings).session() as session:
+        async with MeterClient(settings).session(turn) as session:
             assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
+    with pytest.raises(EndpointBusy):
+        async with MeterClient(settings).session(turn):
+            pass
     seat.close()
     assert sim.record.max_concurrent_connections == 1
     assert len(sim.record.connections) == 2
@@ -289,11 +296,22 @@ async def test_one_session_inside_an_actions_turn_and_never_two(
     """The action's own session opens at once in its turn; a second one cannot overlap."""
     sim = await start(simulator)
     settings = settings_for(sim, lock_timeout=0.2)
-    async with bus_for(f"127.0.0.1:{sim.port}").action_turn(within=1.0):
-        async with MeterClient(settings).session() as session:
+    async with bus_for(f"127.0.0.1:{sim.port}").action_turn(within=1.0) as turn:
+        async with MeterClient(settings).session(turn) as session:
             assert await session.get(VOLTAGE) == value_of(sim, VOLTAGE)
             with pytest.raises(EndpointBusy):
                 async with endpoint_lock(settings.endpoint, 0.1):
                     pass
     assert sim.record.max_concurrent_connections == 1
     assert len(sim.record.connections) == 1
+
+
+async def test_a_turn_opens_sessions_only_on_its_own_line(simulator: SimulatorFactory) -> None:
+    """A turn handed to a client of another endpoint is a mistake, refused before any byte."""
+    sim = await start(simulator)
+    settings = settings_for(sim)
+    async with Bus("elsewhere:3333").turn(within=1.0) as turn:
+        with pytest.raises(ValueError, match="elsewhere:3333"):
+            async with MeterClient(settings).session(turn):
+                pass
+    assert len(sim.record.connections) == 0

@@ -48,9 +48,9 @@ from custom_components.microstar_dlms.dlms.session import (
     NoiseArrived,
     Opened,
     OperationResult,
-    SessionSettings,
     Transmit,
 )
+from custom_components.microstar_dlms.dlms.settings import ConnectionSettings
 from microstar_sim import (
     ClientAccess,
     DatablocksFromZero,
@@ -80,16 +80,17 @@ def value_of(line: DirectLine, ref: AttributeRef) -> Data:
     return line.meter.value(str(ref.obis), ref.attribute)
 
 
-def field_settings(**changes: object) -> SessionSettings:
+def field_settings(**changes: object) -> ConnectionSettings:
     """Public client 16, no password, the field grant 00 30 1D proposed."""
     values: dict[object, object] = {
+        "endpoint": "socket://wire:3333",
         "server": SERVER,
         "client_sap": 16,
         "password": None,
         "conformance": DEFAULT_CONFORMANCE,
     }
     values.update(changes)
-    return SessionSettings(**values)  # type: ignore[arg-type]  # test shorthand
+    return ConnectionSettings(**values)  # type: ignore[arg-type]  # test shorthand
 
 
 def run(session: DlmsSession, line: DirectLine) -> tuple[OperationResult, list[bytes]]:

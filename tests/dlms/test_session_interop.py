@@ -23,9 +23,9 @@ from custom_components.microstar_dlms.dlms.session import (
     FrameArrived,
     MeterMemory,
     Opened,
-    SessionSettings,
     Transmit,
 )
+from custom_components.microstar_dlms.dlms.settings import ConnectionSettings
 from microstar_sim import (
     REFUSALS,
     FixedInvokeId,
@@ -44,7 +44,7 @@ DM_16 = dm_frame(16, ServerAddress(1)).encode()
 DISC_16 = disc_frame(ServerAddress(1), 16).encode()
 
 
-def _open(line: DirectLine, settings: SessionSettings, memory: MeterMemory) -> DlmsSession:
+def _open(line: DirectLine, settings: ConnectionSettings, memory: MeterMemory) -> DlmsSession:
     session = DlmsSession(settings, memory)
     session.open()
     result, _ = run(session, line)

@@ -15,8 +15,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.coordinator import MicrostarCoordinator, meter_clock_drift
+from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 from custom_components.microstar_dlms.dlms import CosemDateTime
+from custom_components.microstar_dlms.reading import meter_clock_drift
 from microstar_sim import Busy, DataAccessFailure, DelayResponse, Simulator
 
 from .conftest import SERIAL, entry_data, settled

@@ -359,7 +359,8 @@ async def test_objects_of_disabled_entities_are_learned_after_the_enabled_ones(
         coordinator = mock_config_entry.runtime_data.coordinator
         pending = coordinator.pending_objects()
         assert pending
-        assert not any(coordinator.is_enabled(key) for key in pending)
+        enabled = coordinator.enabled_entities()
+        assert not any(key in enabled for key in pending)
         for entity_id in (TARIFF, RATE_1, CHANNEL_2_ENERGY, METER_COVER):
             assert hass.states.get(entity_id) is not None, entity_id
     await poll(hass, freezer)

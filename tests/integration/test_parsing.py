@@ -17,7 +17,6 @@ from custom_components.microstar_dlms.const import (
     CONNECTION_SERIAL,
     CONNECTION_TCP,
 )
-from custom_components.microstar_dlms.coordinator import meter_clock_drift
 from custom_components.microstar_dlms.cosem import (
     ScalerUnit,
     as_datetime,
@@ -28,6 +27,7 @@ from custom_components.microstar_dlms.cosem import (
 )
 from custom_components.microstar_dlms.dlms import CosemDateTime, ServerAddress
 from custom_components.microstar_dlms.meter_config import MeterConfig, physical_from_serial
+from custom_components.microstar_dlms.reading import meter_clock_drift
 from custom_components.microstar_dlms.redact import REDACTED, plain, redact_frames, redact_text
 from custom_components.microstar_dlms.user_input import validate_user_input
 

@@ -24,7 +24,6 @@ from microstar_sim import Silent, Simulator
 from .conftest import SERIAL, settled
 
 SERVICES = "custom_components.microstar_dlms.services"
-COORDINATOR = "custom_components.microstar_dlms.coordinator"
 READ_URL = f"/api/services/{DOMAIN}/read?return_response"
 
 
@@ -217,7 +216,7 @@ async def test_no_turn_in_time_is_a_translated_error(
     await held.wait()
     try:
         with (
-            patch(f"{COORDINATOR}.READ_ACTION_WAIT", 0.1),
+            patch(f"{SERVICES}.READ_ACTION_WAIT", 0.1),
             pytest.raises(HomeAssistantError) as raised,
         ):
             async with asyncio.timeout(5):
@@ -226,7 +225,7 @@ async def test_no_turn_in_time_is_a_translated_error(
         release.set()
         await holder
     assert raised.value.translation_key == "read_no_turn"
-    assert raised.value.translation_placeholders["seconds"] == "60"
+    assert raised.value.translation_placeholders["seconds"] == "0.1"  # the wait it had
 
 
 @pytest.mark.usefixtures("init_integration")
@@ -236,12 +235,12 @@ async def test_a_read_past_its_time_bound_is_a_translated_error(
     """A session that runs past the action's own bound ends (DISC) with a translated error."""
     sim.set_fault(Silent())
     with (
-        patch(f"{COORDINATOR}.READ_ACTION_TIMEOUT", 0.4),  # below 3 unanswered SNRMs (0.9 s)
+        patch(f"{SERVICES}.READ_ACTION_TIMEOUT", 0.4),  # below 3 unanswered SNRMs (0.9 s)
         pytest.raises(HomeAssistantError) as raised,
     ):
         await _read(hass, mock_config_entry, obis="1-1:32.7.0")
     assert raised.value.translation_key == "no_answer_in_time"
-    assert raised.value.translation_placeholders == {"seconds": "30"}
+    assert raised.value.translation_placeholders == {"seconds": "0.4"}  # the bound it had
 
 
 @pytest.mark.usefixtures("init_integration")

@@ -1,5 +1,6 @@
 """A meter that refuses an object with an exception keeps every other value (issue 24, items 1
-and 7): the object is set aside, asked again later, and never fails a poll."""
+and 7): the object is set aside, asked again later, and never fails a poll; a meter that refuses
+every read of a poll so has lost its association, and that poll fails."""
 
 from collections.abc import Iterator
 from datetime import timedelta
@@ -9,6 +10,7 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.update_coordinator import UpdateFailed
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -165,3 +167,42 @@ async def test_object_unavailable_is_a_passing_state(
     await hass.async_block_till_done(wait_background_tasks=True)
     await _poll(hass, freezer, mock_config_entry, 30)
     assert _has_value(hass, FREQUENCY)
+
+
+async def test_a_poll_whose_every_read_is_refused_fails(
+    hass: HomeAssistant,
+    sim: Simulator,
+    asked: Asked,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The meter loses its association mid-poll and refuses every GET with an exception: that
+    poll is no success with every value unknown but a failed one (a protocol error: entities
+    unavailable), and the next poll checks the meter's identity first."""
+    await _set_up(hass, mock_config_entry)
+    await _poll(hass, freezer, mock_config_entry, 30)
+    coordinator = mock_config_entry.runtime_data.coordinator
+    assert coordinator.last_update_success
+    assert _has_value(hass, ENERGY)
+    enabled = coordinator.enabled_entities()
+    read = [key for key in mock_config_entry.runtime_data.meter.objects if key in enabled]
+    assert read
+    for key in read:
+        sim.set_fault(RefuseWithException(key))
+    asked.take()
+
+    await _poll(hass, freezer, mock_config_entry, 30)
+    assert set(read) <= set(asked.take())
+    assert not coordinator.last_update_success
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == "protocol_error"
+    for entity_id in (ENERGY, VOLTAGE_L1, FREQUENCY):
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.state == STATE_UNAVAILABLE, entity_id
+
+    sim.clear_faults()
+    await _poll(hass, freezer, mock_config_entry, 30)
+    assert asked.take()[0] == SERIAL_KEY  # the identity first, after the doubt
+    assert coordinator.last_update_success
+    assert _has_value(hass, ENERGY)

@@ -1,11 +1,12 @@
 """Sensors: what the meter's objects look like in Home Assistant, and the energy glitch guard."""
 
+from dataclasses import replace
 from decimal import Decimal
 import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
@@ -16,9 +17,9 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.microstar_dlms.const import DOMAIN
-from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit, parse_scaler_unit
-from custom_components.microstar_dlms.discovery import MeterDiscovery
+from custom_components.microstar_dlms.cosem import ScalerUnit, parse_scaler_unit
 from custom_components.microstar_dlms.energy_guard import REBASE_AFTER_READS
+from custom_components.microstar_dlms.reading import Measured
 from custom_components.microstar_dlms.sensor import (
     SENSORS,
     fit_to_meter_unit,
@@ -36,6 +37,7 @@ pytestmark = [pytest.mark.freeze_time(START, tick=True), pytest.mark.still_meter
 
 ENERGY = "sensor.microstar_21061234_energy_import"
 CLOCK_DRIFT = "sensor.microstar_21061234_clock_drift"
+VOLTAGE = "sensor.microstar_21061234_voltage_l1"
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "init_integration")
@@ -152,16 +154,9 @@ async def test_a_bad_high_floor_gives_way_to_a_steady_run_of_reads(
 def test_unit_the_description_does_not_accept(caplog: pytest.LogCaptureFixture) -> None:
     """A meter reporting, say, Hz for a voltage register gets no sensor for it."""
     voltage = next(d for d in SENSORS if d.key == "1.1.32.7.0.255")
-    meter = MeterDiscovery(
-        serial=SERIAL,
-        firmware=None,
-        objects={voltage.key: MeterObject(voltage.key, 3)},
-        scaler_units={voltage.key: ScalerUnit(-2, 44)},
-    )
-    assert fit_to_meter_unit(voltage, meter) is None
+    assert fit_to_meter_unit(voltage, ScalerUnit(-2, 44), SERIAL) is None
     assert "does not fit" in caplog.text
-    meter.scaler_units[voltage.key] = ScalerUnit(-2, 35)
-    fitted = fit_to_meter_unit(voltage, meter)
+    fitted = fit_to_meter_unit(voltage, ScalerUnit(-2, 35), SERIAL)
     assert fitted is not None
     assert fitted.native_unit_of_measurement == "V"
     assert fitted.suggested_display_precision == 2
@@ -174,12 +169,23 @@ def test_power_factor_with_unit_code_zero_gets_its_sensor() -> None:
     power_factor = next(d for d in SENSORS if d.key == "1.1.13.7.0.255")
     scaler_unit = parse_scaler_unit([-3, 0])
     assert scaler_unit is not None
-    meter = MeterDiscovery(
-        serial=SERIAL,
-        firmware=None,
-        objects={power_factor.key: MeterObject(power_factor.key, 3)},
-        scaler_units={power_factor.key: scaler_unit},
-    )
-    fitted = fit_to_meter_unit(power_factor, meter)
+    fitted = fit_to_meter_unit(power_factor, scaler_unit, SERIAL)
     assert fitted is not None
     assert fitted.native_unit_of_measurement is None
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_a_value_in_another_unit_than_the_entity_shows_is_not_shown(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """A poll that scaled the voltage by another scaler_unit than its entity was built with
+    (the meter learned again: the entity is rebuilt) leaves it unknown, never 10x off."""
+    coordinator = mock_config_entry.runtime_data.coordinator
+    key = "1.1.32.7.0.255"
+    built = coordinator.data.values[key].unit
+    assert built == ScalerUnit(-2, 35)
+    for unit, shown in ((ScalerUnit(-1, 35), STATE_UNKNOWN), (built, "230.1")):
+        values = {**coordinator.data.values, key: Measured(Decimal("230.1"), unit)}
+        coordinator.async_set_updated_data(replace(coordinator.data, values=values))
+        await hass.async_block_till_done()
+        assert hass.states.get(VOLTAGE).state == shown

@@ -114,9 +114,9 @@ def assert_values_right(
 ) -> None:
     """Entities available and showing exactly what the meter holds (its clock stands still)."""
     values = coordinator.data.values
-    assert values[ENERGY] == Decimal(meter_value(sim, ENERGY))
-    assert values[VOLTAGE] is not None
-    assert values[POWER] is not None
+    assert values[ENERGY].value == Decimal(meter_value(sim, ENERGY))
+    assert values[VOLTAGE].value is not None
+    assert values[POWER].value is not None
     for key in (ENERGY, VOLTAGE, POWER):
         assert state(hass, SERIAL, key) != STATE_UNAVAILABLE, key
     # kWh on screen, Wh on the meter (scaler 0).
@@ -230,7 +230,7 @@ async def test_failing_row(
 ) -> None:
     """Polls fail in bounded time; entities unavailable; the right repair; then recovery."""
     entry, coordinator = loaded
-    before = coordinator.data.values[ENERGY]
+    before = coordinator.data.values[ENERGY].value
     await sim.settle()
     sim.record.clear()
     row.arm(sim)
@@ -242,7 +242,7 @@ async def test_failing_row(
             assert coordinator.health.last_failure_kind == row.failure, coordinator.last_exception
             clock.advance(REPAIR_POLL_SPACING)
         assert_all_unavailable(hass)
-        assert coordinator.data.values[ENERGY] == before  # nothing new, nothing faked
+        assert coordinator.data.values[ENERGY].value == before  # nothing new, nothing faked
         expected = {f"{row.repair}_{entry.entry_id}"} if row.repair else set()
         assert issues(hass) == expected
         assert entry.state is ConfigEntryState.LOADED
@@ -397,9 +397,9 @@ async def test_data_access_error_on_one_object(
     elapsed = await timed_refresh(hass, coordinator)
     assert elapsed < POLL_BOUND
     assert coordinator.last_update_success
-    assert coordinator.data.values[VOLTAGE] is None
+    assert coordinator.data.values[VOLTAGE].value is None
     assert state(hass, SERIAL, VOLTAGE) == STATE_UNKNOWN
-    assert coordinator.data.values[ENERGY] == Decimal(meter_value(sim, ENERGY))
+    assert coordinator.data.values[ENERGY].value == Decimal(meter_value(sim, ENERGY))
     assert state(hass, SERIAL, ENERGY) != STATE_UNAVAILABLE
     assert state(hass, SERIAL, POWER) != STATE_UNAVAILABLE
     assert not issues(hass)

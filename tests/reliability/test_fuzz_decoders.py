@@ -15,7 +15,6 @@ from typing import Any
 
 from hypothesis import given, strategies as st
 
-from custom_components.microstar_dlms.coordinator import meter_clock_drift
 from custom_components.microstar_dlms.cosem import (
     as_datetime,
     as_number,
@@ -58,6 +57,7 @@ from custom_components.microstar_dlms.dlms.hdlc_link import (
 )
 from custom_components.microstar_dlms.dlms.obis import Obis, ScalerUnit
 from custom_components.microstar_dlms.dlms.trace import MASK, aarq_password_span, mask_frame
+from custom_components.microstar_dlms.reading import meter_clock_drift
 
 from .conftest import fuzz_settings
 from .wire import (

@@ -197,7 +197,7 @@ async def two_meters(
 def _values_right(sim: Simulator, coordinators: list[MicrostarCoordinator]) -> None:
     for index, coordinator in enumerate(coordinators):
         assert coordinator.last_update_success, (index, coordinator.last_exception)
-        got = coordinator.data.values[ENERGY]
+        got = coordinator.data.values[ENERGY].value
         assert got == Decimal(meter_value(sim, ENERGY, index)), (index, got)
 
 

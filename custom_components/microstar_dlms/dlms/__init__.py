@@ -35,7 +35,7 @@ from .errors import (
 from .hdlc import HdlcParameters, ServerAddress
 from .interface_classes import MeterObject
 from .obis import Obis, ScalerUnit, Unit
-from .session import DlmsSession, SessionSettings
+from .session import DlmsSession
 from .trace import TraceRecord
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "Rfc2217NotNegotiated",
     "ScalerUnit",
     "ServerAddress",
-    "SessionSettings",
     "TraceRecord",
     "Unit",
 ]

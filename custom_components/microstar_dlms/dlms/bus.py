@@ -8,16 +8,16 @@ person waiting (the add-meter dialog, the field CLI) waits a bounded time and is
 the queued polls. An action (a read asked for by an automation or a person, possibly in a loop)
 waits a bounded time too and takes its turn fairly: it goes before the queued polls only while
 none of them has waited through an action already, so a waiting poll lets at most one action
-go first. The task holding a seat's or an action's turn opens its session inside it without
-waiting again, one session at a time.
+go first. Every turn is a ``Turn`` handed to the session that runs in it (``MeterClient.session
+(turn)``): the session never asks the bus again, and a turn runs one session at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from enum import Enum, auto
 import weakref
@@ -35,7 +35,6 @@ class _Kind(Enum):
 
 @dataclass(slots=True)
 class _Waiter:
-    task: asyncio.Task[object] | None
     future: asyncio.Future[None]
     seat: Seat | None
     kind: _Kind
@@ -57,10 +56,10 @@ class Seat:
     _waiters: list[_Waiter] = field(default_factory=list, repr=False)
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self) -> AsyncIterator[Turn]:
         """Wait for this seat's turn (no time bound; cancelled when the seat closes), hold it."""
-        async with self.bus.turn(seat=self):
-            yield
+        async with self.bus._held_turn(_Kind.POLL, self, None) as turn:
+            yield turn
 
     def close(self) -> None:
         """Leave the bus (the meter is unloaded or removed): a waiting turn is cancelled."""
@@ -73,6 +72,32 @@ class Seat:
                 waiter.future.cancel()
 
 
+class Turn:
+    """The line held: what a session is handed to run in (one session at a time, while held)."""
+
+    __slots__ = ("_busy", "_held", "bus")
+
+    def __init__(self, bus: Bus) -> None:
+        """A turn on ``bus``, held from now until the bus takes it back."""
+        self.bus = bus
+        self._held = True
+        self._busy = False
+
+    @contextmanager
+    def session(self, key: str) -> Iterator[None]:
+        """Run one session on endpoint ``key`` in this turn; EndpointBusy when the turn ended
+        or already runs one; ValueError for a turn of another line."""
+        if key != self.bus.key:
+            raise ValueError(f"a turn on {self.bus.key} cannot open a session on {key}")
+        if not self._held or self._busy:
+            raise EndpointBusy(f"{self.bus.key}: one session at a time, while the turn holds")
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+
+
 class Bus:
     """The turns of one endpoint (gateway ``host:port`` or serial device)."""
 
@@ -83,9 +108,7 @@ class Bus:
         self.turns = 0
         self.cycle: float | None = None  # the latest interval between one seat's turns
         self.busy_since: float | None = None
-        self._holder: asyncio.Task[object] | None = None
         self._held_by: _Kind | None = None  # who holds the turn now (None: the line is free)
-        self._inner = False
         self._people: deque[_Waiter] = deque()  # bounded callers: a person is waiting
         self._actions: deque[_Waiter] = deque()  # bounded callers: actions
         self._polls: deque[_Waiter] = deque()  # seats, in order of arrival
@@ -111,73 +134,45 @@ class Bus:
         return (*self._people, *self._actions, *self._polls)
 
     @asynccontextmanager
-    async def turn(
-        self, *, seat: Seat | None = None, within: float | None = None
-    ) -> AsyncIterator[None]:
-        """Hold the line for this task; a bounded wait (``within``) ends in EndpointBusy."""
-        task = asyncio.current_task()
-        if seat is None and self._session_allowed(task):
-            self._inner = True  # one session inside a seat's or action's turn, never two at once
-            try:
-                yield
-            finally:
-                self._inner = False
-            return
-        async with self._held_turn(
-            task, _Kind.PERSON if seat is None else _Kind.POLL, seat, within
-        ):
-            yield
+    async def turn(self, *, within: float | None = None) -> AsyncIterator[Turn]:
+        """Hold the line for a person waiting (served before actions and queued polls); a
+        bounded wait (``within``) ends in EndpointBusy."""
+        async with self._held_turn(_Kind.PERSON, None, within) as turn:
+            yield turn
 
     @asynccontextmanager
-    async def action_turn(self, *, within: float) -> AsyncIterator[None]:
-        """Hold the line for an action (its task opens its session inside); EndpointBusy when
-        no turn came within ``within`` seconds. A waiting poll lets at most one action go first."""
-        async with self._held_turn(asyncio.current_task(), _Kind.ACTION, None, within):
-            yield
+    async def action_turn(self, *, within: float) -> AsyncIterator[Turn]:
+        """Hold the line for an action; EndpointBusy when no turn came within ``within``
+        seconds. A waiting poll lets at most one action go first."""
+        async with self._held_turn(_Kind.ACTION, None, within) as turn:
+            yield turn
 
     @asynccontextmanager
     async def _held_turn(
-        self,
-        task: asyncio.Task[object] | None,
-        kind: _Kind,
-        seat: Seat | None,
-        within: float | None,
-    ) -> AsyncIterator[None]:
+        self, kind: _Kind, seat: Seat | None, within: float | None
+    ) -> AsyncIterator[Turn]:
         loop = asyncio.get_running_loop()
         asked = loop.time()
-        await self._acquire(task, kind, seat, within)
+        await self._acquire(kind, seat, within)
         started = loop.time()
         self._begin(seat, asked, started)
+        turn = Turn(self)
         try:
-            yield
+            yield turn
         finally:
+            turn._held = False
             if seat is not None:
                 seat.last_hold = loop.time() - started
             self._pass_on()
 
-    def _session_allowed(self, task: asyncio.Task[object] | None) -> bool:
-        return (
-            self._held_by in (_Kind.POLL, _Kind.ACTION)
-            and not self._inner
-            and task is not None
-            and self._holder is task
-        )
-
-    async def _acquire(
-        self,
-        task: asyncio.Task[object] | None,
-        kind: _Kind,
-        seat: Seat | None,
-        within: float | None,
-    ) -> None:
+    async def _acquire(self, kind: _Kind, seat: Seat | None, within: float | None) -> None:
         if seat is not None and seat.closed:
             raise asyncio.CancelledError(f"{seat.name} left the bus {self.key}")
         if self._held_by is None and not self.waiting:
-            self._take(task, kind)
+            self._held_by = kind
             return
         # A poll that arrives during an action has waited through it already.
         waiter = _Waiter(
-            task,
             asyncio.get_running_loop().create_future(),
             seat,
             kind,
@@ -214,10 +209,6 @@ class Bus:
         if waiter in queue:
             queue.remove(waiter)
 
-    def _take(self, task: asyncio.Task[object] | None, kind: _Kind) -> None:
-        self._held_by = kind
-        self._holder = task
-
     def _begin(self, seat: Seat | None, asked: float, started: float) -> None:
         self.turns += 1
         if seat is None:
@@ -235,12 +226,11 @@ class Bus:
         waiter = self._next()
         if waiter is None:
             self._held_by = None
-            self._holder = None
             return
         if waiter.kind is _Kind.ACTION:
             for poll in self._polls:
                 poll.passed = True
-        self._take(waiter.task, waiter.kind)
+        self._held_by = waiter.kind
         waiter.future.set_result(None)
 
     def _next(self) -> _Waiter | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 import logging
 from typing import Final
 
-from .apdu import DEFAULT_CONFORMANCE, AttributeRef, Conformance
+from .apdu import AttributeRef
 from .axdr import Data, PythonValue
+from .bus import Turn
 from .errors import ConnectionFailed, DlmsError, GatewayBusy, ProtocolError
-from .hdlc import HdlcParameters, ServerAddress
+from .hdlc import ServerAddress
 from .session import (
     AttributesRead,
     DlmsSession,
@@ -25,11 +26,11 @@ from .session import (
     NoiseArrived,
     OperationResult,
     ReadResult,
-    SessionSettings,
     Transmit,
 )
+from .settings import PROPOSED_CONFORMANCE, ConnectionSettings, endpoint_key
 from .trace import Direction, TraceHook, TraceRecord
-from .transport import MeterStream, endpoint_key, endpoint_lock, open_stream
+from .transport import MeterStream, endpoint_lock, open_stream
 
 __all__ = [
     "GATEWAY_BUSY_TEXTS",
@@ -55,9 +56,6 @@ GATEWAY_BUSY_TEXTS: Final = (
     b"Port disabled",
     b"kicked off",
 )
-# Propose multiple-references on top of the field grant: a meter grants only what is proposed,
-# so a meter that supports GET-with-list gets one request per poll instead of one per value.
-PROPOSED_CONFORMANCE: Final = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
 _NOISE_MEMORY = 512
 _DRAIN_QUIET = 0.05  # stale input is what arrives before the line is quiet this long
 # After the line's last session ended cleanly (its meter answered DISC, nothing was stale) no
@@ -69,32 +67,6 @@ _DRAIN_MAX = 0.3
 # loop: after an unanswered RLRQ the DISC still gets its whole wait, so a meter answering
 # neither is known as such after one session (MeterMemory).
 _CLOSE_MARGIN = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionSettings:
-    """Everything needed to reach one meter. ``password`` None means no authentication."""
-
-    endpoint: str
-    client_sap: int = 16
-    password: str | bytes | None = field(default=None, repr=False)
-    server: ServerAddress = field(default_factory=lambda: ServerAddress(1))
-    baudrate: int = 9600
-    response_timeout: float = 3.0
-    connect_timeout: float = 5.0
-    lock_timeout: float = 60.0
-    retries: int = 2  # HDLC retransmissions of one frame before giving up
-    close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout + 0.5
-    max_pdu_size: int = 0xFFFF
-    conformance: Conformance = PROPOSED_CONFORMANCE
-    hdlc_parameters: HdlcParameters | None = None  # None: SNRM without parameter group
-
-    @property
-    def password_bytes(self) -> bytes | None:
-        """The password as sent in the AARQ."""
-        if self.password is None or isinstance(self.password, bytes):
-            return self.password
-        return self.password.encode("utf-8")
 
 
 @dataclass(slots=True)
@@ -133,14 +105,21 @@ class MeterClient:
         self.trace = trace
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[MeterSession]:
+    async def session(self, turn: Turn | None = None) -> AsyncIterator[MeterSession]:
         """SNRM/UA and AARQ/AARE on entry; RLRQ, DISC and close on a normal exit.
 
-        On cancellation, or when the session is out of step, DISC goes out at once instead
-        (bounded by one response timeout): a pending answer is never finished first.
+        Runs in ``turn`` (a seat's or an action's, bus.py) when one is handed, else takes a
+        person's turn within ``lock_timeout``. On cancellation, or when the session is out of
+        step, DISC goes out at once instead (bounded by one response timeout): a pending
+        answer is never finished first.
         """
         settings = self.settings
-        async with endpoint_lock(settings.endpoint, settings.lock_timeout):
+        async with AsyncExitStack() as held:
+            if turn is None:
+                turn = await held.enter_async_context(
+                    endpoint_lock(settings.endpoint, settings.lock_timeout)
+                )
+            held.enter_context(turn.session(endpoint_key(settings.endpoint)))
             stream = await open_stream(
                 settings.endpoint, settings.baudrate, settings.connect_timeout
             )
@@ -176,20 +155,7 @@ class MeterSession:
         self._settings = settings
         self._trace = trace
         self._secret = settings.password_bytes
-        self._protocol = DlmsSession(
-            SessionSettings(
-                server=settings.server,
-                client_sap=settings.client_sap,
-                password=self._secret,
-                conformance=settings.conformance,
-                max_pdu_size=settings.max_pdu_size,
-                retries=settings.retries,
-                hdlc_parameters=settings.hdlc_parameters,
-                peer=stream.endpoint,
-                response_timeout=settings.response_timeout,
-            ),
-            memory,
-        )
+        self._protocol = DlmsSession(settings, memory)
         self._noise = bytearray()
         self._closed = False
         self._line = line or LineMemory()

@@ -73,6 +73,10 @@ class MeterObject:
         attribute = INTERFACE_CLASSES[self.class_id].scaler_unit
         return None if attribute is None else self._ref(attribute)
 
+    def probe_ref(self) -> AttributeRef:
+        """What discovery asks to learn the object: its scaler_unit, else its value."""
+        return self.scaler_unit_ref() or self.value_ref()
+
     def is_scaled(self, attribute: int) -> bool:
         """Whether the scaler_unit applies to ``attribute`` (False for an unknown class)."""
         known = INTERFACE_CLASSES.get(self.class_id)

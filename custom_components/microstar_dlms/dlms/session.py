@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import logging
 from typing import Final
 
@@ -61,7 +61,7 @@ from .errors import (
     ResponseTimeout,
     SessionStateError,
 )
-from .hdlc import Deframer, FrameKind, HdlcParameters, Noise, ServerAddress
+from .hdlc import Deframer, FrameKind, Noise
 from .hdlc_link import (
     Connected,
     Disconnected,
@@ -73,6 +73,7 @@ from .hdlc_link import (
     SendFrame,
 )
 from .session_state import IN_STEP, Input, State, next_state
+from .settings import ConnectionSettings
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -80,22 +81,7 @@ _LIST_ITEM_SIZE: Final = 10  # class(2) + OBIS(6) + attribute(1) + no selection(
 _LIST_OVERHEAD: Final = 6
 
 
-# -- what the session needs from its owner -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSettings:
-    """What the session proposes and how often it repeats a frame; no endpoint, no timing."""
-
-    server: ServerAddress
-    client_sap: int
-    password: bytes | None = field(repr=False)
-    conformance: Conformance
-    max_pdu_size: int = 0xFFFF
-    retries: int = 2  # HDLC retransmissions of one frame before giving up
-    hdlc_parameters: HdlcParameters | None = None
-    peer: str = "the meter"  # how messages name the meter (its endpoint)
-    response_timeout: float = 3.0  # only named in messages: the owner keeps the clock
+# -- what the session keeps between operations --------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -243,7 +229,7 @@ type _Step[T] = Generator[_Exchange | _SendOnly, LinkEvent | None, T]
 class DlmsSession:
     """One client association, sans-IO. Use ``MeterClient.session()`` for the asyncio form."""
 
-    def __init__(self, settings: SessionSettings, memory: MeterMemory | None = None) -> None:
+    def __init__(self, settings: ConnectionSettings, memory: MeterMemory | None = None) -> None:
         self.settings = settings
         self.memory = memory or MeterMemory()
         self.negotiated: NegotiatedParameters | None = None
@@ -516,7 +502,7 @@ class DlmsSession:
 
     def _associate(self) -> _Step[Aare]:
         settings = self.settings
-        secret = settings.password
+        secret = settings.password_bytes
         aarq = Aarq(
             Mechanism.LOW if secret is not None else None,
             secret,

@@ -112,9 +112,10 @@ def aarq_password_span(information: bytes) -> tuple[int, int] | None:
 def mask_frame(data: bytes, secret: bytes | None = None) -> tuple[str, str]:
     """Hex of one raw frame with the AARQ password masked, plus a one-line summary.
 
-    The AARQ is parsed to find the password; when ``secret`` is known every occurrence of it
-    (and a part of it cut by a segment boundary) is masked too, so a password never leaks
-    whatever the frame layout.
+    With ``secret`` (what the session sent: its settings' password) every piece of it is
+    masked wherever it lies (and a part of it cut by a segment boundary), so a password never
+    leaks whatever the frame layout; without it (a capture read back) the AARQ is parsed to
+    find the password.
     """
     masked: set[int] = set()
     summary = ""
@@ -124,15 +125,15 @@ def mask_frame(data: bytes, secret: bytes | None = None) -> tuple[str, str]:
         summary = frame.describe()
     except DlmsError:
         summary = "not an HDLC frame" if FLAG not in data[:1] else "bad frame"
-    if frame is not None and frame.information:
-        info_start = len(data) - 3 - len(frame.information)
-        span = aarq_password_span(frame.information)
-        if span is not None:
-            masked.update(range(info_start + span[0], info_start + span[1]))
     if secret:
         masked.update(_secret_positions(data, secret))
         if frame is not None and frame.information:
             masked.update(_cut_secret_positions(data, frame, secret))
+    elif frame is not None and frame.information:
+        info_start = len(data) - 3 - len(frame.information)
+        span = aarq_password_span(frame.information)
+        if span is not None:
+            masked.update(range(info_start + span[0], info_start + span[1]))
     return _hex(data, masked), summary
 
 

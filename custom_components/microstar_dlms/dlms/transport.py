@@ -1,4 +1,4 @@
-"""Byte streams to a meter through ``serialx`` and the process-wide turn per endpoint."""
+"""Byte streams to a meter through ``serialx``, and a person's turn on the endpoint's line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 # Imported with the module (HA imports integrations in an executor): importing serialx on the
 # first session stalled the event loop for ~25 ms (benchmark).
@@ -19,56 +18,29 @@ from serialx.platforms.serial_rfc2217.types import (
     SetModemstateMaskCmd,
 )
 
-from .bus import bus_for
+from .bus import Turn, bus_for
 from .errors import ConnectionFailed, Rfc2217NotNegotiated
+from .settings import display_endpoint, endpoint_key
+
+__all__ = [
+    "MeterStream",
+    "Rfc2217Transport",
+    "display_endpoint",
+    "endpoint_key",
+    "endpoint_lock",
+    "open_stream",
+]
 
 _LOGGER = logging.getLogger(__name__)
 READ_CHUNK = 4096
 
 
-def endpoint_key(endpoint: str) -> str:
-    """What the lock is keyed on: ``host:port`` for network URLs, else the device path.
-
-    Two meters behind one gateway share a key, so they are never opened in parallel.
-    """
-    text = endpoint.strip()
-    if "://" in text:
-        parts = urlsplit(text)
-        if parts.scheme in ("socket", "tcp", "rfc2217", "esphome") and parts.hostname:
-            port = parts.port if parts.port is not None else ""
-            return f"{parts.hostname.lower()}:{port}"
-    return text
-
-
-def display_endpoint(endpoint: str) -> str:
-    """The endpoint as messages and logs show it: no user info, query or fragment.
-
-    ESPHome serial proxy URLs may carry an encryption key; it must not reach a log line.
-    """
-    text = endpoint.strip()
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
 @asynccontextmanager
-async def endpoint_lock(endpoint: str, within: float) -> AsyncIterator[None]:
-    """Hold the endpoint for this task; wait at most ``within`` seconds, else EndpointBusy.
-
-    The endpoint's ``Bus`` (bus.py) keeps the order: a task already holding the turn (a
-    meter's poll, an action) opens its session at once; other callers (a person waiting) go
-    before the queued actions and polls.
-    """
-    async with bus_for(endpoint_key(endpoint)).turn(within=within):
-        yield
+async def endpoint_lock(endpoint: str, within: float) -> AsyncIterator[Turn]:
+    """A person's turn on the endpoint's ``Bus`` (bus.py): served before the queued actions and
+    polls; waits at most ``within`` seconds, else EndpointBusy."""
+    async with bus_for(endpoint_key(endpoint)).turn(within=within) as turn:
+        yield turn
 
 
 class MeterStream:

@@ -1,0 +1,85 @@
+"""How to reach one meter: the one settings object the client holds and the session reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import urlsplit
+
+from .apdu import DEFAULT_CONFORMANCE, Conformance
+from .hdlc import HdlcParameters, ServerAddress
+
+__all__ = ["PROPOSED_CONFORMANCE", "ConnectionSettings", "display_endpoint", "endpoint_key"]
+
+# Propose multiple-references on top of the field grant: a meter grants only what is proposed,
+# so a meter that supports GET-with-list gets one request per poll instead of one per value.
+PROPOSED_CONFORMANCE: Final = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Everything needed to reach one meter. ``password`` None means no authentication.
+
+    Built once (the integration's ``MeterConfig.settings``), held by ``MeterClient`` and read
+    as it is by the sans-IO ``DlmsSession`` (what it proposes, how often it repeats a frame,
+    how messages name the meter); the IO loop reads the endpoint and the timeouts.
+    """
+
+    endpoint: str
+    client_sap: int = 16
+    password: str | bytes | None = field(default=None, repr=False)
+    server: ServerAddress = field(default_factory=lambda: ServerAddress(1))
+    baudrate: int = 9600
+    response_timeout: float = 3.0
+    connect_timeout: float = 5.0
+    lock_timeout: float = 60.0
+    retries: int = 2  # HDLC retransmissions of one frame before giving up
+    close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout + 0.5
+    max_pdu_size: int = 0xFFFF
+    conformance: Conformance = PROPOSED_CONFORMANCE
+    hdlc_parameters: HdlcParameters | None = None  # None: SNRM without parameter group
+
+    @property
+    def password_bytes(self) -> bytes | None:
+        """The password as sent in the AARQ."""
+        if self.password is None or isinstance(self.password, bytes):
+            return self.password
+        return self.password.encode("utf-8")
+
+    @property
+    def peer(self) -> str:
+        """How messages name the meter: its endpoint without secrets."""
+        return display_endpoint(self.endpoint)
+
+
+def endpoint_key(endpoint: str) -> str:
+    """What the line's turns are keyed on: ``host:port`` for network URLs, else the device path.
+
+    Two meters behind one gateway share a key, so they are never opened in parallel.
+    """
+    text = endpoint.strip()
+    if "://" in text:
+        parts = urlsplit(text)
+        if parts.scheme in ("socket", "tcp", "rfc2217", "esphome") and parts.hostname:
+            port = parts.port if parts.port is not None else ""
+            return f"{parts.hostname.lower()}:{port}"
+    return text
+
+
+def display_endpoint(endpoint: str) -> str:
+    """The endpoint as messages and logs show it: no user info, query or fragment.
+
+    ESPHome serial proxy URLs may carry an encryption key; it must not reach a log line.
+    """
+    text = endpoint.strip()
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -1,0 +1,68 @@
+"""A meter's seat on its gateway's line: its turns, and a word in the log when a full line
+stretches its interval (``dlms/bus.py`` orders the turns of every meter behind one gateway)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Final
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
+
+from .const import LOGGER
+from .dlms import ConnectionSettings
+from .dlms.bus import Turn, bus_for
+from .dlms.transport import endpoint_key
+
+# A meter's turns this much further apart than its interval: the line is full (logged once).
+LINE_FULL_FACTOR: Final = 1.5
+
+
+class MeterLine:
+    """One meter's place among the meters behind its gateway (one seat on the endpoint's bus)."""
+
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, settings: ConnectionSettings
+    ) -> None:
+        """Take a seat on the line ``settings`` reach; leave it when Home Assistant stops."""
+        self.seat = bus_for(endpoint_key(settings.endpoint)).seat(str(entry.unique_id))
+        self._shown = settings.peer
+        self._full = False
+        entry.async_on_unload(
+            hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_stop)
+        )
+
+    @callback
+    def _async_stop(self, _event: Event) -> None:
+        """Home Assistant stops: a poll waiting for its turn ends now, not after the queue."""
+        self.leave()
+
+    def leave(self) -> None:
+        """Leave the line (the entry unloads): a poll still waiting for its turn ends now."""
+        self.seat.close()
+
+    @asynccontextmanager
+    async def turn(self, asked: timedelta) -> AsyncIterator[Turn]:
+        """Wait for this meter's turn (as long as the line needs: not a failure) and hold it;
+        ``asked`` is the interval the meter asks to be read at."""
+        async with self.seat.turn() as turn:
+            self._note_cycle(asked.total_seconds())
+            yield turn
+
+    def _note_cycle(self, asked: float) -> None:
+        """Say once when a full line stretches the interval, and when it no longer does."""
+        interval = self.seat.interval
+        if interval is None:
+            return
+        full = interval > LINE_FULL_FACTOR * asked
+        if full != self._full:
+            self._full = full
+            LOGGER.info(
+                "Meter %s: %s: read every %.0f s, %d meters share %s",
+                self.seat.name,
+                "the line is full" if full else "the line has room again",
+                interval,
+                len(self.seat.bus.seats),
+                self._shown,
+            )
