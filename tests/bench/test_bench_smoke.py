@@ -88,7 +88,12 @@ async def test_bus_part_runs() -> None:
     ):
         result = await bus.run(3, TURNAROUND, 2, baudrate=FAST_BAUD)
     assert result["bus_meters"] == 3
-    assert [c["meters"] for c in result["cycles"]] == [3, 3]
+    # A line with room: each meter polls on its own timer, so a meter whose start lands right
+    # at the edge of the reference meter's cycle can fall into the next one (seen 1 in 10).
+    meters_per_cycle = [c["meters"] for c in result["cycles"]]
+    assert len(meters_per_cycle) == 2
+    assert max(meters_per_cycle) == 3
+    assert min(meters_per_cycle) >= 2
     assert result["bus_failed_polls"] == 0
     assert result["bus_unavailable_meters_max"] == 0
     assert result["bus_cycle_s"] >= 0.9  # the interval: a line with room waits for it
