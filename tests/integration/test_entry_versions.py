@@ -22,6 +22,7 @@ from custom_components.microstar_dlms.const import (
     DEFAULT_SERVER_LOGICAL,
     DOMAIN,
 )
+from custom_components.microstar_dlms.lifecycle import async_migrate_entry
 from custom_components.microstar_dlms.meter_config import MeterConfig
 from microstar_sim import Simulator
 
@@ -116,3 +117,16 @@ async def test_the_flow_writes_the_current_version(hass: HomeAssistant, sim: Sim
         MicrostarConfigFlow.MINOR_VERSION,
     )
     assert MeterConfig.from_entry_data(entry.data).as_entry_data() == dict(entry.data)
+
+
+async def test_the_migration_guard_refuses_a_newer_major_version(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """Asked directly (Home Assistant refuses such an entry before asking): False, untouched;
+    an entry of this major version is accepted as it is."""
+    data = entry_data(sim)
+    newer = _entry(data, version=MicrostarConfigFlow.VERSION + 1)
+    assert not await async_migrate_entry(hass, newer)
+    current = _entry(data, minor_version=MicrostarConfigFlow.MINOR_VERSION + 1)
+    assert await async_migrate_entry(hass, current)
+    assert dict(newer.data) == dict(current.data) == data
