@@ -1,9 +1,11 @@
-"""One poll per interval: its turn on the line, one guarded session, errors mapped once, the
-poll's health, and what it learned kept in the store.
+"""One poll whenever a class of readings falls due: its turn on the line, one guarded session,
+errors mapped once, the poll's health, and what it learned kept in the store.
 
 What a session does is the work of others: ``identity`` (is it still this meter, on which
-firmware), ``learner`` (which objects to ask, what the answers teach) and ``reading`` (which
-values to read, each scaled with its unit).
+firmware), ``learner`` (which objects to ask, what the answers teach), ``freshness`` (which
+classes are due: live power every 5 s, the standard readings every 30 s, the slow ones every
+15 minutes) and ``reading`` (the values of the objects due, each scaled with its unit, laid over
+the last reading).
 """
 
 import asyncio
@@ -18,8 +20,8 @@ from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .catalogue import KnownObject
-from .const import DOMAIN, LOGGER, POLL_TIMEOUT, UPDATE_INTERVAL
+from .catalogue import COMPUTED, FRESHNESS, PRESENTED, KnownObject
+from .const import DOMAIN, LOGGER, POLL_TIMEOUT
 from .devices import async_remove_stale_devices
 from .discovery import (
     DISABLED_DISCOVERY_BUDGET,
@@ -32,6 +34,7 @@ from .dlms import MeterClient, MeterSession
 from .dlms.bus import Turn
 from .dlms.errors import AuthenticationFailed, DlmsError
 from .dlms.trace import TraceRecord
+from .freshness import INTERVALS, Freshness, ReadSchedule
 from .identity import async_check_identity
 from .learner import EnabledEntities, Learner, pending_objects, probe_batch
 from .line import MeterLine
@@ -57,7 +60,8 @@ class MicrostarRuntimeData:
 
 
 class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
-    """Reads one meter every 30 s (or when its turn on a full line comes), one session a poll."""
+    """Reads one meter whenever a class of its readings falls due (or when its turn on a full
+    line comes), one session a poll."""
 
     config_entry: MicrostarConfigEntry
 
@@ -74,7 +78,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             LOGGER,
             config_entry=entry,
             name=f"Microstar meter {entry.unique_id}",
-            update_interval=UPDATE_INTERVAL,
+            update_interval=INTERVALS[Freshness.LIVE],
             always_update=False,
         )
         self.meter_config = MeterConfig.from_entry_data(entry.data)
@@ -88,6 +92,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # Devices the meter no longer has are looked for once learning is done (and at setup).
         self._devices_checked = False
         self.deviation = DeviationSign()  # the meter's, learned from its clock
+        self.schedule = ReadSchedule()
         self.health = health
         self._frames: list[TraceRecord] = []
         # The one client of this meter: its polls and the read action's sessions.
@@ -118,15 +123,15 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 # (bounded by the lock timeout, as the flow's own session).
                 reading = await self._async_poll(None)
             else:
-                # Against the interval asked for (a failing meter's back-off is no full line).
-                async with self.line.turn(self.update_interval or UPDATE_INTERVAL) as turn:
+                urgent = self.health.decides_repair(dt_util.utcnow())
+                async with self.line.turn(self.schedule, urgent=urgent) as turn:
                     reading = await self._async_poll(turn)
         finally:
             if self._learned:
                 self._learned = False
                 await self.store.async_save(self.discovery)
         async_record_success(self.hass, self.config_entry, self.health)
-        self.update_interval = UPDATE_INTERVAL
+        self.update_interval = self.schedule.next_poll_in(dt_util.utcnow())
         return reading
 
     @override
@@ -183,17 +188,26 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self.health.last_frames = list(self._frames)
 
     async def _async_session(self, session: MeterSession) -> MeterReading:
-        """The identity when due, discovery within its budget, then the enabled objects' values."""
+        """The identity when due, discovery within its budget, then the values of the enabled
+        objects whose class is due (and of those never read yet), over the last reading."""
+        started = dt_util.utcnow()
         discovery = self.discovery
-        if self._identity_doubt or discovery.identity_due(dt_util.utcnow()):
+        if self._identity_doubt or discovery.identity_due(started):
             await async_check_identity(self.hass, self.config_entry.entry_id, session, discovery)
             self._identity_doubt = False
             self._learned = True
         enabled = self.enabled_entities()
         if not self._dialog_waits():  # else the identity only: learning starts after setup
             await self._async_learn(session, enabled)
-        reads = ValueReads(discovery, enabled, self.deviation)
-        reading = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
+        computed = [c for c in COMPUTED.values() if c.key in enabled]
+        inputs = {k for c in computed for k in c.requires}  # read for the computed objects
+        wanted = [k for k in discovery.objects if k in enabled or k in inputs]
+        plan = self.schedule.plan(started, wanted, FRESHNESS)
+        reads = ValueReads(discovery, plan.keys, self.deviation, computed)
+        fresh = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
+        self.schedule.done(plan, started, fresh.read)
+        self.line.note_interval(self.schedule)
+        reading = fresh.after(self.data)
         if reads.undefined and discovery.objects:
             # A confirmed object is undefined now: the meter changed, learn it again next poll.
             LOGGER.warning(
@@ -229,7 +243,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """Which objects' entities are enabled (the entity registry read once, per poll)."""
         entry = self.config_entry
         registered = registered_objects(self.hass, entry.entry_id, str(entry.unique_id))
-        return EnabledEntities(self.catalogue, registered, self.discovery)
+        return EnabledEntities(PRESENTED, registered, self.discovery)
 
     def pending_objects(self) -> list[str]:
         """Catalogue keys still to probe, enabled entities' first."""

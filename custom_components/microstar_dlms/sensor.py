@@ -23,6 +23,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .catalogue import (
     CATALOGUE,
+    COMPUTED,
     TARIFF_STATES,
     AsSensor,
     ValueKind,
@@ -37,7 +38,7 @@ from .discovery import MeterDiscovery
 from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
 from .entity_pacing import async_add_in_turns
-from .reading import MeterReading
+from .reading import MeterReading, computed_unit
 
 PARALLEL_UPDATES = 0
 
@@ -78,6 +79,17 @@ def _discovered(meter: MeterDiscovery, key: str) -> bool:
     return key in meter.objects
 
 
+def _computable(meter: MeterDiscovery, key: str) -> bool:
+    """Whether the meter has the objects a computed one is made of, in one unit (net power)."""
+    return computed_unit(meter, COMPUTED[key]) is not None
+
+
+def scaler_unit_of(meter: MeterDiscovery, key: str) -> ScalerUnit | None:
+    """The scaler_unit an object's values come in (a computed one's: its inputs')."""
+    known = COMPUTED.get(key)
+    return meter.scaler_units.get(key) if known is None else computed_unit(meter, known)
+
+
 _VALUES: Final[dict[ValueKind, Callable[[MeterReading, MeterDiscovery, str], SensorValue]]] = {
     ValueKind.NUMBER: _number,
     ValueKind.TIMESTAMP: _timestamp,
@@ -114,6 +126,7 @@ def _description(key: str, sensor: AsSensor) -> MicrostarSensorEntityDescription
         entity_category=sensor.category,
         entity_registry_enabled_default=sensor.enabled,
         presentation=sensor,
+        has_fn=_computable if key in COMPUTED else _discovered,
         value_fn=_VALUES[kind.value],
     )
 
@@ -140,7 +153,7 @@ async def async_setup_entry(
         for description in SENSORS:
             if description.key in built or not description.has_fn(meter, description.key):
                 continue
-            unit = built[description.key] = meter.scaler_units.get(description.key)
+            unit = built[description.key] = scaler_unit_of(meter, description.key)
             enabled = presentation_enabled(description.presentation, meter.objects)
             sized = fit_to_meter_unit(
                 replace(description, entity_registry_enabled_default=enabled), unit, meter.serial
@@ -160,7 +173,7 @@ async def async_setup_entry(
     def _add_confirmed() -> None:
         """Add what discovery confirmed since; rebuild all when a known unit changed."""
         if any(
-            meter.scaler_units.get(key, scaler_unit) != scaler_unit
+            (now := scaler_unit_of(meter, key)) is not None and now != scaler_unit
             for key, scaler_unit in built.items()
         ):
             # Rediscovery (new firmware) changed a unit: entities are built again.
@@ -274,8 +287,9 @@ class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        """Filter the new value through the guard before writing state."""
-        self._accept(self._current())
+        """Filter a new read through the guard before writing state."""
+        if self.read_now:
+            self._accept(self._current())
         super()._handle_coordinator_update()
 
     def _accept(self, value: SensorValue) -> None:
