@@ -115,6 +115,7 @@ async def live_interval(
         failures = sum(coordinator.health.failures.values())
         power = read_times(sim.record, POWER, after)
         energy = read_times(sim.record, ENERGY, after)
+        line = line_use(sim.record, after, time.monotonic())
         await hass.async_stop(force=True)
     return {
         "turnaround_ms": round(turnaround * 1000),
@@ -128,6 +129,29 @@ async def live_interval(
         "standard_interval_s": median_interval(energy),
         "energy_reads": len(energy),
         "failed_polls": failures,
+        **line,
+    }
+
+
+def line_use(record: SimulatorRecord, begin: float, end: float) -> dict[str, Any]:
+    """How much of the line the meter's sessions took from ``begin`` to ``end``, and how long a
+    live-only session and one with the standard readings took (medians, TCP open to close)."""
+    sessions: dict[bool, list[float]] = {True: [], False: []}
+    busy = 0.0
+    for connection in record.connections:
+        if connection.opened_at < begin or connection.closed_at is None:
+            continue
+        frames = [f for f in record.frames if f.connection == connection.id]
+        standard = any(ENERGY in e.refs for e in exchanges(frames))
+        held = min(connection.closed_at, end) - connection.opened_at
+        sessions[standard].append(held)
+        busy += held
+    return {
+        "line_busy_share": round(busy / (end - begin), 3),
+        "live_session_s": round(statistics.median(sessions[False]), 2) if sessions[False] else None,
+        "standard_session_s": round(statistics.median(sessions[True]), 2)
+        if sessions[True]
+        else None,
     }
 
 

@@ -309,3 +309,39 @@ async def test_read_actions_in_a_loop_leave_every_meter_its_poll_each_cycle(
     await settled(sim)
     assert sim.record.max_concurrent_connections == 1
     assert sim.record.busy_replies == 0
+
+
+async def test_faulty_meters_take_no_turns_from_the_healthy_one(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Four minutes of 5 s ticks with one meter silent and one refusing its password: the
+    healthy meter is read at every tick (live power; its standard readings every sixth), the
+    silent one is asked at its back-off only and gets its repair, the one with the wrong
+    password had one session, asks for re-authentication and is asked no more."""
+    entries = await _set_up(hass, sim, SERIALS)
+    healthy, silent, refusing = entries
+    sim.set_fault(Silent(), meter=1)
+    sim.set_password(1, "a-new-password", meter=2)
+    address = {e.entry_id: str(sim.meters[n].address) for n, e in enumerate(entries)}
+    sessions_before = len(sim.record.sessions)
+    good_before = _coordinator(healthy).health.successes
+
+    for _ in range(48):
+        freezer.tick(timedelta(seconds=5))
+        async_fire_time_changed(hass, dt_util.utcnow() + SLACK)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    after = sim.record.sessions[sessions_before:]
+    assert _coordinator(healthy).health.successes - good_before == 48
+    assert not _coordinator(healthy).health.failures
+    assert sum(1 for s in after if s.meter == address[refusing.entry_id]) == 1
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["entry_id"] for f in flows] == [refusing.entry_id]
+    assert _coordinator(refusing).health.failures == {"authentication_failed": 1}
+    failed = _coordinator(silent).health.failures["no_answer"]
+    assert 4 <= failed <= 8  # at its back-off: 48 if it polled at every tick
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_silent_{silent.entry_id}") is not None
+    assert _energy(hass, str(healthy.unique_id)) != STATE_UNAVAILABLE
