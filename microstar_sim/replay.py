@@ -2,11 +2,11 @@
 
 The file describes the meter: its address and client SAP (the entry's data), what SNRM/UA and
 AARQ/AARE settled on (``negotiated``), the objects discovery found with their class and
-scaler_unit and the value Home Assistant showed, its serial number (a stand-in) and firmware, and
+scaler_unit and the value last read, its serial number (a stand-in) and firmware, and
 the frames of its last session. The replay is that meter: at its address, granting what it
 granted, with the UA it sent; the password the file masks is accepted as any password for its
 client SAP; each attribute answers what the last session's frames show it answered (a value, or
-a refusal), else what a meter of its class answers: the value Home Assistant showed, else a
+a refusal), else what a meter of its class answers: the value last read, else a
 plausible constant of the right type. An object the file does not list is undefined.
 """
 
@@ -96,7 +96,7 @@ def load_diagnostics(path: str | Path) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ObjectSpec:
-    """One object the file lists: class, scaler_unit, the value Home Assistant showed."""
+    """One object the file lists: class, scaler_unit, the value last read."""
 
     obis: Obis
     class_id: int
@@ -219,7 +219,7 @@ def _class_answer(spec: ObjectSpec, attribute: int, view: MeterView) -> Data:
 
 
 def _value(spec: ObjectSpec, view: MeterView) -> Data:
-    """The value Home Assistant showed, unscaled; else a plausible one for its kind or unit."""
+    """The value last read, unscaled; else a plausible one for its kind or unit."""
     scaler = spec.scaler_unit[0] if spec.scaler_unit else 0
     if spec.value is not None:
         if ":" in spec.value:  # a date-time, ISO 8601

@@ -52,8 +52,8 @@ async def async_get_config_entry_diagnostics(
                     "class_id": obj.class_id,
                     "scaler_unit": plain(meter.scaler_units.get(key)),
                     "polled": key in enabled,
-                    # What Home Assistant shows (the last good poll's), for a replay of the
-                    # objects the last session did not read.
+                    # The last good poll's value, scaled, in the meter's unit: a replay
+                    # answers it where the last session did not read the object.
                     "value": _shown(values.get(key)),
                 }
                 for key, obj in sorted(meter.objects.items())

@@ -93,7 +93,7 @@ def _meter(frames: list[dict[str, Any]]) -> SimulatedMeter:
 
 
 def test_a_meter_of_its_kind_answers_what_the_session_did_not_read() -> None:
-    """No frames: the value Home Assistant showed (unscaled), else a plausible one of the unit,
+    """No frames: the value last read (unscaled), else a plausible one of the unit,
     else for a time stamp a date-time; identity from the file; the rest undefined."""
     meter = _meter([])
     assert meter.read(VOLTAGE) == Data(DataType.DOUBLE_LONG_UNSIGNED, 23015)
