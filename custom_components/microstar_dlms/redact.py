@@ -55,10 +55,8 @@ def stand_in_serial(serial: str) -> str:
     digest = hashlib.shake_256(f"microstar_dlms serial {serial}".encode()).digest(len(serial))
     chars = [_stand_in_char(char, byte) for char, byte in zip(serial, digest, strict=True)]
     stand_in = "".join(chars)
-    if stand_in == serial:  # only by chance (or a serial without digits and letters)
-        stand_in = "".join(_stand_in_char(char, 0x55) if char.isalnum() else "0" for char in serial)
-        if stand_in == serial:
-            stand_in = "1" * len(serial)
+    if stand_in == serial:  # by chance, or a serial without digits and letters
+        stand_in = "".join(str((int(char) + 1) % 10) if char.isdigit() else "0" for char in serial)
     return stand_in
 
 

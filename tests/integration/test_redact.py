@@ -69,3 +69,11 @@ def test_serial_cut_by_segmentation_is_replaced_in_both_segments() -> None:
     )
     assert decoded[1] == rr
     assert frames[0]["summary"] == records[0].summary
+
+
+def test_serial_in_bytes_that_are_no_frame_is_replaced() -> None:
+    """Noise on the line (a gateway's text, an echo) is searched whole."""
+    noise = TraceRecord(Direction.RX, 2.0, f"meter {SERIAL}\r\n".encode(), note="not HDLC")
+    (frame,) = Redaction(None, SERIAL).frames([noise])
+    assert bytes.fromhex(frame["hex"]) == f"meter {stand_in_serial(SERIAL)}\r\n".encode()
+    assert frame["summary"] == "not HDLC"
