@@ -109,7 +109,7 @@ def shows_advanced(values: Mapping[str, Any] | None) -> bool:
     something in it, or picked the access level whose number is typed there."""
     if not values:
         return False
-    return picks_other(values) or _advanced_changed(values.get(CONF_ADVANCED))
+    return picks_other(values) or _advanced_changed(values.get(CONF_ADVANCED) or {})
 
 
 def picks_other(values: Mapping[str, Any]) -> bool:
@@ -117,10 +117,8 @@ def picks_other(values: Mapping[str, Any]) -> bool:
     return values.get(CONF_CLIENT_SAP) == ACCESS_OTHER
 
 
-def _advanced_changed(advanced: Any) -> bool:
+def _advanced_changed(advanced: Mapping[str, Any]) -> bool:
     """Whether the advanced section holds anything but its defaults (the user opened it)."""
-    if not isinstance(advanced, Mapping):
-        return False
     defaults = ADVANCED_SCHEMA({})
     return any(value != defaults.get(key) for key, value in advanced.items())
 

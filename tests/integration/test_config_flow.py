@@ -766,6 +766,35 @@ async def test_reconfigure_suggests_the_meter_serial(hass: HomeAssistant, sim: S
     assert suggested[CONF_CLIENT_SAP] == "1"
 
 
+@pytest.mark.parametrize(
+    "meters",
+    [(MeterConfig(clients=(ClientAccess(17, "1717171717"),)),)],
+    indirect=True,
+)
+async def test_reconfigure_shows_another_client_sap_as_access_level_other(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """An entry on client SAP 17 opens its reconfigure form on access level Other with 17 under
+    the advanced options, shown open; sent back as it is, the stored password is kept."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        data=entry_data(sim, client_sap=17, password="1717171717"),
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert _suggested(result, CONF_CLIENT_SAP) == "other"
+    assert _suggested(result, CONF_OTHER_CLIENT_SAP, within=CONF_ADVANCED) == 17
+    assert not _advanced_collapsed(result)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], tcp_input(sim, **other_sap(17), **{CONF_PASSWORD: ""})
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_CLIENT_SAP] == 17
+    assert entry.data[CONF_PASSWORD] == "1717171717"
+
+
 async def test_reconfigure_to_the_public_client_drops_the_password(
     hass: HomeAssistant, sim: Simulator, hass_storage: dict[str, Any]
 ) -> None:
