@@ -59,7 +59,7 @@ from .dlms.errors import (
     DataAccessResult,
     DlmsError,
 )
-from .dlms.trace import TraceRecord
+from .dlms.trace import SessionTrace
 from .dlms.transport import endpoint_key
 from .meter_config import MeterConfig
 from .meter_io import async_read_identity, error_kind
@@ -140,7 +140,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # Devices the meter no longer has are looked for once learning is done (and at setup).
         self._devices_checked = False
         self.health = health
-        self._frames: list[TraceRecord] = []
+        self._frames = SessionTrace()
         self._client = MeterClient(
             self.meter_config.settings(self.meter_config.server_address()),
             trace=self._frames.append,
@@ -239,9 +239,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             ) from err
         finally:
             self.health.last_duration = round(monotonic() - started, 3)
-            # Kept as the records: copying them into dicts every poll only fed the garbage
-            # collector (scripts/bench: setup_max_loop_stall_ms); diagnostics redact them.
-            self.health.last_frames = list(self._frames)
+            # Kept in flat buffers, not as records or dicts: either fed the garbage collector
+            # (scripts/bench: objects_alive_per_meter); diagnostics redact them when shown.
+            self.health.last_frames = self._frames.copy()
 
     def _note_line_cycle(self) -> None:
         """Say once when a full line stretches this meter's interval, and when it no longer does."""
