@@ -74,6 +74,10 @@ WARM_UP = 20  # cycles before the resource baseline (caches, first allocations)
 # +0.5 KiB); a leak of one object a poll is +500 at CI length.
 KEPT_GROWTH = 100
 KEPT_GROWTH_BYTES = 16 * 1024
+# Growth allowed in the process's objects but the simulator's: Home Assistant's registries and
+# the integration's discovery stores written again after the baseline, as the harness keeps them
+# (measured: +57 at 10 000 polls, +137 at 500); a leak of one object a poll fails the nightly.
+PROCESS_GROWTH = 2_000
 # Meter time runs 4x faster than the 30 s poll interval (more energy per poll to publish), but
 # stays under the meter's 180 s inactivity timeout.
 METER_SECONDS_PER_CYCLE = 120
@@ -352,4 +356,4 @@ async def test_soak_two_meters_one_gateway(
     # Anything it leaves in Home Assistant's tables (listeners, timers, states): the process's
     # objects but the simulator's (its load profile fills up to 960 entries a meter).
     grown = end.objects - baseline.objects - (end.simulator.tracked - baseline.simulator.tracked)
-    assert grown < max(5_000, baseline.objects // 50), f"objects grew: {baseline.growth(end)}"
+    assert grown < PROCESS_GROWTH, f"objects grew: {baseline.growth(end)}"
