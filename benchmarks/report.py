@@ -252,7 +252,9 @@ def live_section(report: dict[str, Any]) -> str:
             f"power reads, {run['turnaround_ms']} ms turnaround",
             f"{run['live_power_interval_s']} s median",
             f"{run['live_power_interval_max_s']} s max",
-            f"{run['power_reads']} reads, energy every {run['standard_interval_s']} s",
+            f"{run['power_reads']} reads, energy every {run['standard_interval_s']} s; "
+            f"line busy {run.get('line_busy_share')}, session {run.get('live_session_s')} s "
+            f"live only, {run.get('standard_session_s')} s with the standard reads",
         )
         for name, run in live.items()
         if name.startswith("interval_")
