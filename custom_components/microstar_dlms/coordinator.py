@@ -17,10 +17,10 @@ from typing import override
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .catalogue import COMPUTED, FRESHNESS, PRESENTED, KnownObject
+from .catalogue import PRESENTED, KnownObject
 from .const import DOMAIN, LOGGER, POLL_TIMEOUT
 from .devices import async_remove_stale_devices
 from .discovery import (
@@ -39,9 +39,9 @@ from .identity import async_check_identity
 from .learner import EnabledEntities, Learner, pending_objects, probe_batch
 from .line import MeterLine
 from .meter_config import MeterConfig
-from .meter_io import error_kind
+from .meter_io import poll_failed
 from .poll_health import PollHealth, async_record_failure, async_record_success
-from .reading import DeviationSign, MeterReading, ValueReads
+from .reading import DeviationSign, MeterReading, SessionValues
 from .registry import registered_objects
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
@@ -164,24 +164,10 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         except ConfigEntryError:
             self._record_failure("wrong_meter", answered=True)
             raise
-        except DlmsError as err:
-            kind = error_kind(err)
-            self._record_failure(kind)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=kind,
-                translation_placeholders={
-                    "endpoint": self.meter_config.display_endpoint,
-                    "error": str(err),
-                },
-            ) from err
-        except TimeoutError as err:
-            self._record_failure("poll_timeout")
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="poll_timeout",
-                translation_placeholders={"seconds": str(int(POLL_TIMEOUT))},
-            ) from err
+        except (DlmsError, TimeoutError) as err:
+            failed = poll_failed(err, self.meter_config)
+            self._record_failure(str(failed.translation_key))
+            raise failed from err
         finally:
             self.health.last_duration = round(monotonic() - started, 3)
             # Kept in flat buffers, not as records or dicts: either fed the garbage collector
@@ -200,25 +186,21 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         enabled = self.enabled_entities()
         if not self._dialog_waits():  # else the identity only: learning starts after setup
             await self._async_learn(session, enabled)
-        computed = [c for c in COMPUTED.values() if c.key in enabled]
-        inputs = {k for c in computed for k in c.requires}  # read for the computed objects
-        wanted = [k for k in discovery.objects if k in enabled or k in inputs]
-        plan = self.schedule.plan(started, wanted, FRESHNESS)
-        reads = ValueReads(discovery, plan.keys, self.deviation, computed)
-        fresh = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
-        self.schedule.done(plan, started, fresh.read)
+        live_first = self.data is not None and self.last_update_success  # see _show
+        reads = SessionValues(discovery, enabled, self.deviation, live_first=live_first)
+        reading = await reads.async_read(session, self.schedule, started, self.data, self._show)
         self.line.note_interval(self.schedule)
-        reading = fresh.after(self.data)
-        if reads.undefined and discovery.objects:
-            # A confirmed object is undefined now: the meter changed, learn it again next poll.
-            LOGGER.warning(
-                "Meter %s no longer has %s; learning its objects again",
-                discovery.serial,
-                reads.undefined[0],
-            )
-            discovery.forget()
-            self._learned = True
+        self._learned |= discovery.forget_changed(reads.undefined)
         return reading
+
+    @callback
+    def _show(self, reading: MeterReading) -> None:
+        """Show a session's live values while it goes on, as a poll's end would (data, then the
+        listeners); only for a meter shown available, so a later read's failure still fails the
+        poll. Not async_set_updated_data: it marks the poll good and sets the next poll's timer
+        before the session has ended, which its end does (or fails the poll)."""
+        self.data = reading
+        self.async_update_listeners()
 
     async def _async_learn(self, session: MeterSession, enabled: EnabledEntities) -> None:
         """Probe the objects still unknown, batch by batch, within this poll's budget."""

@@ -5,9 +5,11 @@ power: what automations act on), standard (energies, voltages, currents, the tar
 stamps behind the events) and slow (ratios, constants, counters, maximum demand, the clock).
 ``ReadSchedule`` keeps when each class was last read. A poll reads every class due, together, in
 one session (one SNRM/AARQ/RLRQ/DISC: cheaper on a half-duplex line than a session per class),
-and the coordinator polls again when the next class falls due. Whether a poll's turn comes at
-once is the line's word (``dlms/bus.py``): a poll whose standard or slow reads are due goes
-before polls that only have live reads due, so live reads take the room the line has left.
+and the coordinator polls again when the next class falls due. Within the session the live
+values are read first, in a request of their own, when other classes follow: Home Assistant shows
+them at once, not after the slower reads (one more request, every 30 s). Whether a poll's turn
+comes at once is the line's word (``dlms/bus.py``): a poll whose standard or slow reads are due
+goes before polls that only have live reads due, so live reads take the room the line has left.
 
 Pure: times in, classes and object keys out (no Home Assistant, no IO).
 """
@@ -56,6 +58,12 @@ class SessionReads:
 
     due: frozenset[Freshness]
     keys: frozenset[str]
+
+    def steps(self, freshness_of: Mapping[str, Freshness | None]) -> list[frozenset[str]]:
+        """The keys in the order read: the live ones first, on their own, when others follow
+        (Home Assistant shows the power without waiting for the slower reads), else all at once."""
+        live = frozenset(k for k in self.keys if freshness_of.get(k) is Freshness.LIVE)
+        return [live, self.keys - live] if live and live != self.keys else [self.keys]
 
 
 @dataclass(slots=True)

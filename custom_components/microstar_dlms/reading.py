@@ -12,10 +12,12 @@ with an exception (no data-access result: the association is gone) is a ``Protoc
 A session reads only the classes due (``freshness.py``): ``MeterReading.after`` lays its values
 over the last reading, so an object not read in this session keeps its last value (not unknown),
 and ``read`` says which were read now. A computed object (the net power) is the difference of
-its two inputs read in the same session, in the finer of their scalers.
+its two inputs read in the same session, in the finer of their scalers. ``SessionValues`` reads
+a session's values in steps, the live ones first when others follow, and hands the reading of
+each step but the last to be shown at once.
 """
 
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +25,7 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
-from .catalogue import KnownObject
+from .catalogue import COMPUTED, FRESHNESS, KnownObject
 from .const import LOGGER
 from .cosem import (
     CLASS_CLOCK,
@@ -35,8 +37,9 @@ from .cosem import (
     as_number,
 )
 from .discovery import MeterDiscovery
-from .dlms import AttributeRef, ReadResult
+from .dlms import AttributeRef, MeterSession, ReadResult
 from .dlms.errors import DataAccessResult, DlmsError, ProtocolError, RequestRefusedError
+from .freshness import ReadSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,61 @@ class ValueReads:
                 if inverted is not None:
                     self._sign.inverted = inverted
         return clock_drift
+
+
+class SessionValues:
+    """The values one session reads: of the objects whose entities are enabled (with the inputs
+    of the computed ones), those due; the live ones first, in a request of their own, when others
+    follow and ``live_first`` (Home Assistant shows them while the others are read)."""
+
+    def __init__(
+        self,
+        discovery: MeterDiscovery,
+        enabled: Container[str],
+        sign: DeviationSign,
+        *,
+        live_first: bool,
+    ) -> None:
+        """Name the objects wanted of what ``discovery`` confirmed; ``sign`` is the meter's."""
+        self._discovery = discovery
+        self._sign = sign
+        self._live_first = live_first
+        self._computed = [c for c in COMPUTED.values() if c.key in enabled]
+        inputs = {key for c in self._computed for key in c.requires}
+        self._wanted = [key for key in discovery.objects if key in enabled or key in inputs]
+        self.read: set[str] = set()
+        """The objects read (and computed) in the session, every step's."""
+        self.undefined: list[str] = []
+        """Confirmed objects the meter answered object-undefined: it changed."""
+
+    async def async_read(
+        self,
+        session: MeterSession,
+        schedule: ReadSchedule,
+        started: datetime,
+        last: MeterReading | None,
+        show: Callable[[MeterReading], None],
+    ) -> MeterReading:
+        """Read what ``schedule`` says is due at ``started``, step by step, each step's values
+        laid over ``last`` and the steps before; ``show`` gets the reading between two steps."""
+        plan = schedule.plan(started, self._wanted, FRESHNESS)
+        first, *rest = plan.steps(FRESHNESS) if self._live_first else [plan.keys]
+        reading = await self._async_step(session, first, last)
+        for keys in rest:
+            show(reading)
+            reading = await self._async_step(session, keys, reading)
+        schedule.done(plan, started, self.read)
+        return reading
+
+    async def _async_step(
+        self, session: MeterSession, keys: Container[str], last: MeterReading | None
+    ) -> MeterReading:
+        """One request's values (of ``keys``) over ``last``."""
+        reads = ValueReads(self._discovery, keys, self._sign, self._computed)
+        fresh = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
+        self.read |= fresh.read
+        self.undefined += reads.undefined
+        return fresh.after(last)
 
 
 def computed_unit(discovery: MeterDiscovery, known: KnownObject) -> ScalerUnit | None:

@@ -9,7 +9,12 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
-from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_UNIT_OF_MEASUREMENT, UnitOfPower
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
+    UnitOfPower,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
@@ -17,7 +22,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.microstar_dlms.catalogue import FRESHNESS
 from custom_components.microstar_dlms.freshness import INTERVALS, LATE, Freshness, ReadSchedule
-from microstar_sim import Simulator
+from microstar_sim import DropMidResponse, Simulator
 
 from .conftest import SERIAL
 from .polling import SLACK
@@ -34,6 +39,36 @@ VOLTAGE = f"sensor.microstar_{SERIAL}_voltage_l1"
 ENERGY = f"sensor.microstar_{SERIAL}_energy_import"
 CLOCK_DRIFT = f"sensor.microstar_{SERIAL}_clock_drift"
 CLOCK = "0.0.1.0.0.255"
+ENERGY_IMPORT = "1.1.1.8.0.255"
+
+
+class ShownWhenAsked:
+    """What Home Assistant shows of ``entity_id`` each time the meter is asked for the energy
+    import total; ``then`` runs there too (a fault switched on for the answer)."""
+
+    def __init__(
+        self, hass: HomeAssistant, sim: Simulator, entity_id: str, then: Any = None
+    ) -> None:
+        self.shown: list[str] = []
+        meter = sim.meter(0)
+        read = meter.read
+
+        def spy(ref: Any, selection: Any = None) -> Any:
+            if ref.attribute == 2 and ref.obis.dotted == ENERGY_IMPORT:
+                state = hass.states.get(entity_id)
+                self.shown.append(state.state if state else "none")
+                if then is not None:
+                    then()
+            return read(ref, selection)
+
+        self._patch = patch.object(meter, "read", spy)
+
+    def __enter__(self) -> ShownWhenAsked:
+        self._patch.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._patch.stop()
 
 
 class Asked:
@@ -125,6 +160,56 @@ async def test_a_value_not_read_in_a_session_keeps_its_state(
     assert after[POWER][1] > before[POWER][1]
 
 
+async def test_the_live_power_is_shown_before_the_standard_readings_are_asked(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sim: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """The meter steps to 2500 W; the next poll has its standard readings due as well: it
+    reads the live power first, in a request of its own, and Home Assistant shows the new power
+    while the meter is still to be asked for the energy. The energy is written when the session
+    ends, the power not again (its report time is still the earlier one)."""
+    await _tick(hass, freezer, 30)
+    sim.set_load(2500, meter=0)
+    with ShownWhenAsked(hass, sim, POWER) as asked:
+        await _tick(hass, freezer, 30)
+    assert [float(shown) for shown in asked.shown] == [2500]
+    power, energy = _shown(hass, POWER), _shown(hass, ENERGY)
+    assert float(power[0]) == 2500
+    assert power[1] < energy[1]
+    assert init_integration.runtime_data.coordinator.last_update_success
+
+
+async def test_a_poll_whose_later_reads_fail_still_fails(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sim: Simulator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """The connection drops while the meter answers for the energy, after the live power was
+    shown: the poll fails (counted, the entities unavailable) as a poll failing in one request
+    does. The next poll, after the back-off, shows nothing before its end: when it fails the
+    same way, the entities stay unavailable."""
+    coordinator = init_integration.runtime_data.coordinator
+    await _tick(hass, freezer, 30)
+    sim.set_load(2500, meter=0)
+    with ShownWhenAsked(hass, sim, POWER, lambda: sim.set_fault(DropMidResponse())) as asked:
+        await _tick(hass, freezer, 30)
+        assert not coordinator.last_update_success
+        assert hass.states.get(POWER).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+        failures = sum(coordinator.health.failures.values())
+        assert failures >= 1
+        for _ in range(12):  # the back-off's next poll
+            await _tick(hass, freezer, 30)
+            if sum(coordinator.health.failures.values()) > failures:
+                break
+    assert float(asked.shown[0]) == 2500
+    assert asked.shown[-1] == STATE_UNAVAILABLE
+    assert sum(coordinator.health.failures.values()) > failures
+    assert hass.states.get(POWER).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+
+
 def _shown(hass: HomeAssistant, entity_id: str) -> tuple[str, datetime]:
     """An entity's state and when it was last written (Home Assistant updates the report
     time of a State in place, so it is copied out)."""
@@ -167,11 +252,13 @@ def test_a_schedule_plans_the_classes_due_and_what_was_never_read() -> None:
     freshness = {"power": Freshness.LIVE, "energy": Freshness.STANDARD, "clock": Freshness.SLOW}
     plan = schedule.plan(start, freshness, freshness)
     assert plan.due == set(Freshness)
+    assert plan.steps(freshness) == [{"power"}, {"energy", "clock"}]  # the live ones first
     schedule.done(plan, start, plan.keys)
     assert schedule.next_poll_in(start) == INTERVALS[Freshness.LIVE] - LATE
 
     at = start + timedelta(seconds=1)
     assert schedule.plan(at, freshness, freshness).keys == {"power"}  # asked for early
+    assert schedule.plan(at, freshness, freshness).steps(freshness) == [{"power"}]
     at = start + timedelta(seconds=5)
     assert schedule.plan(at, freshness, freshness).keys == {"power"}
     plan = schedule.plan(at, [*freshness, "voltage"], {**freshness, "voltage": Freshness.STANDARD})

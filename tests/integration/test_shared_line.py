@@ -359,7 +359,10 @@ async def test_a_meter_with_standard_readings_due_goes_before_live_only_polls(
     entries = await _set_up(hass, sim, SERIALS)
     await poll(hass, freezer, 5)  # every meter learned and read once
     waiting = _coordinator(entries[1])
-    waiting._unschedule_refresh()  # its poll is asked for below, after the others
+    # No timer for its poll (asked for below, after the others): the data handed back as it is
+    # cancels the timer and, with no interval, sets none; its poll's end sets the next.
+    waiting.update_interval = None
+    waiting.async_set_updated_data(waiting.data)
     standard_read = waiting.schedule.last_read[Freshness.STANDARD]
     waiting.schedule.last_read[Freshness.STANDARD] = standard_read - timedelta(seconds=30)
     address = {str(sim.meters[n].address): n for n in range(len(entries))}
