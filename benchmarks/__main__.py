@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from .decoder import decoder_throughput
-from .report import render
+from .report import OBJECTS_PER_METER_BEFORE, render
 from .single import multiple_references, reference_polls, single_meter
 
 TURNAROUNDS = (0.030, 0.250)  # the meter's minimum, and the slow end of a healthy gateway
@@ -116,6 +116,7 @@ def summarise(
     ours = single["ours"]
     reference = single["reference"]
     keys = list(ours)
+    largest = max(scale.values(), key=lambda run: run["meters"])["setup_with_first_poll"]
     return {
         "ratio_to_floor": max(ours[k]["steady"]["ratio_to_floor"] for k in keys),
         "ratio_to_reference": max(
@@ -128,6 +129,10 @@ def summarise(
         "setup_max_loop_stall_ms": max(
             run["setup_with_first_poll"]["max_loop_stall_ms"] for run in scale.values()
         ),
+        # Issue 25: the setup of the most meters (50), its longest callback and what it left.
+        "longest_callback_ms": largest["longest_callback_ms"],
+        "longest_callback_cpu_ms": largest["longest_callback_cpu_ms"],
+        "objects_alive_per_meter": largest["objects_alive_per_meter"],
         **(
             {
                 "first_discovery_guide_s": guide["first_discovery_guide_s"],
@@ -199,6 +204,9 @@ def main() -> None:
         "first_discovery_guide_within_30_s": report["first_discovery_guide_s"] <= 30.0,
         "no_extra_round_trips_after_restart": report["restart_extra_round_trips"] == 0,
         "setup_loop_stall_within_50_ms": report["setup_max_loop_stall_ms"] <= 50.0,
+        "setup_longest_callback_within_20_ms": report["longest_callback_ms"] <= 20.0,
+        "objects_alive_per_meter_halved": report["objects_alive_per_meter"]
+        <= OBJECTS_PER_METER_BEFORE // 2,
         "bus_cycle_within_1_10_of_floor": report["bus_cycle_to_floor"] <= 1.10,
         "no_failed_bus_polls_over_3_cycles": report["bus_failed_polls"] == 0
         and len(bus["cycles"]) >= BUS_CYCLES,

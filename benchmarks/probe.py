@@ -24,7 +24,8 @@ class LoopLagProbe:
     callback triggers it: ``longest_gc_pause``; ``full_collections`` counts those of the
     oldest generation, whose pause grows with the whole heap). ``thread_cpu_during_max``
     tells the two causes of the worst lateness apart: the loop thread's CPU time over that
-    sample.
+    sample; ``longest_callback_cpu`` does the same for the longest callback (on a busy machine
+    a callback can be paused by other processes, which is not its own cost).
     """
 
     def __init__(self, interval: float = 0.005) -> None:
@@ -33,6 +34,7 @@ class LoopLagProbe:
         self.max_stall = 0.0
         self.thread_cpu_during_max = 0.0
         self.longest_callback = 0.0
+        self.longest_callback_cpu = 0.0
         self.longest_callback_name = ""
         self.longest_gc_pause = 0.0
         self.full_collections = 0
@@ -46,6 +48,7 @@ class LoopLagProbe:
         self.max_stall = 0.0
         self.thread_cpu_during_max = 0.0
         self.longest_callback = 0.0
+        self.longest_callback_cpu = 0.0
         self.longest_callback_name = ""
         self.longest_gc_pause = 0.0
         self.full_collections = 0
@@ -80,11 +83,13 @@ class LoopLagProbe:
         probe = self
 
         def timed_run(handle: asyncio.Handle) -> None:
+            cpu = time.thread_time()
             started = time.perf_counter()
             original(handle)
             took = time.perf_counter() - started
             if took > probe.longest_callback:
                 probe.longest_callback = took
+                probe.longest_callback_cpu = time.thread_time() - cpu
                 probe.longest_callback_name = _describe(handle)
 
         self._original_run = original

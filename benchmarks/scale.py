@@ -121,6 +121,7 @@ async def _polling_rounds(
                 "max_loop_stall_ms": ms(probe.max_stall),
                 "loop_thread_cpu_in_that_sample_ms": ms(probe.thread_cpu_during_max),
                 "longest_callback_ms": ms(probe.longest_callback),
+                "longest_callback_cpu_ms": ms(probe.longest_callback_cpu),
                 "longest_callback": probe.longest_callback_name,
                 "longest_gc_pause_ms": ms(probe.longest_gc_pause),
                 "failed_polls": failed,
@@ -161,6 +162,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             setup_stall = probe.max_stall
             setup_stall_cpu = probe.thread_cpu_during_max
             setup_callback = probe.longest_callback
+            setup_callback_cpu = probe.longest_callback_cpu
             setup_callback_name = probe.longest_callback_name
             setup_gc = probe.longest_gc_pause
             setup_full_collections = probe.full_collections
@@ -193,6 +195,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             "max_loop_stall_ms": ms(setup_stall),
             "loop_thread_cpu_in_that_sample_ms": ms(setup_stall_cpu),
             "longest_callback_ms": ms(setup_callback),
+            "longest_callback_cpu_ms": ms(setup_callback_cpu),
             "longest_callback": setup_callback_name,
             "longest_gc_pause_ms": ms(setup_gc),
             "full_collections": setup_full_collections,

@@ -20,6 +20,7 @@ from .config import (
 )
 from .faults import FAULT_NAMES, describe_fault, parse_fault
 from .profiles import PROFILE_MAX_PDU, PROFILES
+from .replay import replay_file
 from .simulator import Simulator
 
 _DEFAULT_METER = MeterConfig()
@@ -63,6 +64,7 @@ examples:
   scripts/simulator --port 3333 --profile microstar-3p
   scripts/simulator --port 3333 --fast --fault silent
   scripts/simulator --port 3333 --profile microstar-guide
+  scripts/simulator --port 3333 --replay config_entry-microstar_dlms-01J....json
   scripts/simulator --meter serial=21065678,address-size=4,profile=microstar-1p
   scripts/simulator --port 3333 --meters 32 --turnaround 250:250   # a full RS-485 line
 """
@@ -187,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     meter = parser.add_argument_group("meter (the first meter; --meter adds more)")
     meter.add_argument(
+        "--replay",
+        metavar="FILE",
+        help=(
+            "play the meter a diagnostics file from Home Assistant describes: its address, "
+            "client SAP (any password: the file masks it; and the public client 16), link "
+            "parameters, objects with their scalers, and the values and answers of its last "
+            "session; objects it did not list are undefined. The other meter options are "
+            "ignored; one meter only"
+        ),
+    )
+    meter.add_argument(
         "--profile",
         choices=PROFILES,
         default=_DEFAULT_METER.profile,
@@ -309,20 +322,12 @@ def _copies(first: MeterConfig, count: int) -> list[MeterConfig]:
 
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
     """The simulator config the arguments describe."""
-    first = MeterConfig(
-        profile=args.profile,
-        serial_number=args.serial,
-        logical=args.logical,
-        physical=args.physical,
-        address_size=args.address_size,
-        clients=tuple(args.client) if args.client else _DEFAULT_METER.clients,
-        grant_multiple_references=args.grant_multiple_references,
-        inactivity_timeout=args.inactivity_timeout,
-        max_info_length=args.max_info,
-        max_pdu_size=args.max_pdu or PROFILE_MAX_PDU.get(args.profile, 512),
-        snrm_when_connected=args.snrm_when_connected,
-        utc_offset_minutes=args.utc_offset,
-    )
+    if args.replay:
+        if args.meters > 1 or args.meter:
+            raise ValueError("--replay plays one meter: no --meters or --meter with it")
+        first = replay_file(args.replay)
+    else:
+        first = _first_meter(args)
     meters = [first, *_copies(first, args.meters - 1)]
     for index, changes in enumerate(args.meter, start=len(meters) + 1):
         changes.setdefault("seed", first.seed + index)
@@ -346,6 +351,24 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         control_port=None if args.control_port < 0 else args.control_port,
         seed=args.seed,
         serial_device=args.serial_device,
+    )
+
+
+def _first_meter(args: argparse.Namespace) -> MeterConfig:
+    """The first meter as the meter options describe it."""
+    return MeterConfig(
+        profile=args.profile,
+        serial_number=args.serial,
+        logical=args.logical,
+        physical=args.physical,
+        address_size=args.address_size,
+        clients=tuple(args.client) if args.client else _DEFAULT_METER.clients,
+        grant_multiple_references=args.grant_multiple_references,
+        inactivity_timeout=args.inactivity_timeout,
+        max_info_length=args.max_info,
+        max_pdu_size=args.max_pdu or PROFILE_MAX_PDU.get(args.profile, 512),
+        snrm_when_connected=args.snrm_when_connected,
+        utc_offset_minutes=args.utc_offset,
     )
 
 
@@ -389,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = build_config(args)
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import random
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from custom_components.microstar_dlms.dlms.hdlc import AddressSize, ServerAddress
 
 from .clock import Clock
 from .faults import Fault
+
+if TYPE_CHECKING:
+    from .replay import Replay
 
 FIRMWARE = "MS-DLMS 2.31"
 
@@ -21,6 +24,8 @@ class ClientAccess:
     client_sap: int
     password: str | None
     read_only: bool = False
+    # A replayed meter: its file masks the password, so any password is taken for this SAP.
+    any_password: bool = False
 
 
 # Field: client 1 with LLS `2222222222` worked; 16 is public; 32 is the LLS SAP of the
@@ -64,6 +69,8 @@ class MeterConfig:
     initial_import_wh: int = 12_345_678
     seed: int = 1
     firmware: str = FIRMWARE
+    # A meter replayed from a diagnostics file (replay.py): its objects, answers and UA.
+    replay: Replay | None = None
 
     @property
     def address(self) -> ServerAddress:

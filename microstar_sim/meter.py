@@ -165,7 +165,8 @@ class SimulatedMeter:
         self.objects: list[CosemObject] = []
         self._by_obis: dict[Obis, CosemObject] = {}
         self._build_objects()
-        self.model = LoadModel(PHASE_COUNT[config.profile], config.seed, config.utc_offset_minutes)
+        phases = config.replay.phases if config.replay else PHASE_COUNT[config.profile]
+        self.model = LoadModel(phases, config.seed, config.utc_offset_minutes)
         self.registers = Registers.start(
             model=self.model,
             now=clock.now(),
@@ -190,15 +191,20 @@ class SimulatedMeter:
     @property
     def conformance(self) -> Conformance:
         """What this meter grants at most."""
+        if self.config.replay is not None and self.config.replay.conformance is not None:
+            return self.config.replay.conformance  # what the replayed meter granted
         if self.config.grant_multiple_references:
             return FIELD_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
         return FIELD_CONFORMANCE
 
     def _build_objects(self) -> None:
         config = self.config
-        self.objects = build_objects(
-            config.profile, config.serial_number, self.firmware, config.load_profile_period
-        )
+        if config.replay is not None:
+            self.objects = config.replay.build_objects(self.firmware)
+        else:
+            self.objects = build_objects(
+                config.profile, config.serial_number, self.firmware, config.load_profile_period
+            )
         self._by_obis = {o.obis: o for o in self.objects}
 
     def update_firmware(self, version: str) -> None:
@@ -319,10 +325,16 @@ class SimulatedMeter:
         session = SessionRecord(str(self.address), sap, self._connection, now())
         self.record.sessions.append(session)
         self.link = Link(hdlc, sap, session)
-        if (information := PROFILE_UA_INFORMATION.get(self.config.profile)) is not None:
+        if (information := self._ua_information()) is not None:
             # The same parameters in the form the vendor's UA writes them (2-byte max info).
             out = [replace(decode_frame(data), information=information).encode() for data in out]
         return [Reply(data, ResponseKind.UA) for data in out]
+
+    def _ua_information(self) -> bytes | None:
+        """The UA's parameters as this meter writes them (None: as the link encodes them)."""
+        if self.config.replay is not None:
+            return self.config.replay.ua_information
+        return PROFILE_UA_INFORMATION.get(self.config.profile)
 
     def _on_disc(self, frame: HdlcFrame, sap: int) -> list[Reply]:
         self.record.disc_received += 1
@@ -512,6 +524,8 @@ class SimulatedMeter:
             return AcseDiagnostic.AUTHENTICATION_MECHANISM_NAME_REQUIRED
         if mechanism is not Mechanism.LOW:
             return AcseDiagnostic.AUTHENTICATION_MECHANISM_NAME_NOT_RECOGNISED
+        if access.any_password:
+            return AcseDiagnostic.NULL
         if aarq.password != access.password.encode("latin-1"):
             return AcseDiagnostic.AUTHENTICATION_FAILURE
         return AcseDiagnostic.NULL

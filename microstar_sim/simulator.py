@@ -202,13 +202,18 @@ class Simulator:
         lines = []
         for meter in self.meters:
             config = meter.config
+            kind = f"profile {config.profile}"
+            if config.replay is not None:
+                kind = f"replay of {config.replay.source or 'a diagnostics file'}"
             lines.append(
-                f"{meter}: profile {config.profile}, serial {config.serial_number}, "
+                f"{meter}: {kind}, serial {config.serial_number}, "
                 f"max info {config.max_info_length}, inactivity {config.inactivity_timeout:g} s"
             )
             for access in meter.clients.values():
                 auth = "no authentication" if access.password is None else "LLS"
                 rights = "read-only" if access.read_only else "read-write"
                 password = f" password {access.password!r}" if access.password else ""
+                if access.any_password:
+                    password = " any password (the file masks it)"  # noqa: S105 - words
                 lines.append(f"  client SAP {access.client_sap}: {auth}{password}, {rights}")
         return lines

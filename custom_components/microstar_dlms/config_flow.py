@@ -8,7 +8,6 @@ from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
 import probatio
 
 from .const import (
-    CONF_CLIENT_SAP,
     CONF_PASSWORD,
     CONF_SERIAL_HINT,
     CONNECTION_SERIAL,
@@ -18,10 +17,16 @@ from .const import (
 )
 from .discovery import DiscoveryStore
 from .dlms.errors import AuthenticationFailed, DlmsError
-from .form import PASSWORD_SELECTOR, connection_schema, suggested_values, without_password
+from .form import (
+    PASSWORD_SELECTOR,
+    connection_schema,
+    picks_other,
+    shows_advanced,
+    suggested_values,
+)
 from .meter_config import MeterConfig
 from .meter_io import async_detect, async_identify, error_kind
-from .user_input import password_error, same_serial, validate_user_input
+from .user_input import client_sap_of, password_error, same_serial, validate_user_input
 
 
 def _error_of(err: Exception) -> tuple[str, str]:
@@ -72,10 +77,13 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_create_entry(
                     title=f"Microstar {serial}", data=detected.as_entry_data()
                 )
+        # What was typed comes back, the password too (to correct one character, as core's
+        # flows do): it goes to the person who typed it, and no log or entry holds it.
         return self.async_show_form(
             step_id=connection_type,
             data_schema=self.add_suggested_values_to_schema(
-                connection_schema(connection_type, user_input), without_password(user_input)
+                connection_schema(connection_type, advanced_open=shows_advanced(user_input)),
+                user_input,
             ),
             errors=errors,
         )
@@ -108,7 +116,9 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_update_reload_and_abort(entry, data=config.as_entry_data())
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=probatio.Schema({probatio.Optional(CONF_PASSWORD): PASSWORD_SELECTOR}),
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema({probatio.Optional(CONF_PASSWORD): PASSWORD_SELECTOR}), user_input
+            ),
             description_placeholders={"title": entry.title},
             errors=errors,
         )
@@ -123,7 +133,7 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             typed = {**user_input}
-            same_access = str(typed.get(CONF_CLIENT_SAP)) == str(stored.client_sap)
+            same_access = client_sap_of(typed) == stored.client_sap
             if not typed.get(CONF_PASSWORD) and stored.password and same_access:
                 typed[CONF_PASSWORD] = stored.password  # empty keeps the old one
             found, errors = await self._async_check(connection_type, typed)
@@ -135,11 +145,13 @@ class MicrostarConfigFlow(ConfigFlow, domain=DOMAIN):
                     # Another access level may see other objects: learn the meter again.
                     await DiscoveryStore(self.hass, entry.entry_id).async_remove()
                 return self.async_update_reload_and_abort(entry, data=detected.as_entry_data())
+        # First the entry's values (never its password), then what was typed.
+        shown = user_input or suggested_values(entry.data, entry.unique_id)
+        advanced_open = shows_advanced(user_input) if user_input else picks_other(shown)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                connection_schema(connection_type, user_input),
-                without_password(user_input) or suggested_values(entry.data, entry.unique_id),
+                connection_schema(connection_type, advanced_open=advanced_open), shown
             ),
             description_placeholders={"title": entry.title},
             errors=errors,

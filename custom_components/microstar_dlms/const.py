@@ -16,6 +16,7 @@ CONF_HOST: Final = "host"
 CONF_PORT: Final = "port"
 CONF_DEVICE: Final = "device"
 CONF_CLIENT_SAP: Final = "client_sap"
+CONF_OTHER_CLIENT_SAP: Final = "other_client_sap"  # form only: the number for access "other"
 CONF_PASSWORD: Final = "password"  # noqa: S105 - the key, not a secret
 CONF_ADVANCED: Final = "advanced"
 CONF_SERVER_LOGICAL: Final = "server_logical"
@@ -29,6 +30,7 @@ CONNECTION_TCP: Final = "tcp"
 CONNECTION_SERIAL: Final = "serial"
 
 ADDRESS_AUTO: Final = "auto"
+ACCESS_OTHER: Final = "other"  # the access level whose client SAP is typed (advanced options)
 ADDRESS_SIZES: Final = ("1", "2", "4")
 
 DEFAULT_PORT: Final = 3333
@@ -37,6 +39,11 @@ PUBLIC_CLIENT_SAP: Final = 16
 DEFAULT_SERVER_LOGICAL: Final = 1
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
+# Automatic address size: each address form gets one SNRM and this long to answer. A meter
+# answers SNRM within one turnaround (field notes 1: at most 450 ms through an unhealthy
+# gateway, plus 40 ms of frames at 9600 baud) and ignores an address not its own (field notes
+# 6), so waiting the response timeout three times per form only delays the one that answers.
+ADDRESS_PROBE_WAIT: Final = 1.0
 BAUDRATE: Final = 9600  # field notes 1: RS-232/RS-485 at 9600 8N1
 # A person waiting (the add dialog) waits this long for the line; a meter's poll waits its turn
 # as long as the line needs (dlms/bus.py): waiting for the line is not a failure.

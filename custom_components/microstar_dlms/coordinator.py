@@ -31,7 +31,7 @@ from .discovery import (
 from .dlms import MeterClient, MeterSession
 from .dlms.bus import Turn
 from .dlms.errors import AuthenticationFailed, DlmsError
-from .dlms.trace import TraceRecord
+from .dlms.trace import SessionTrace
 from .identity import async_check_identity
 from .learner import EnabledEntities, Learner, pending_objects, probe_batch
 from .line import MeterLine
@@ -89,7 +89,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         self._devices_checked = False
         self.deviation = DeviationSign()  # the meter's, learned from its clock
         self.health = health
-        self._frames: list[TraceRecord] = []
+        self._frames = SessionTrace()
         # The one client of this meter: its polls and the read action's sessions.
         self.client = MeterClient(self.meter_config.settings(), trace=self._frames.append)
         # The meters behind one gateway take turns.
@@ -179,8 +179,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             ) from err
         finally:
             self.health.last_duration = round(monotonic() - started, 3)
-            # Kept as the records: diagnostics redact them when (rarely) shown.
-            self.health.last_frames = list(self._frames)
+            # Kept in flat buffers, not as records or dicts: either fed the garbage collector
+            # (scripts/bench: objects_alive_per_meter); diagnostics redact them when shown.
+            self.health.last_frames = self._frames.copy()
 
     async def _async_session(self, session: MeterSession) -> MeterReading:
         """The identity when due, discovery within its budget, then the enabled objects' values."""

@@ -1,6 +1,10 @@
 """Diagnostics: what the meter negotiated and has, how polls went, the line it shares, the last
-session's frames."""
+session's frames; enough to replay the meter (``scripts/simulator --replay``), with the password
+redacted and the serial number replaced by a stand-in (``redact.py``) everywhere, frames included.
+"""
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
@@ -8,7 +12,8 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_DEVICE, CONF_HOST, CONF_PASSWORD
 from .coordinator import MicrostarConfigEntry
-from .redact import plain, redact_frames
+from .reading import Measured
+from .redact import Redaction, plain
 
 TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_DEVICE}
 
@@ -16,7 +21,8 @@ TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_DEVICE}
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: MicrostarConfigEntry
 ) -> dict[str, Any]:
-    """Return diagnostics for a config entry, password and location redacted."""
+    """Return diagnostics for a config entry: password and location redacted, the serial
+    number a stand-in (the entry's title, which the user may have written, is left out)."""
     coordinator = entry.runtime_data.coordinator
     meter = entry.runtime_data.meter
     health = coordinator.health
@@ -24,14 +30,20 @@ async def async_get_config_entry_diagnostics(
     bus = seat.bus
     interval = coordinator.update_interval
     enabled = coordinator.enabled_entities()
-    return {
+    reading = coordinator.data
+    values = reading.values if reading is not None else {}
+    redaction = Redaction(coordinator.meter_config.password, meter.serial)
+    diagnostics = {
         "entry": {
+            "unique_id": redaction.serial_shown(entry.unique_id),
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),
         },
         "negotiated": plain(health.negotiated),
         "meter": {
+            "serial": redaction.serial_shown(meter.serial),
             "firmware": meter.firmware,
+            "clock_drift_s": None if reading is None else reading.clock_drift,
             "discovery_pending": len(coordinator.pending_objects()),
             "absent": sorted(meter.absent),
             "objects": [
@@ -40,6 +52,9 @@ async def async_get_config_entry_diagnostics(
                     "class_id": obj.class_id,
                     "scaler_unit": plain(meter.scaler_units.get(key)),
                     "polled": key in enabled,
+                    # The last good poll's value, scaled, in the meter's unit: a replay
+                    # answers it where the last session did not read the object.
+                    "value": _shown(values.get(key)),
                 }
                 for key, obj in sorted(meter.objects.items())
             ],
@@ -73,8 +88,21 @@ async def async_get_config_entry_diagnostics(
                 "last_turn_s": _seconds(seat.last_hold),
             },
         },
-        "last_session_frames": redact_frames(health.last_frames, coordinator.meter_config.password),
     }
+    return {
+        **redaction.value(diagnostics),
+        "last_session_frames": redaction.frames(health.last_frames),
+    }
+
+
+def _shown(measured: Measured | None) -> str | None:
+    """A value as text: a number exactly, a date-time in ISO 8601."""
+    value = None if measured is None else measured.value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return None
 
 
 def _seconds(value: float | None) -> float | None:

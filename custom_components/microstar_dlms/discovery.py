@@ -33,6 +33,12 @@ DISABLED_DISCOVERY_BUDGET: Final = 10.0
 # answers in seconds, not after the whole discovery).
 SETUP_DISCOVERY_BUDGET: Final = 0.5
 
+# Meters share what they have in common: one object per (key, class) and per scaler_unit in the
+# process, not one per meter (scripts/bench: objects_alive_per_meter). Both are immutable, and
+# bounded by the catalogue and the unit table.
+_OBJECTS: Final[dict[MeterObject, MeterObject]] = {}
+_SCALER_UNITS: Final[dict[ScalerUnit, ScalerUnit]] = {}
+
 
 @dataclass(slots=True)
 class MeterDiscovery:
@@ -63,9 +69,9 @@ class MeterDiscovery:
 
     def confirm(self, obj: MeterObject, scaler_unit: ScalerUnit | None) -> None:
         """The meter has ``obj`` (with this scaler_unit when its class has one)."""
-        self.objects[obj.key] = obj
+        self.objects[obj.key] = _OBJECTS.setdefault(obj, obj)
         if scaler_unit is not None:
-            self.scaler_units[obj.key] = scaler_unit
+            self.scaler_units[obj.key] = _SCALER_UNITS.setdefault(scaler_unit, scaler_unit)
 
     def forget(self) -> None:
         """Start over: the meter changed (firmware, or a known object is gone)."""

@@ -1,5 +1,8 @@
 """Base entity: one device per meter (and per extra channel), unique ids ``<serial>_<obis>``."""
 
+from functools import lru_cache
+from typing import Final
+
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
@@ -45,13 +48,8 @@ def meter_model(meter: MeterDiscovery) -> str:
 
 def meter_device(coordinator: MicrostarCoordinator, meter: MeterDiscovery) -> DeviceInfo:
     """The meter's device (its channel 1: what it measures), with its serial and firmware."""
-    return DeviceInfo(
-        identifiers={meter_identifier(meter.serial)},
-        manufacturer=MANUFACTURER,
-        model=meter_model(meter),
-        name=coordinator.config_entry.title,
-        serial_number=meter.serial,
-        sw_version=meter.firmware,
+    return _meter_device(
+        meter.serial, coordinator.config_entry.title, meter_model(meter), meter.firmware
     )
 
 
@@ -69,13 +67,37 @@ def channel_device(
     meter_entry = dr.async_get(coordinator.hass).async_get_or_create(
         config_entry_id=entry.entry_id, **meter_device(coordinator, meter)
     )
+    return _channel_device(meter.serial, channel, entry.title, meter_model(meter), meter_entry.id)
+
+
+# A device's info is shared by its entities (Home Assistant only reads it), not built per entity
+# (scripts/bench: objects_alive_per_meter); a new title or firmware gives a new one.
+DEVICES_SHARED: Final = 512
+
+
+@lru_cache(maxsize=DEVICES_SHARED)
+def _meter_device(serial: str, title: str, model: str, firmware: str | None) -> DeviceInfo:
     return DeviceInfo(
-        identifiers={channel_identifier(meter.serial, channel)},
+        identifiers={meter_identifier(serial)},
         manufacturer=MANUFACTURER,
-        model=meter_model(meter),
+        model=model,
+        name=title,
+        serial_number=serial,
+        sw_version=firmware,
+    )
+
+
+@lru_cache(maxsize=DEVICES_SHARED)
+def _channel_device(
+    serial: str, channel: int, title: str, model: str, via_device_id: str
+) -> DeviceInfo:
+    return DeviceInfo(
+        identifiers={channel_identifier(serial, channel)},
+        manufacturer=MANUFACTURER,
+        model=model,
         translation_key=CHANNEL_SOURCES[channel],
-        translation_placeholders={"meter": entry.title},
-        via_device_id=meter_entry.id,
+        translation_placeholders={"meter": title},
+        via_device_id=via_device_id,
     )
 
 

@@ -1,4 +1,4 @@
-"""The connection form: what it shows, filled in from an entry, with the password never echoed.
+"""The connection form: what it shows, and filled in from an entry (never its password).
 
 The selectors carry no min/max nor validators on purpose: what was typed is checked in
 user_input.py, each bad value a translated error on its own field.
@@ -23,6 +23,7 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from .const import (
+    ACCESS_OTHER,
     ADDRESS_AUTO,
     ADDRESS_SIZES,
     CONF_ADDRESS_SIZE,
@@ -31,6 +32,7 @@ from .const import (
     CONF_CONNECT_TIMEOUT,
     CONF_DEVICE,
     CONF_HOST,
+    CONF_OTHER_CLIENT_SAP,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_RESPONSE_TIMEOUT,
@@ -53,6 +55,7 @@ PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWO
 
 ADVANCED_SCHEMA = probatio.Schema(
     {
+        probatio.Optional(CONF_OTHER_CLIENT_SAP): _WHOLE,
         probatio.Required(CONF_SERVER_LOGICAL, default=DEFAULT_SERVER_LOGICAL): _WHOLE,
         probatio.Optional(CONF_SERVER_PHYSICAL): _WHOLE,
         probatio.Required(CONF_ADDRESS_SIZE, default=ADDRESS_AUTO): SelectSelector(
@@ -68,26 +71,23 @@ ADVANCED_SCHEMA = probatio.Schema(
 )
 
 
-# The access levels on a Microstar label, as the selector offers them (field notes 1); any other
-# client SAP can still be typed.
-CLIENT_SAP_OPTIONS: Final = ("1", "16", "32")
+# The access levels on a Microstar label (field notes 1), each shown in words, and "other", whose
+# client SAP is typed under the advanced options. Not a custom value: the frontend (2026.11) then
+# shows the bare number once one is picked, without its words.
+LABEL_CLIENT_SAPS: Final = ("1", "16", "32")
+CLIENT_SAP_OPTIONS: Final = (*LABEL_CLIENT_SAPS, ACCESS_OTHER)
 _CLIENT_SAP = SelectSelector(
     SelectSelectorConfig(
         options=list(CLIENT_SAP_OPTIONS),
-        custom_value=True,
         mode=SelectSelectorMode.DROPDOWN,
         translation_key=CONF_CLIENT_SAP,
     )
 )
 
 
-def connection_schema(
-    connection_type: str, user_input: Mapping[str, Any] | None = None
-) -> probatio.Schema:
-    """The form of one connection type, in the words on the meter's label.
-
-    The advanced section starts collapsed, and stays open once the user changed something in it.
-    """
+def connection_schema(connection_type: str, *, advanced_open: bool = False) -> probatio.Schema:
+    """The form of one connection type, in the words on the meter's label; the advanced section
+    collapsed unless ``advanced_open`` (``shows_advanced``)."""
     fields: dict[Any, Any] = {}
     if connection_type == CONNECTION_TCP:
         fields[probatio.Required(CONF_HOST)] = TextSelector(TextSelectorConfig(autocomplete="off"))
@@ -99,15 +99,26 @@ def connection_schema(
     )
     fields[probatio.Required(CONF_CLIENT_SAP, default=str(DEFAULT_CLIENT_SAP))] = _CLIENT_SAP
     fields[probatio.Optional(CONF_PASSWORD)] = PASSWORD_SELECTOR
-    collapsed = not _advanced_changed((user_input or {}).get(CONF_ADVANCED))
+    collapsed = not advanced_open
     fields[probatio.Required(CONF_ADVANCED)] = section(ADVANCED_SCHEMA, {"collapsed": collapsed})
     return probatio.Schema(fields)
 
 
-def _advanced_changed(advanced: Any) -> bool:
-    """Whether the advanced section holds anything but its defaults (the user opened it)."""
-    if not isinstance(advanced, Mapping):
+def shows_advanced(values: Mapping[str, Any] | None) -> bool:
+    """Whether the form opens the advanced section for what was typed: the user changed
+    something in it, or picked the access level whose number is typed there."""
+    if not values:
         return False
+    return picks_other(values) or _advanced_changed(values.get(CONF_ADVANCED) or {})
+
+
+def picks_other(values: Mapping[str, Any]) -> bool:
+    """Whether the access level is "other" (its client SAP under the advanced options)."""
+    return values.get(CONF_CLIENT_SAP) == ACCESS_OTHER
+
+
+def _advanced_changed(advanced: Mapping[str, Any]) -> bool:
+    """Whether the advanced section holds anything but its defaults (the user opened it)."""
     defaults = ADVANCED_SCHEMA({})
     return any(value != defaults.get(key) for key, value in advanced.items())
 
@@ -130,11 +141,8 @@ def suggested_values(data: Mapping[str, Any], serial: str | None) -> dict[str, A
     }
     if serial:
         values[CONF_SERIAL_HINT] = serial
-    return {**values, CONF_CLIENT_SAP: str(data[CONF_CLIENT_SAP]), CONF_ADVANCED: advanced}
-
-
-def without_password(user_input: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """What the user typed, to show again; the password is never echoed back."""
-    if user_input is None:
-        return None
-    return {key: value for key, value in user_input.items() if key != CONF_PASSWORD}
+    access = str(data[CONF_CLIENT_SAP])
+    if access not in LABEL_CLIENT_SAPS:
+        advanced[CONF_OTHER_CLIENT_SAP] = data[CONF_CLIENT_SAP]
+        access = ACCESS_OTHER
+    return {**values, CONF_CLIENT_SAP: access, CONF_ADVANCED: advanced}

@@ -6,6 +6,7 @@ from typing import Any, Literal, cast
 
 from .const import (
     ADDRESS_AUTO,
+    ADDRESS_PROBE_WAIT,
     BAUDRATE,
     CONF_ADDRESS_SIZE,
     CONF_CLIENT_SAP,
@@ -75,9 +76,12 @@ class MeterConfig:
             return ServerAddress(self.server_logical)
         return ServerAddress(self.server_logical, self.server_physical, cast(Literal[2, 4], size))
 
-    def settings(self, server: ServerAddress | None = None) -> ConnectionSettings:
+    def settings(
+        self, server: ServerAddress | None = None, *, probe: bool = False
+    ) -> ConnectionSettings:
         """The core's settings, built once per client: the client holds them and its sessions
-        read them (to ``server``, else the stored address form)."""
+        read them (to ``server``, else the stored address form). ``probe``: ``server`` is one
+        candidate of several, its SNRM waited for briefly (``ADDRESS_PROBE_WAIT``)."""
         return ConnectionSettings(
             endpoint=self.endpoint,
             client_sap=self.client_sap,
@@ -87,6 +91,7 @@ class MeterConfig:
             response_timeout=self.response_timeout,
             connect_timeout=self.connect_timeout,
             lock_timeout=LOCK_TIMEOUT,
+            snrm_probe=min(ADDRESS_PROBE_WAIT, self.response_timeout) if probe else None,
         )
 
     def address_candidates(self) -> list[ServerAddress]:

@@ -42,9 +42,10 @@ def error_kind(err: DlmsError) -> str:
     return "protocol_error"
 
 
-async def async_identify(config: MeterConfig, server: ServerAddress) -> str:
-    """Open one session with the meter at ``server`` and return its serial number."""
-    client = MeterClient(config.settings(server))
+async def async_identify(config: MeterConfig, server: ServerAddress, *, probe: bool = False) -> str:
+    """Open one session with the meter at ``server`` and return its serial number (``probe``:
+    one short SNRM, as ``server`` may not be the meter's)."""
+    client = MeterClient(config.settings(server, probe=probe))
     async with client.session() as session:
         return await async_read_serial(session)
 
@@ -76,12 +77,16 @@ async def async_detect(config: MeterConfig) -> tuple[MeterConfig, str]:
     """Find the address form the meter answers to; return the fixed config and the serial.
 
     A meter ignores frames not addressed to it (field notes 6), so only NoAnswer moves on to
-    the next candidate; any other error means the address was right and is raised.
+    the next candidate; any other error means the address was right and is raised. With
+    several candidates each is probed (one SNRM, a short wait, DISC when silent); the session
+    that got its UA goes on with the full response timeout and retries.
     """
+    candidates = config.address_candidates()
+    probe = len(candidates) > 1
     silence: NoAnswer | None = None
-    for server in config.address_candidates():
+    for server in candidates:
         try:
-            serial = await async_identify(config, server)
+            serial = await async_identify(config, server, probe=probe)
         except NoAnswer as err:
             silence = err
             continue

@@ -28,7 +28,7 @@ from .const import (
     REPAIR_AFTER_POLLS,
     UPDATE_INTERVAL,
 )
-from .dlms.trace import TraceRecord
+from .dlms.trace import SessionTrace
 from .meter_config import MeterConfig
 
 SEVERITY = {
@@ -60,8 +60,8 @@ class PollHealth:
     """When the coordinator polls next (a failing meter's back-off included)."""
     negotiated: Any = None
     """What the last session negotiated (the core's dataclass), shown by diagnostics."""
-    last_frames: list[TraceRecord] = field(default_factory=list)
-    """The last session's trace records (password masked); redacted again when shown."""
+    last_frames: SessionTrace = field(default_factory=SessionTrace)
+    """The last session's trace records (password masked when shown, redacted again)."""
 
     def record_success(self, now: datetime) -> None:
         """Count a good poll; every streak ends."""

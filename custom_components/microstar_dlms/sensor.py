@@ -141,10 +141,7 @@ async def async_setup_entry(
             if description.key in built or not description.has_fn(meter, description.key):
                 continue
             unit = built[description.key] = meter.scaler_units.get(description.key)
-            enabled = presentation_enabled(description.presentation, meter.objects)
-            sized = fit_to_meter_unit(
-                replace(description, entity_registry_enabled_default=enabled), unit, meter.serial
-            )
+            sized = _fitted(description, meter, unit)
             if sized is None:
                 continue
             cumulative = sized.presentation.cumulative
@@ -179,6 +176,29 @@ async def async_setup_entry(
     await _add_in_steps()
     entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
     entry.async_on_unload(async_on_channel_removed(hass, meter.serial, _forget_channel))
+
+
+# The descriptions the meters' entities are built with, one per object, default and scaler_unit
+# in the process: not two copies per entity (scripts/bench: objects_alive_per_meter).
+_FITTED: dict[tuple[str, bool, ScalerUnit | None], MicrostarSensorEntityDescription] = {}
+
+
+def _fitted(
+    description: MicrostarSensorEntityDescription,
+    meter: MeterDiscovery,
+    unit: ScalerUnit | None,
+) -> MicrostarSensorEntityDescription | None:
+    """The description enabled by default as the meter's objects say, in the meter's unit."""
+    enabled = presentation_enabled(description.presentation, meter.objects)
+    shared = (description.key, enabled, unit)
+    if (fitted := _FITTED.get(shared)) is None:
+        fitted = fit_to_meter_unit(
+            replace(description, entity_registry_enabled_default=enabled), unit, meter.serial
+        )
+        if fitted is None:
+            return None  # said in the log, for each meter
+        _FITTED[shared] = fitted
+    return fitted
 
 
 def fit_to_meter_unit(

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from .const import (
+    ACCESS_OTHER,
     ADDRESS_AUTO,
     CONF_ADDRESS_SIZE,
     CONF_ADVANCED,
@@ -19,6 +20,7 @@ from .const import (
     CONF_CONNECT_TIMEOUT,
     CONF_DEVICE,
     CONF_HOST,
+    CONF_OTHER_CLIENT_SAP,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_RESPONSE_TIMEOUT,
@@ -67,9 +69,7 @@ def validate_user_input(
     if hint is not None and not _serial_hint_ok(hint):
         errors[CONF_SERIAL_HINT] = "invalid_serial_hint"
         hint = None
-    client_sap = _client_sap(user_input.get(CONF_CLIENT_SAP, DEFAULT_CLIENT_SAP))
-    if client_sap is None:
-        errors[CONF_CLIENT_SAP] = "invalid_client_sap"
+    client_sap = _access(user_input, errors)
     password = user_input.get(CONF_PASSWORD) or None
     if client_sap is not None and (error := password_error(password, client_sap)):
         errors[CONF_PASSWORD] = error
@@ -144,6 +144,30 @@ def _advanced(
     elif size in ("2", "4") and physical is None and hint is not None:
         physical = physical_from_serial(hint)
     return _Advanced(size, logical, physical, hint, response_timeout, connect_timeout)
+
+
+def client_sap_of(user_input: Mapping[str, Any]) -> int | None:
+    """The client SAP the form asks for (None when it names none that can be used)."""
+    return _access(user_input, {})
+
+
+def _access(user_input: Mapping[str, Any], errors: dict[str, str]) -> int | None:
+    """The client SAP: the access level picked, or for "other" the number typed under the
+    advanced options (a number there with another access level is a mistake, not a choice)."""
+    access = user_input.get(CONF_CLIENT_SAP, str(DEFAULT_CLIENT_SAP))
+    other = (user_input.get(CONF_ADVANCED) or {}).get(CONF_OTHER_CLIENT_SAP)
+    if access != ACCESS_OTHER:
+        if other is not None:
+            errors[CONF_ADVANCED] = "other_client_sap_unused"
+        if (client_sap := _client_sap(access)) is None:
+            errors[CONF_CLIENT_SAP] = "invalid_client_sap"
+        return client_sap
+    if other is None:
+        errors[CONF_CLIENT_SAP] = "other_client_sap_required"
+        return None
+    if (client_sap := _whole_number(other, 1, 127)) is None:
+        errors[CONF_ADVANCED] = "invalid_client_sap"
+    return client_sap
 
 
 def password_error(password: Any, client_sap: int) -> str | None:

@@ -73,12 +73,17 @@ async def test_single_meter_parts_run() -> None:
         "steady_within_1_10_of_floor": True,
         "fewer_round_trips_than_reference": True,
         "no_loop_stall_over_20_ms": True,
+        "setup_longest_callback_within_20_ms": True,
+        "objects_alive_per_meter_halved": True,
     }
     assert report["round_trips_ours"] < report["round_trips_reference"]
     assert report["scale"]["1_gateways_2_meters"]["failed_polls"] == 0
+    assert report["objects_alive_per_meter"] > 0
+    assert report["longest_callback_cpu_ms"] > 0
     text = render(report)
     assert "Summary" in text
     assert "gurux-dlms" in text
+    assert "objects_alive_per_meter" in text
 
 
 async def test_bus_part_runs() -> None:

@@ -203,6 +203,52 @@ def test_a_silent_meter_is_no_answer_after_the_retries() -> None:
     assert session.next_event() == Ended(clean=False)
 
 
+def test_a_probe_sends_one_snrm_waited_briefly_and_the_session_keeps_its_retries() -> None:
+    """Probing an address (automatic address size): one SNRM with its own short wait, no
+    repeat, NoAnswer at once; a DISC first is bounded alike. Once the meter's UA is in, the
+    AARQ goes with the response timeout and is repeated as any request."""
+    memory = MeterMemory(unclean=True)
+    silent = DlmsSession(field_settings(snrm_probe=0.8), memory)
+    silent.open()
+    assert silent.next_event() == Transmit(DISC_16, wait=0.8)
+    assert silent.next_event() == NEED_DATA
+    silent.timed_out()
+    assert silent.next_event() == Transmit(snrm_frame(SERVER, 16).encode(), wait=0.8)
+    assert silent.next_event() == NEED_DATA
+    silent.timed_out()
+    with pytest.raises(NoAnswer, match=r"within 0\.8 s"):
+        silent.next_event()
+    silent.abort()
+    assert silent.next_event() == Transmit(DISC_16, starts_wait=False)  # written, not waited
+
+    line = meter_line()
+    answering = DlmsSession(field_settings(snrm_probe=0.8))
+    answering.open()
+    snrm = answering.next_event()
+    assert snrm == Transmit(snrm_frame(SERVER, 16).encode(), wait=0.8)
+    answering.receive_data(line.feed(snrm.data))
+    while isinstance(aarq := answering.next_event(), FrameArrived):
+        pass
+    assert isinstance(aarq, Transmit)
+    assert aarq.wait is None  # the settings' response timeout
+    assert answering.next_event() == NEED_DATA
+    answering.timed_out()  # the AARE lost on the line
+    again = answering.next_event()
+    assert isinstance(again, Transmit)
+    assert again.data == aarq.data
+    result, _ = run_after(answering, line, again)
+    assert isinstance(result, Opened)
+
+
+def run_after(
+    session: DlmsSession, line: DirectLine, pending: Transmit
+) -> tuple[OperationResult, list[bytes]]:
+    """``run``, with ``pending`` (taken from the session already) written to the meter first."""
+    if answer := line.feed(pending.data):
+        session.receive_data(answer)
+    return run(session, line)
+
+
 def test_list_reads_are_cut_to_the_meters_pdu() -> None:
     """A meter granting GET-with-list with a 46-byte PDU gets lists of four; results keep
     the order asked."""

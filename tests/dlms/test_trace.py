@@ -1,5 +1,7 @@
 """Trace records and password masking."""
 
+import gc
+
 import pytest
 
 from custom_components.microstar_dlms.dlms.apdu import Aarq, Mechanism, add_llc
@@ -13,12 +15,13 @@ from custom_components.microstar_dlms.dlms.hdlc import (
 from custom_components.microstar_dlms.dlms.hdlc_link import HdlcLink, SendFrame
 from custom_components.microstar_dlms.dlms.trace import (
     Direction,
+    SessionTrace,
     TraceRecord,
     aarq_password_span,
     mask_frame,
 )
 
-from .vectors import AARQ_LLS_10, GET_31_7_0_ATTR2, SNRM_1BYTE
+from .vectors import AARQ_LLS_10, DISC_1BYTE, GET_31_7_0_ATTR2, SNRM_1BYTE
 
 
 def test_field_aarq_password_masked() -> None:
@@ -112,3 +115,61 @@ def test_echo_split_at_a_flag_in_the_password_is_masked() -> None:
     text, _ = mask_frame(noise, secret)
     assert text.split()[2:10] == ["**"] * 8
     assert "E6 E6" in text
+
+
+def _session_records(password: bytes) -> list[TraceRecord]:
+    """The records of a short session: SNRM, its noise, the AARQ, a GET, a DISC."""
+    return [
+        TraceRecord(Direction.TX, 1.0, SNRM_1BYTE, secret=password),
+        TraceRecord(Direction.RX, 1.25, b"\x00\x7e", note="not HDLC", secret=password),
+        TraceRecord(Direction.TX, 1.5, AARQ_LLS_10, secret=password),
+        TraceRecord(Direction.TX, 2.0, GET_31_7_0_ATTR2, secret=password),
+        TraceRecord(Direction.TX, 2.5, DISC_1BYTE),
+    ]
+
+
+def test_session_trace_gives_back_each_record_as_it_was_kept() -> None:
+    """Each record reads back as it was kept: direction, time, bytes, note, password masked."""
+    password = AARQ_LLS_10[AARQ_LLS_10.index(b"\xac\x0c\x80\x0a") + 4 :][:10]
+    records = _session_records(password)
+    trace = SessionTrace()
+    for record in records:
+        trace.append(record)
+    assert len(trace) == len(records)
+    assert [str(r) for r in trace] == [str(r) for r in records]
+    assert [r.shown() for r in trace[1:3]] == [r.shown() for r in records[1:3]]
+    assert str(trace[-1]) == str(records[-1])
+    assert "** ** **" in trace[2].hex
+    assert password.hex().upper() not in repr(trace).upper()
+    kept = trace.copy()
+    trace.clear()
+    assert len(trace) == 0
+    assert [str(r) for r in kept] == [str(r) for r in records]
+    with pytest.raises(IndexError):
+        trace[0]
+
+
+def _tracked_parts(root: object) -> int:
+    """Objects the garbage collector tracks reachable from ``root`` (classes aside)."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for part in gc.get_referents(stack.pop()):
+            if gc.is_tracked(part) and not isinstance(part, type) and id(part) not in seen:
+                seen.add(id(part))
+                stack.append(part)
+    return len(seen)
+
+
+def test_session_trace_keeps_no_object_per_record_for_the_garbage_collector() -> None:
+    """A learning poll's hundreds of frames cost the collector what one frame does (each
+    record kept as an object was walked by every full collection)."""
+    traces = {size: SessionTrace() for size in (1, 500)}
+    for size, trace in traces.items():
+        for n in range(size):
+            for record in _session_records(b"0123456789"):
+                record.monotonic += n
+                trace.append(record)
+    gc.collect()  # tuples of bytes and text are untracked by a collection
+    assert len(traces[500]) == 2_500
+    assert _tracked_parts(traces[500]) == _tracked_parts(traces[1]) < 10

@@ -199,22 +199,43 @@ DOMAIN = "microstar_dlms"
 
 async def add_meter(rest: HassRest, typed: Mapping[str, Any]) -> dict[str, Any]:
     """Add integration -> Microstar DLMS -> TCP gateway -> type ``typed`` -> Submit."""
+    form = await open_tcp_form(rest)
+    return await submit_form(rest, form, typed)
+
+
+async def open_tcp_form(rest: HassRest) -> dict[str, Any]:
+    """Add integration -> Microstar DLMS -> TCP gateway: the empty form."""
     flow = await rest.post(
         "/api/config/config_entries/flow", {"handler": DOMAIN, "show_advanced_options": False}
     )
     assert flow["type"] == "menu", flow
     assert "tcp" in flow["menu_options"], flow
-    form = await rest.post(
+    form: dict[str, Any] = await rest.post(
         f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "tcp"}
     )
     assert form["type"] == "form", form
     assert form["step_id"] == "tcp", form
     assert not form["errors"], form
+    return form
+
+
+async def submit_form(
+    rest: HassRest, form: Mapping[str, Any], typed: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Type ``typed`` into ``form`` (a shown form of a flow) and Submit; the flow's answer."""
     result: dict[str, Any] = await rest.post(
-        f"/api/config/config_entries/flow/{flow['flow_id']}",
+        f"/api/config/config_entries/flow/{form['flow_id']}",
         form_payload(form["data_schema"], typed),
     )
     return result
+
+
+def suggested(form: Mapping[str, Any], name: str) -> Any:
+    """The value a shown form fills ``name`` in with (what the frontend puts in the field)."""
+    for field in form["data_schema"]:
+        if field["name"] == name:
+            return (field.get("description") or {}).get("suggested_value")
+    raise AssertionError(f"the form has no field {name}")
 
 
 async def meter_entities(ws: HassWebSocket, entry_id: str, serial: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The config flow, driven as a user would, against the simulated gateway and meter."""
 
 from collections.abc import Iterator
+import json
 import socket
 from typing import Any
 from unittest.mock import AsyncMock, patch
@@ -19,6 +20,7 @@ from custom_components.microstar_dlms.const import (
     CONF_CONNECTION_TYPE,
     CONF_DEVICE,
     CONF_HOST,
+    CONF_OTHER_CLIENT_SAP,
     CONF_PASSWORD,
     CONF_PORT,
     CONF_RESPONSE_TIMEOUT,
@@ -29,9 +31,11 @@ from custom_components.microstar_dlms.const import (
     CONNECTION_TCP,
     DOMAIN,
 )
+from custom_components.microstar_dlms.dlms.hdlc import FrameKind, ServerAddress, decode_frame
 from custom_components.microstar_dlms.dlms.transport import endpoint_lock
 from microstar_sim import (
     Busy,
+    ClientAccess,
     CorruptFcs,
     DataAccessFailure,
     MeterConfig,
@@ -42,7 +46,7 @@ from microstar_sim import (
 )
 from microstar_sim.pytest_plugin import SimulatorFactory
 
-from .conftest import PASSWORD, SERIAL, entry_data, settled
+from .conftest import PASSWORD, SERIAL, TRANSLATIONS, entry_data, settled
 
 pytestmark = pytest.mark.usefixtures("mock_setup_entry")
 
@@ -65,6 +69,11 @@ def advanced(**overrides: Any) -> dict[str, Any]:
         CONF_CONNECT_TIMEOUT: 2.0,
         **overrides,
     }
+
+
+def other_sap(number: Any) -> dict[str, Any]:
+    """Access level "other", with ``number`` typed as its client SAP under advanced options."""
+    return {CONF_CLIENT_SAP: "other", CONF_ADVANCED: advanced(**{CONF_OTHER_CLIENT_SAP: number})}
 
 
 def tcp_input(sim: Simulator, **overrides: Any) -> dict[str, Any]:
@@ -251,11 +260,15 @@ async def test_duplicate_meter_aborts(
         ({CONF_PORT: 0}, {CONF_PORT: "invalid_port"}),
         ({CONF_PORT: 70000}, {CONF_PORT: "invalid_port"}),
         ({CONF_PORT: 33.5}, {CONF_PORT: "invalid_port"}),
-        ({CONF_CLIENT_SAP: "0"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
-        ({CONF_CLIENT_SAP: "128"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
-        ({CONF_CLIENT_SAP: "public"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
-        ({CONF_CLIENT_SAP: "1" * 5000}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
-        ({CONF_CLIENT_SAP: "0016"}, {CONF_CLIENT_SAP: "invalid_client_sap"}),
+        (other_sap(0), {CONF_ADVANCED: "invalid_client_sap"}),
+        (other_sap(128), {CONF_ADVANCED: "invalid_client_sap"}),
+        (other_sap(1.5), {CONF_ADVANCED: "invalid_client_sap"}),
+        (other_sap(float("inf")), {CONF_ADVANCED: "invalid_client_sap"}),
+        ({CONF_CLIENT_SAP: "other"}, {CONF_CLIENT_SAP: "other_client_sap_required"}),
+        (
+            {CONF_ADVANCED: advanced(**{CONF_OTHER_CLIENT_SAP: 17})},
+            {CONF_ADVANCED: "other_client_sap_unused"},
+        ),
         ({CONF_PASSWORD: "x" * 33}, {CONF_PASSWORD: "invalid_password"}),
         ({CONF_PASSWORD: "pass\nword"}, {CONF_PASSWORD: "invalid_password"}),
         ({CONF_PASSWORD: "contraseña"}, {CONF_PASSWORD: "invalid_password"}),
@@ -398,6 +411,100 @@ async def test_silent_meter_in_auto_mode(hass: HomeAssistant, sim: Simulator) ->
     assert not sim.record.open_connections
 
 
+def _frames_to(sim: Simulator, server: ServerAddress) -> list[tuple[FrameKind, float]]:
+    """The frames the meters heard addressed to ``server``: kind and when (simulator time)."""
+    heard = [(decode_frame(f.data), f.at) for f in sim.record.frames_to_meter()]
+    return [(frame.kind, at) for frame, at in heard if frame.destination == server]
+
+
+async def test_the_serial_numbers_factory_address_is_probed_once_and_briefly(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """With the serial number filled in, the field meter on the 1-byte address is reached
+    after one SNRM to the factory 4-byte address (its last four digits), closed with DISC
+    before the 1-byte session starts, and within less than one response timeout (issue 26:
+    three SNRMs of 3 s each cost every Submit 9 s)."""
+    flow_id = await start_tcp(hass)
+    typed = {
+        CONF_SERIAL_HINT: SERIAL,
+        CONF_ADVANCED: advanced(**{CONF_RESPONSE_TIMEOUT: 3.0}),  # the form's default
+    }
+    result = await hass.config_entries.flow.async_configure(flow_id, tcp_input(sim, **typed))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_ADDRESS_SIZE] == "1"
+    await settled(sim)
+
+    probe = _frames_to(sim, ServerAddress(1, int(SERIAL[-4:]), 4))
+    assert [kind for kind, _ in probe] == [FrameKind.SNRM, FrameKind.DISC]
+    (_, snrm_at), (_, disc_at) = probe
+    assert disc_at - snrm_at < 3.0
+    session = _frames_to(sim, ServerAddress(1))
+    assert session[0][0] is FrameKind.SNRM
+    assert disc_at <= session[0][1]
+    assert not sim.record.open_sessions
+    assert not sim.record.open_connections
+
+
+async def test_the_session_that_answered_keeps_its_retries(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """Only the probe's SNRM is short: once the meter answered, a lost AARE is asked again
+    as in any session, and the meter is added."""
+    sim.set_fault(CorruptFcs(on=ResponseKind.AARE, count=1))
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_SERIAL_HINT: SERIAL})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert sim.record.heard().count("Aarq") == 2
+
+
+def _suggested(result: dict[str, Any], name: str, within: str | None = None) -> Any:
+    """The value the shown form fills field ``name`` in with (None: empty)."""
+    schema = result["data_schema"].schema
+    if within is not None:
+        schema = next(v for k, v in schema.items() if str(k) == within).schema.schema
+    key = next(k for k in schema if str(k) == name)
+    return (key.description or {}).get("suggested_value")
+
+
+async def test_a_wrong_password_keeps_the_form_as_typed(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """After "wrong password" the form shows what was typed, the password included, so one
+    mistyped character is corrected instead of the label typed again."""
+    flow_id = await start_tcp(hass)
+    typed = tcp_input(sim, **{CONF_SERIAL_HINT: SERIAL, CONF_PASSWORD: "2222222223"})
+    result = await hass.config_entries.flow.async_configure(flow_id, typed)
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    assert _suggested(result, CONF_PASSWORD) == "2222222223"
+    assert _suggested(result, CONF_SERIAL_HINT) == SERIAL
+    assert _suggested(result, CONF_HOST) == sim.host
+    assert _suggested(result, CONF_RESPONSE_TIMEOUT, within=CONF_ADVANCED) == 0.5
+
+
+async def test_reauth_keeps_the_typed_password_never_the_stored_one(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """The reauth and reconfigure forms never show the stored password; after an error they
+    show the one just typed."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(sim, password="old-password")
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert _suggested(result, CONF_PASSWORD) is None
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "still-wrong"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    assert _suggested(result, CONF_PASSWORD) == "still-wrong"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert _suggested(result, CONF_PASSWORD) is None
+
+
 async def test_endpoint_busy(hass: HomeAssistant, sim: Simulator) -> None:
     """Another entry holding the gateway makes the flow say so instead of waiting forever."""
     with patch("custom_components.microstar_dlms.meter_config.LOCK_TIMEOUT", 0.1):
@@ -504,10 +611,10 @@ async def test_reconfigure_refuses_an_overlong_client_sap(
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], tcp_input(sim, **{CONF_CLIENT_SAP: "9" * 5000})
+        result["flow_id"], tcp_input(sim, **other_sap("9" * 5000))
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_CLIENT_SAP: "invalid_client_sap"}
+    assert result["errors"] == {CONF_ADVANCED: "invalid_client_sap"}
     assert sim.record.connections == []
 
 
@@ -567,23 +674,58 @@ async def test_serial_number_must_name_the_meter_that_answers(
     assert result["result"].unique_id == SERIAL
 
 
-async def test_access_level_offers_the_label_saps_and_takes_another(
+async def test_access_level_shows_the_words_of_the_label_and_takes_another(
     hass: HomeAssistant, sim: Simulator
 ) -> None:
-    """The client SAP is a choice of the label's access levels; a typed one works too."""
+    """The access level is a choice of the label's levels, each in words in both languages and
+    none a custom value (the frontend then shows the bare number once one is picked)."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     flow_id = result["flow_id"]
     result = await hass.config_entries.flow.async_configure(flow_id, {"next_step_id": "tcp"})
     schema = {str(key): value for key, value in result["data_schema"].schema.items()}
-    options = schema[CONF_CLIENT_SAP].config["options"]
-    assert options == ["1", "16", "32"]
-    assert schema[CONF_CLIENT_SAP].config["custom_value"] is True
+    config = schema[CONF_CLIENT_SAP].config
+    assert config["options"] == ["1", "16", "32", "other"]
+    assert not config["custom_value"]
+    key = config["translation_key"]
+    for language in ("en", "es"):
+        words = _translations(language)["selector"][key]["options"]
+        assert set(words) == set(config["options"]), language
+        assert all(len(text.split()) > 2 for text in words.values()), words
 
     result = await hass.config_entries.flow.async_configure(
         flow_id, tcp_input(sim, **{CONF_CLIENT_SAP: "32", CONF_PASSWORD: "12345678"})
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_CLIENT_SAP] == 32
+
+
+@pytest.mark.parametrize(
+    "meters",
+    [(MeterConfig(clients=(ClientAccess(17, "1717171717"),)),)],
+    indirect=True,
+)
+async def test_access_level_other_takes_the_installers_client_sap(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """Access level "other" asks for its number under the advanced options (opened for it);
+    with it the meter is added with that client SAP."""
+    flow_id = await start_tcp(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **{CONF_CLIENT_SAP: "other", CONF_PASSWORD: "1717171717"})
+    )
+    assert result["errors"] == {CONF_CLIENT_SAP: "other_client_sap_required"}
+    assert not _advanced_collapsed(result)
+    assert not sim.record.connections
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, tcp_input(sim, **other_sap(17), **{CONF_PASSWORD: "1717171717"})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_CLIENT_SAP] == 17
+
+
+def _translations(language: str) -> dict[str, Any]:
+    return json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
 
 
 def _advanced_collapsed(result: dict[str, Any]) -> bool:
@@ -622,6 +764,35 @@ async def test_reconfigure_suggests_the_meter_serial(hass: HomeAssistant, sim: S
     }
     assert suggested[CONF_SERIAL_HINT] == SERIAL
     assert suggested[CONF_CLIENT_SAP] == "1"
+
+
+@pytest.mark.parametrize(
+    "meters",
+    [(MeterConfig(clients=(ClientAccess(17, "1717171717"),)),)],
+    indirect=True,
+)
+async def test_reconfigure_shows_another_client_sap_as_access_level_other(
+    hass: HomeAssistant, sim: Simulator
+) -> None:
+    """An entry on client SAP 17 opens its reconfigure form on access level Other with 17 under
+    the advanced options, shown open; sent back as it is, the stored password is kept."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        data=entry_data(sim, client_sap=17, password="1717171717"),
+    )
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    assert _suggested(result, CONF_CLIENT_SAP) == "other"
+    assert _suggested(result, CONF_OTHER_CLIENT_SAP, within=CONF_ADVANCED) == 17
+    assert not _advanced_collapsed(result)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], tcp_input(sim, **other_sap(17), **{CONF_PASSWORD: ""})
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_CLIENT_SAP] == 17
+    assert entry.data[CONF_PASSWORD] == "1717171717"
 
 
 async def test_reconfigure_to_the_public_client_drops_the_password(

@@ -15,6 +15,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.cosem import MeterObject, ScalerUnit
 from custom_components.microstar_dlms.discovery import DiscoveryStore, MeterDiscovery
 from custom_components.microstar_dlms.dlms import AttributeRef, DataAccessResult, Obis
 from microstar_sim import (
@@ -351,6 +352,19 @@ def test_stored_objects_no_longer_presented_are_left_out() -> None:
     assert set(discovery.objects) == {"1.1.32.7.0.255"}
     assert discovery.absent == {"1.1.52.7.0.255"}
     assert discovery.identity_checked is None  # never checked: due in the first poll
+
+
+def test_meters_share_the_objects_and_scalers_they_have_in_common() -> None:
+    """Two meters with the same object hold one object and one scaler_unit between them,
+    whether loaded from the store or learned (scripts/bench: objects_alive_per_meter)."""
+    voltage = "1.1.32.7.0.255"
+    stored = {"serial": "21061234", "objects": {voltage: {"class_id": 3, "scaler_unit": [-2, 35]}}}
+    loaded = MeterDiscovery.from_dict(stored, [voltage])
+    learned = MeterDiscovery("21065678")
+    learned.confirm(MeterObject(voltage, 3), ScalerUnit(-2, 35))
+    assert learned.objects[voltage] is loaded.objects[voltage]
+    assert learned.scaler_units[voltage] is loaded.scaler_units[voltage]
+    assert learned.scaler_units[voltage] == ScalerUnit(-2, 35)
 
 
 async def test_an_unreadable_store_means_learning_again(

@@ -3,15 +3,22 @@
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from homeassistant.util import dt as dt_util
 import pytest
 
-from custom_components.microstar_dlms.cosem import MeterObject
+from custom_components.microstar_dlms import reading
+from custom_components.microstar_dlms.cosem import UNSCALED, MeterObject
 from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.dlms import Data, ReadResult, RequestRefusedError
 from custom_components.microstar_dlms.dlms.axdr import DataType
-from custom_components.microstar_dlms.dlms.errors import ProtocolError
+from custom_components.microstar_dlms.dlms.errors import DecodeError, ProtocolError
 from custom_components.microstar_dlms.dlms.obis import ScalerUnit, Unit
-from custom_components.microstar_dlms.reading import DeviationSign, ValueReads
+from custom_components.microstar_dlms.reading import (
+    DeviationSign,
+    ValueReads,
+    meter_deviation_inverted,
+    register_value,
+)
 
 VOLTAGE = MeterObject("1.1.32.7.0.255", 3)
 FREQUENCY = MeterObject("1.1.14.7.0.255", 3)
@@ -50,3 +57,39 @@ def test_a_poll_that_reads_nothing_is_no_refusal() -> None:
     reads = ValueReads(MeterDiscovery("21061234"), set(), DeviationSign())
     assert reads.refs == []
     assert reads.reading([], READ_AT).values == {}
+
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+# Date-times as meters send them (12 octets), at the edges a meter's bad clock can reach.
+NAIVE = bytes.fromhex("07ea0c03ff0c000000800000")  # 2026-12-03 12:00, deviation not specified
+YEAR_1_EAST = bytes.fromhex("00010101ff00000000fcb800")  # 0001-01-01 00:00, deviation -840
+YEAR_9999_WEST = bytes.fromhex("270f0c1fff173b3b00034800")  # 9999-12-31 23:59:59, deviation 840
+
+
+def test_a_date_time_at_the_edge_of_the_calendar_is_no_value() -> None:
+    """A naive date-time is local time; one that falls off Python's calendar in UTC is no value
+    (unknown), never an error that fails the poll."""
+    assert register_value(NAIVE, UNSCALED) == datetime(
+        2026, 12, 3, 12, 0, tzinfo=dt_util.get_default_time_zone()
+    )
+    assert register_value(YEAR_1_EAST, UNSCALED) is None
+    assert register_value(YEAR_9999_WEST, UNSCALED, inverted_deviation=True) is None
+    assert meter_deviation_inverted(YEAR_1_EAST, NOW) is None
+    assert meter_deviation_inverted(YEAR_9999_WEST, NOW) is None
+    assert meter_deviation_inverted(b"not a clock", NOW) is None
+
+
+@pytest.mark.parametrize("error", [OverflowError, ValueError, DecodeError])
+def test_a_date_time_the_decoder_cannot_place_is_no_value(
+    monkeypatch: pytest.MonkeyPatch, error: type[Exception]
+) -> None:
+    """Whatever a decoder of date-times raises on a meter's bytes: no value, no failed poll."""
+
+    def refuse(*_: object, **__: object) -> None:
+        raise error("off the calendar")
+
+    monkeypatch.setattr(reading, "as_datetime", refuse)
+    monkeypatch.setattr(reading, "as_cosem_datetime", refuse)
+    if error is not DecodeError:
+        assert register_value(NAIVE, UNSCALED) is None
+    assert meter_deviation_inverted(NAIVE, NOW) is None

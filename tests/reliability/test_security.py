@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+import copy
 import json
 import logging
 from typing import Any
@@ -282,14 +283,15 @@ async def test_integration_never_shows_the_password(
     hass: HomeAssistant, sim: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Add the meter through the flow, poll it, break the line, change the password on the
-    meter, go through reauth with a wrong and then the right password: no log line, form,
-    diagnostics dump or exception shows either password."""
+    meter, go through reauth with a wrong and then the right password: no log line,
+    diagnostics dump or exception shows either password, and a form only the one just typed
+    into it, in its own field (issue 26: a person corrects one mistyped character)."""
     caplog.set_level(logging.DEBUG)
     shown: list[str] = []
 
-    def keep(result: Any) -> Any:
+    def keep(result: Any, typed: str | None = None) -> Any:
         if result["type"] in (FlowResultType.FORM, FlowResultType.MENU, FlowResultType.ABORT):
-            shown.append(repr(result))
+            shown.append(_shown_besides_the_typed_password(result, typed))
         return result
 
     result = keep(
@@ -310,11 +312,12 @@ async def test_integration_never_shows_the_password(
             "connect_timeout": 2.0,
         },
     }
-    # A wrong password first: the form comes back, without the password in it.
+    # A wrong password first: the form comes back with it, in the password field only.
     result = keep(
         await hass.config_entries.flow.async_configure(
             result["flow_id"], {**form, "password": WRONG}
-        )
+        ),
+        typed=WRONG,
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"password": "invalid_auth"}
@@ -356,7 +359,10 @@ async def test_integration_never_shows_the_password(
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     flow_id = flows[0]["flow_id"]
     result = keep(await hass.config_entries.flow.async_configure(flow_id))
-    result = keep(await hass.config_entries.flow.async_configure(flow_id, {"password": SECRET}))
+    result = keep(
+        await hass.config_entries.flow.async_configure(flow_id, {"password": SECRET}),
+        typed=SECRET,
+    )
     assert result["errors"] == {"password": "invalid_auth"}
     result = keep(await hass.config_entries.flow.async_configure(flow_id, {"password": WRONG}))
     assert result["reason"] == "reauth_successful"
@@ -377,6 +383,24 @@ async def test_integration_never_shows_the_password(
         assert not found, f"password in {label}: {found}"
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+def _shown_besides_the_typed_password(result: Any, typed: str | None) -> str:
+    """A flow result as the frontend gets it, with its password field's value left out once
+    checked to be ``typed``: what the person just typed into this form, or nothing."""
+    shown = dict(result)
+    if (schema := shown.get("data_schema")) is not None:
+        fields = {}
+        for marker, value in schema.schema.items():
+            key = marker
+            if str(marker) == "password":
+                echoed = (marker.description or {}).get("suggested_value")
+                assert echoed == typed, f"the password field shows {echoed!r}"
+                key = copy.copy(marker)
+                key.description = None
+            fields[key] = value
+        shown["data_schema"] = type(schema)(fields)
+    return repr(shown)
 
 
 # -- hostile config-flow input: a form error, and not one byte sent -----------------------------

@@ -260,7 +260,7 @@ class MeterSession:
             if isinstance(event, Transmit):
                 await self._send(event.data)
                 if event.starts_wait:
-                    deadline = loop.time() + within
+                    deadline = loop.time() + (within if event.wait is None else event.wait)
             elif isinstance(event, FrameArrived):
                 self._record(Direction.RX, event.data)
                 if event.restarts_wait:

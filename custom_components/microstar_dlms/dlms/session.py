@@ -140,10 +140,12 @@ class ReadResult:
 @dataclass(frozen=True, slots=True)
 class Transmit:
     """Write these bytes. ``starts_wait``: a response timeout starts over once they are out
-    (False for a poll: nothing new arrived, and for a DISC nobody waits for)."""
+    (False for a poll: nothing new arrived, and for a DISC nobody waits for); ``wait``: its
+    length when it is not the settings' response timeout (an SNRM probe)."""
 
     data: bytes
     starts_wait: bool = True
+    wait: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,7 @@ class _Exchange:
     stage: str
     retries: int
     silence_only: bool = False  # bad frames do not count as an answer (before a link exists)
+    wait: float | None = None  # the answer's wait, when not the response timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +335,7 @@ class DlmsSession:
         _LOGGER.debug("%s: no answer within the response timeout", exchange.stage)
         self._attempt += 1
         if self._attempt <= exchange.retries:
-            self._outbox.append(Transmit(self._link.retransmit()))
+            self._outbox.append(Transmit(self._link.retransmit(), wait=exchange.wait))
             return
         self._exchange = None
         self._move(Input.SILENCE)
@@ -342,9 +345,10 @@ class DlmsSession:
                 f"{exchange.stage}: only bad frames ({self._bad_frames}) in {attempts} attempts"
             )
         else:
+            wait = exchange.wait or self.settings.response_timeout
             self._failure = ResponseTimeout(
-                f"{exchange.stage}: no answer from the meter within "
-                f"{self.settings.response_timeout:g} s ({attempts} attempts)"
+                f"{exchange.stage}: no answer from the meter within {wait:g} s "
+                f"({attempts} attempts)"
             )
 
     # -- output -------------------------------------------------------------------------------
@@ -394,7 +398,7 @@ class DlmsSession:
         self._exchange = step
         self._attempt = 0
         self._bad_frames = 0
-        self._outbox.append(Transmit(step.frame))
+        self._outbox.append(Transmit(step.frame, wait=step.wait))
         return None
 
     def _next_arrival(self) -> FrameArrived | NoiseArrived | NeedData | None:
@@ -436,13 +440,15 @@ class DlmsSession:
         if self.memory.unclean:
             disc_first_silent = yield from self._disconnect_stale_link()
         self.memory.unclean = True  # until a DISC is answered
+        probe = self.settings.snrm_probe
         try:
             event = yield _Exchange(
                 self._link.connect(),
                 Input.SEND_SNRM,
                 "SNRM",
-                self.settings.retries,
+                0 if probe else self.settings.retries,
                 silence_only=True,
+                wait=probe,
             )
         except ResponseTimeout:
             raise self._no_answer() from None
@@ -477,10 +483,14 @@ class DlmsSession:
             if self._bad_frames
             else ""
         )
+        tries = (
+            f"within {settings.snrm_probe:g} s"
+            if settings.snrm_probe
+            else f"after {settings.retries + 1} tries"
+        )
         return NoAnswer(
             f"no HDLC answer to SNRM from {settings.peer} (server {settings.server}, client SAP "
-            f"{settings.client_sap}) after {settings.retries + 1} tries: meter silent, or wrong "
-            f"address or SAP{damaged}"
+            f"{settings.client_sap}) {tries}: meter silent, or wrong address or SAP{damaged}"
         )
 
     def _disconnect_stale_link(self) -> _Step[bool]:
@@ -492,7 +502,12 @@ class DlmsSession:
             return False
         try:
             event = yield _Exchange(
-                self._link.disconnect(), Input.SEND_DISC, "DISC first", retries=0, silence_only=True
+                self._link.disconnect(),
+                Input.SEND_DISC,
+                "DISC first",
+                retries=0,
+                silence_only=True,
+                wait=self.settings.snrm_probe,
             )
         except ResponseTimeout:
             return not self._bad_frames

@@ -34,6 +34,10 @@ class ConnectionSettings:
     connect_timeout: float = 5.0
     lock_timeout: float = 60.0
     retries: int = 2  # HDLC retransmissions of one frame before giving up
+    # Probing an address that may not be this meter's: SNRM (and a DISC first) go once and are
+    # waited for this long, as a meter that answers SNRM does so within one turnaround; once
+    # the link is up the session goes on with response_timeout and retries. None: no probe.
+    snrm_probe: float | None = None
     close_timeout: float | None = None  # RLRQ + DISC budget; default 2 x response_timeout + 0.5
     max_pdu_size: int = 0xFFFF
     conformance: Conformance = PROPOSED_CONFORMANCE

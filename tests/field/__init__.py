@@ -1,0 +1,1 @@
+"""Field reports as tests: meters replayed from diagnostics files."""
