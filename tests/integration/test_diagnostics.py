@@ -34,6 +34,7 @@ def _steady(diagnostics: dict[str, Any]) -> dict[str, Any]:
     polls = diagnostics["polls"]
     polls["last_duration"] = "<duration>" if polls["last_duration"] is not None else None
     polls["last_success"] = "<time>" if polls["last_success"] is not None else None
+    polls["next_poll"] = "<time>" if polls["next_poll"] is not None else None
     line = diagnostics["line"]
     for timings in (line, line["this_meter"]):
         for key in timings:
