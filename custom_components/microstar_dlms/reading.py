@@ -19,10 +19,11 @@ from typing import Any
 from homeassistant.util import dt as dt_util
 
 from .const import LOGGER
-from .cosem import CLASS_CLOCK, UNSCALED, ScalerUnit, as_cosem_datetime, as_datetime, as_number
+from .cosem import UNSCALED, ScalerUnit, as_cosem_datetime, as_datetime, as_number
 from .discovery import MeterDiscovery
 from .dlms import AttributeRef, ReadResult
 from .dlms.errors import DataAccessResult, DlmsError, ProtocolError, RequestRefusedError
+from .dlms.interface_classes import CLASS_CLOCK
 
 
 @dataclass(frozen=True, slots=True)
