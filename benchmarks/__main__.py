@@ -133,6 +133,9 @@ def summarise(
         "longest_callback_ms": largest["longest_callback_ms"],
         "longest_callback_cpu_ms": largest["longest_callback_cpu_ms"],
         "objects_alive_per_meter": largest["objects_alive_per_meter"],
+        # What those objects mostly are: Home Assistant's, for each entity (registered, enabled).
+        "entities_registered_per_meter": largest["entities_registered_per_meter"],
+        "entities_enabled_per_meter": largest["entities_enabled_per_meter"],
         **(
             {
                 "first_discovery_guide_s": guide["first_discovery_guide_s"],
