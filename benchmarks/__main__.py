@@ -166,6 +166,9 @@ def summarise(parts: dict[str, Any]) -> dict[str, Any]:
             "longest_callback_ms": largest["longest_callback_ms"],
             "longest_callback_cpu_ms": largest["longest_callback_cpu_ms"],
             "objects_alive_per_meter": largest["objects_alive_per_meter"],
+            # What those objects mostly are: Home Assistant's, per entity (registered, enabled).
+            "entities_registered_per_meter": largest["entities_registered_per_meter"],
+            "entities_enabled_per_meter": largest["entities_enabled_per_meter"],
         }
     if guide is not None:
         summary |= {

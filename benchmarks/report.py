@@ -165,6 +165,14 @@ def _scale(report: dict[str, Any]) -> str:
             cols,
             lambda c: str(c[setup].get("objects_alive_per_meter")),
         ),
+        _row(
+            "  entities per meter (registered / enabled)",
+            cols,
+            lambda c: (
+                f"{c[setup].get('entities_registered_per_meter', '?')} / "
+                f"{c[setup].get('entities_enabled_per_meter', '?')}"
+            ),
+        ),
         _row("polling round, wall (median)", cols, lambda c: _ms(c["round_wall_ms_median"])),
         _row("CPU per poll (median, HA process)", cols, lambda c: _ms(c["cpu_ms_per_poll_median"])),
         _row("max loop lag in rounds (probe)", cols, lambda c: _ms(c["max_loop_stall_ms"])),

@@ -27,6 +27,7 @@ from typing import Any
 from homeassistant import loader
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 
 # The HA test harness ships no type information (no py.typed marker).
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
@@ -34,6 +35,7 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
+from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 
 from .entries import gateway_entry, set_up_every_meter
@@ -44,6 +46,14 @@ def _values_read(entry: MockConfigEntry) -> int:
     """Values a poll of the entry's meter reads (its enabled entities' objects)."""
     enabled = entry.runtime_data.coordinator.enabled_entities()
     return sum(1 for key in entry.runtime_data.meter.objects if key in enabled)
+
+
+def _entities_per_meter(hass: HomeAssistant, meters: int) -> tuple[float, float]:
+    """The integration's entities in the entity registry, then those enabled, per meter: most of
+    the objects a meter's setup leaves alive are Home Assistant's for each of them."""
+    ours = [e for e in er.async_get(hass).entities.values() if e.platform == DOMAIN]
+    enabled = sum(1 for e in ours if e.disabled_by is None)
+    return round(len(ours) / meters, 1), round(enabled / meters, 1)
 
 
 def _rss_kib() -> int:
@@ -170,6 +180,7 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             gc.collect()
             full_collection = time.perf_counter() - collect_started
             alive_per_meter = (len(gc.get_objects()) - tracked) / len(entries)
+            registered, enabled = _entities_per_meter(hass, len(entries))
             loaded = sum(1 for e in entries if e.state is ConfigEntryState.LOADED)
             if loaded != len(entries):
                 states = sorted({str(e.state) for e in entries})
@@ -200,6 +211,8 @@ async def run(gateways: int, meters_per_gateway: int, rounds: int) -> dict[str, 
             "longest_gc_pause_ms": ms(setup_gc),
             "full_collections": setup_full_collections,
             "objects_alive_per_meter": round(alive_per_meter),
+            "entities_registered_per_meter": registered,
+            "entities_enabled_per_meter": enabled,
             "full_collection_after_ms": ms(full_collection),
         },
         "rounds": measured,

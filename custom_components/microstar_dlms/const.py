@@ -67,4 +67,7 @@ REPAIR_AFTER_POLLS: Final = 3
 # The meter drops its association after 180 s without a valid frame (field notes 1).
 METER_INACTIVITY_WINDOW: Final = timedelta(seconds=180)
 ISSUE_GATEWAY_BUSY: Final = "gateway_busy"
+# A silent meter: first a notice that it does not answer (within its inactivity window a session
+# another client left open may still hold it), then, past the window, the repair.
+ISSUE_METER_NOT_ANSWERING: Final = "meter_not_answering"
 ISSUE_METER_SILENT: Final = "meter_silent"

@@ -131,7 +131,9 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 self._learned = False
                 await self.store.async_save(self.discovery)
         async_record_success(self.hass, self.config_entry, self.health)
-        self.update_interval = self.schedule.next_poll_in(dt_util.utcnow())
+        now = dt_util.utcnow()
+        self.update_interval = next_in = self.schedule.next_poll_in(now)
+        self.health.next_poll = now + next_in  # when the next class falls due
         return reading
 
     @override

@@ -13,23 +13,9 @@ from typing import Any, Final
 
 from .dlms import DecodeError, Obis, ScalerUnit
 from .dlms.axdr import CosemDateTime
-from .dlms.interface_classes import (
-    CLASS_ASSOCIATION_LN,
-    CLASS_CLOCK,
-    CLASS_DATA,
-    CLASS_DEMAND_REGISTER,
-    CLASS_EXTENDED_REGISTER,
-    CLASS_REGISTER,
-    MeterObject,
-)
+from .dlms.interface_classes import MeterObject
 
 __all__ = [
-    "CLASS_ASSOCIATION_LN",
-    "CLASS_CLOCK",
-    "CLASS_DATA",
-    "CLASS_DEMAND_REGISTER",
-    "CLASS_EXTENDED_REGISTER",
-    "CLASS_REGISTER",
     "CLOCK",
     "FIRMWARE",
     "OBJECT_LIST",

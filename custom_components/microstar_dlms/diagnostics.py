@@ -69,6 +69,8 @@ async def async_get_config_entry_diagnostics(
             "last_failure_kind": health.last_failure_kind,
             "failure_streak": health.failure_streak,
             "next_poll_after": None if interval is None else interval.total_seconds(),
+            # When, a failing meter's back-off included (also in its repair's text).
+            "next_poll": health.next_poll,
             "busy_streak": health.busy_streak,
             "silent_streak": health.silent_streak,
             "glitches_dropped": health.glitches_dropped,

@@ -21,6 +21,7 @@ from .catalogue import AsEvent, presentation_enabled, presentations
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator
 from .discovery import MeterDiscovery
 from .entity import MicrostarEntity
+from .entity_pacing import async_add_as_confirmed
 
 PARALLEL_UPDATES = 0
 
@@ -58,27 +59,21 @@ async def async_setup_entry(
     meter = entry.runtime_data.meter
     added: set[str] = set()
 
-    @callback
-    def _add_confirmed() -> None:
-        new = [d for d in EVENTS if d.key not in added and d.key in meter.objects]
-        added.update(d.key for d in new)
-        if new:
-            async_add_entities(
-                MicrostarEventEntity(
-                    coordinator,
-                    replace(
-                        d,
-                        entity_registry_enabled_default=presentation_enabled(
-                            d.presentation, meter.objects
-                        ),
-                    ),
-                    meter,
-                )
-                for d in new
-            )
+    def _is_new(description: MicrostarEventEntityDescription) -> bool:
+        """Whether the meter has the register and its entity is not built yet."""
+        return description.key not in added and description.key in meter.objects
 
-    _add_confirmed()
-    entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
+    def _build(description: MicrostarEventEntityDescription) -> MicrostarEventEntity:
+        """The entity, enabled by default as the meter's objects say."""
+        added.add(description.key)
+        enabled = presentation_enabled(description.presentation, meter.objects)
+        return MicrostarEventEntity(
+            coordinator, replace(description, entity_registry_enabled_default=enabled), meter
+        )
+
+    await async_add_as_confirmed(
+        hass, entry, async_add_entities, EVENTS, is_new=_is_new, build=_build
+    )
 
 
 class MicrostarEventEntity(MicrostarEntity, EventEntity):

@@ -62,8 +62,12 @@ class MeterConfig:
 
     @property
     def display_endpoint(self) -> str:
-        """The endpoint for messages: never a query string (ESPHome URLs may carry a key)."""
-        return display_endpoint(self.endpoint)
+        """The gateway as the user wrote it, for messages: ``host:port``, or the serial port
+        (a URL without its query string: ESPHome URLs may carry a key)."""
+        if self.connection_type == CONNECTION_TCP:
+            host = self.host or ""
+            return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        return display_endpoint(self.device or "")
 
     def server_address(self) -> ServerAddress:
         """The stored (detected or chosen) server address; only valid once not 'auto'."""

@@ -1,9 +1,11 @@
 """Poll health of a meter, and the repair issues it raises when the user must act.
 
-Two repairs, neither fixable from Home Assistant: another client holds the gateway (three busy
-polls in a row), and the meter is silent past its 180 s inactivity window (field notes 6: a
-power cycle). Both clear themselves at the next good poll. (Not named ``repairs.py``: Home
-Assistant takes that module for a repairs platform with fix flows, and there are none.)
+Another client holding the gateway gets its repair after three busy polls in a row. A silent
+meter first gets a notice after three silent polls (it does not answer; within its 180 s
+inactivity window a session another client left open may still hold it), then, silent past that
+window, its repair (field notes 6). Both repairs have a fix flow (``repairs.py``: "I have done
+this, try now"). Each failed poll brings the texts' next try up to date; every issue clears
+itself at the next good poll.
 """
 
 from collections import Counter
@@ -20,6 +22,7 @@ from .const import (
     BACKOFF_MAX,
     DOMAIN,
     ISSUE_GATEWAY_BUSY,
+    ISSUE_METER_NOT_ANSWERING,
     ISSUE_METER_SILENT,
     METER_INACTIVITY_WINDOW,
     REPAIR_AFTER_POLLS,
@@ -30,8 +33,12 @@ from .meter_config import MeterConfig
 
 SEVERITY = {
     ISSUE_GATEWAY_BUSY: ir.IssueSeverity.WARNING,
+    ISSUE_METER_NOT_ANSWERING: ir.IssueSeverity.WARNING,
     ISSUE_METER_SILENT: ir.IssueSeverity.ERROR,
 }
+# The repairs a person can act on, then ask for a poll at once (repairs.py); the notice only
+# says what Home Assistant waits for.
+FIXABLE = frozenset({ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT})
 
 
 @dataclass(slots=True)
@@ -49,6 +56,8 @@ class PollHealth:
     silent_streak: int = 0
     silent_since: datetime | None = None
     glitches_dropped: int = 0
+    next_poll: datetime | None = None
+    """When the coordinator polls next (a failing meter's back-off included)."""
     negotiated: Any = None
     """What the last session negotiated (the core's dataclass), shown by diagnostics."""
     last_frames: SessionTrace = field(default_factory=SessionTrace)
@@ -60,6 +69,7 @@ class PollHealth:
         self.last_success = now
         self.failure_streak = self.busy_streak = self.silent_streak = 0
         self.silent_since = None
+        self.next_poll = now + UPDATE_INTERVAL
 
     def record_failure(self, kind: str, now: datetime) -> list[str]:
         """Count a failed poll; return the repairs a streak now calls for."""
@@ -77,12 +87,11 @@ class PollHealth:
         due: list[str] = []
         if self.busy_streak >= REPAIR_AFTER_POLLS:
             due.append(ISSUE_GATEWAY_BUSY)
-        if (
-            self.silent_streak >= REPAIR_AFTER_POLLS
-            and self.silent_since is not None
-            and now - self.silent_since > METER_INACTIVITY_WINDOW
-        ):
-            due.append(ISSUE_METER_SILENT)
+        if self.silent_streak >= REPAIR_AFTER_POLLS:
+            past_window = self.silent_since is not None and (
+                now - self.silent_since > METER_INACTIVITY_WINDOW
+            )
+            due.append(ISSUE_METER_SILENT if past_window else ISSUE_METER_NOT_ANSWERING)
         return due
 
     def decides_repair(self, now: datetime) -> bool:
@@ -116,16 +125,31 @@ class PollHealth:
 REPAIR_MARGIN = timedelta(seconds=1)
 
 
+def issue_placeholders(title: str, config: MeterConfig, health: PollHealth) -> dict[str, str]:
+    """What the issues' texts name: the meter, its gateway as the user wrote it, the next try."""
+    return {
+        "title": title,
+        "endpoint": config.display_endpoint,
+        "next_try": clock_time(health.next_poll or dt_util.utcnow()),
+    }
+
+
+def clock_time(moment: datetime) -> str:
+    """A moment as the home's clock shows it (Home Assistant's time zone), to the minute."""
+    return dt_util.as_local(moment).strftime("%H:%M")
+
+
 @callback
 def async_raise_issue(
     hass: HomeAssistant, entry_id: str, issue: str, placeholders: dict[str, str]
 ) -> None:
-    """Create (or refresh) one of an entry's repair issues."""
+    """Create one of an entry's issues, or bring its text up to date."""
     ir.async_create_issue(
         hass,
         DOMAIN,
         f"{issue}_{entry_id}",
-        is_fixable=False,
+        data={"entry_id": entry_id},
+        is_fixable=issue in FIXABLE,
         is_persistent=False,
         severity=SEVERITY[issue],
         translation_key=issue,
@@ -164,9 +188,14 @@ def async_record_failure(
     silent and the gateway not busy; the user acts on the reauth flow or the entry's error.
     """
     now = dt_util.utcnow()
-    placeholders = {"title": entry.title, "endpoint": config.display_endpoint}
-    for issue in health.record_failure(kind, now):
+    due = health.record_failure(kind, now)
+    delay = health.next_poll_in(now)
+    health.next_poll = now + delay
+    placeholders = issue_placeholders(entry.title, config, health)
+    for issue in due:
         async_raise_issue(hass, entry.entry_id, issue, placeholders)
+    if ISSUE_METER_SILENT in due:  # the repair takes the notice's place
+        ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_METER_NOT_ANSWERING}_{entry.entry_id}")
     if answered:
         async_delete_issues(hass, entry.entry_id)
-    return health.next_poll_in(now)
+    return delay

@@ -27,18 +27,11 @@ from homeassistant.util import dt as dt_util
 
 from .catalogue import COMPUTED, FRESHNESS, KnownObject
 from .const import LOGGER
-from .cosem import (
-    CLASS_CLOCK,
-    CLOCK,
-    UNSCALED,
-    ScalerUnit,
-    as_cosem_datetime,
-    as_datetime,
-    as_number,
-)
+from .cosem import CLOCK, UNSCALED, ScalerUnit, as_cosem_datetime, as_datetime, as_number
 from .discovery import MeterDiscovery
 from .dlms import AttributeRef, MeterSession, ReadResult
 from .dlms.errors import DataAccessResult, DlmsError, ProtocolError, RequestRefusedError
+from .dlms.interface_classes import CLASS_CLOCK
 from .freshness import ReadSchedule
 
 

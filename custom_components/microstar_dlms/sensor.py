@@ -4,7 +4,7 @@ A sensor is unavailable while the meter cannot be read (the poll failed) and unk
 meter answered but refused or left out its value.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -37,7 +37,7 @@ from .devices import async_on_channel_removed
 from .discovery import MeterDiscovery
 from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
-from .entity_pacing import async_add_in_turns
+from .entity_pacing import async_add_as_confirmed
 from .reading import MeterReading, computed_unit
 
 PARALLEL_UPDATES = 0
@@ -148,37 +148,26 @@ async def async_setup_entry(
     meter = entry.runtime_data.meter
     built: dict[str, ScalerUnit | None] = {}  # key -> the scaler_unit its entity was built with
 
-    def _confirmed() -> Iterator[MicrostarSensorEntity]:
-        """Entities of objects confirmed since the last call, built one at a time."""
-        for description in SENSORS:
-            if description.key in built or not description.has_fn(meter, description.key):
-                continue
-            unit = built[description.key] = scaler_unit_of(meter, description.key)
-            sized = _fitted(description, meter, unit)
-            if sized is None:
-                continue
-            cumulative = sized.presentation.cumulative
-            entity_type = MicrostarEnergySensorEntity if cumulative else MicrostarSensorEntity
-            yield entity_type(coordinator, sized, meter)
+    def _is_new(description: MicrostarSensorEntityDescription) -> bool:
+        """Whether the meter has the object and its entity is not built yet."""
+        return description.key not in built and description.has_fn(meter, description.key)
 
-    async def _add_in_steps() -> None:
-        """Add the confirmed objects' entities in turns (meters set up together learn
-        together: see entity_pacing)."""
-        await async_add_in_turns(hass, async_add_entities, _confirmed())
+    def _build(description: MicrostarSensorEntityDescription) -> MicrostarSensorEntity | None:
+        """The entity in the meter's unit (None when that unit does not fit its kind)."""
+        unit = built[description.key] = scaler_unit_of(meter, description.key)
+        sized = _fitted(description, meter, unit)
+        if sized is None:
+            return None
+        cumulative = sized.presentation.cumulative
+        entity_type = MicrostarEnergySensorEntity if cumulative else MicrostarSensorEntity
+        return entity_type(coordinator, sized, meter)
 
-    @callback
-    def _add_confirmed() -> None:
-        """Add what discovery confirmed since; rebuild all when a known unit changed."""
-        if any(
+    def _unit_changed() -> bool:
+        """Rediscovery (new firmware) changed a known unit: entities are built again."""
+        return any(
             (now := scaler_unit_of(meter, key)) is not None and now != scaler_unit
             for key, scaler_unit in built.items()
-        ):
-            # Rediscovery (new firmware) changed a unit: entities are built again.
-            hass.config_entries.async_schedule_reload(entry.entry_id)
-            return
-        if any(d.key not in built and d.has_fn(meter, d.key) for d in SENSORS):
-            # A poll after setup may confirm dozens of objects: added in steps, as at setup.
-            entry.async_create_task(hass, _add_in_steps(), "microstar_dlms sensors confirmed")
+        )
 
     @callback
     def _forget_channel(channel: int) -> None:
@@ -186,8 +175,15 @@ async def async_setup_entry(
         for key in [key for key in built if CATALOGUE[key].channel == channel]:
             del built[key]
 
-    await _add_in_steps()
-    entry.async_on_unload(coordinator.async_add_listener(_add_confirmed))
+    await async_add_as_confirmed(
+        hass,
+        entry,
+        async_add_entities,
+        SENSORS,
+        is_new=_is_new,
+        build=_build,
+        reload_when=_unit_changed,
+    )
     entry.async_on_unload(async_on_channel_removed(hass, meter.serial, _forget_channel))
 
 

@@ -28,20 +28,16 @@ import probatio
 
 from .const import DOMAIN, READ_ACTION_TIMEOUT, READ_ACTION_WAIT
 from .coordinator import MicrostarConfigEntry, MicrostarCoordinator
-from .cosem import (
+from .cosem import MeterObject, as_datetime, as_number, as_text, parse_scaler_unit
+from .dlms import AttributeRef, DecodeError, Obis, ReadResult
+from .dlms.errors import DataAccessResult, DlmsError, EndpointBusy
+from .dlms.interface_classes import (
     CLASS_CLOCK,
     CLASS_DATA,
     CLASS_DEMAND_REGISTER,
     CLASS_EXTENDED_REGISTER,
     CLASS_REGISTER,
-    MeterObject,
-    as_datetime,
-    as_number,
-    as_text,
-    parse_scaler_unit,
 )
-from .dlms import AttributeRef, DecodeError, Obis, ReadResult
-from .dlms.errors import DataAccessResult, DlmsError, EndpointBusy
 from .meter_io import error_kind
 
 SERVICE_READ: Final = "read"

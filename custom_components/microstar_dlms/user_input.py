@@ -6,10 +6,9 @@ the schema) fails the whole step with the frontend's untranslated message instea
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 import ipaddress
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 from .const import (
     ACCESS_OTHER,
@@ -47,9 +46,16 @@ _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 _SERIAL_HINT = re.compile(r"[A-Za-z0-9-]{1,32}")
 
 
-@dataclass(frozen=True, slots=True)
-class _Advanced:
-    """The advanced section, checked."""
+class _Where(TypedDict):
+    """Where the meter is reached, checked: a gateway's host and port, or a serial device."""
+
+    host: str | None
+    port: int | None
+    device: str | None
+
+
+class _Advanced(TypedDict):
+    """The advanced section, checked: the MeterConfig fields it sets."""
 
     address_size: str
     server_logical: int
@@ -64,7 +70,7 @@ def validate_user_input(
 ) -> tuple[MeterConfig | None, dict[str, str]]:
     """Check what the user typed before any I/O; return the config or form errors."""
     errors: dict[str, str] = {}
-    host, port, device = _where(connection_type, user_input, errors)
+    where = _where(connection_type, user_input, errors)
     hint = user_input.get(CONF_SERIAL_HINT) or None
     if hint is not None and not _serial_hint_ok(hint):
         errors[CONF_SERIAL_HINT] = "invalid_serial_hint"
@@ -78,34 +84,25 @@ def validate_user_input(
         return None, errors
     config = MeterConfig(
         connection_type=connection_type,
-        host=host,
-        port=port,
-        device=device,
         client_sap=client_sap,
         password=password,
-        server_logical=advanced.server_logical,
-        server_physical=advanced.server_physical,
-        address_size=advanced.address_size,
-        serial_hint=advanced.serial_hint,
-        response_timeout=advanced.response_timeout,
-        connect_timeout=advanced.connect_timeout,
+        **where,
+        **advanced,
     )
     return config, {}
 
 
-def _where(
-    connection_type: str, user_input: Mapping[str, Any], errors: dict[str, str]
-) -> tuple[str | None, int | None, str | None]:
+def _where(connection_type: str, user_input: Mapping[str, Any], errors: dict[str, str]) -> _Where:
     """Host and port of a gateway, or the serial device."""
     if connection_type != CONNECTION_TCP:
         if (device := _clean_device(user_input.get(CONF_DEVICE))) is None:
             errors[CONF_DEVICE] = "invalid_device"
-        return None, None, device
+        return _Where(host=None, port=None, device=device)
     if (host := _clean_host(user_input.get(CONF_HOST))) is None:
         errors[CONF_HOST] = "invalid_host"
     if (port := _whole_number(user_input.get(CONF_PORT, DEFAULT_PORT), 1, 65535)) is None:
         errors[CONF_PORT] = "invalid_port"
-    return host, port, None
+    return _Where(host=host, port=port, device=None)
 
 
 def _advanced(
@@ -143,7 +140,14 @@ def _advanced(
         physical = None
     elif size in ("2", "4") and physical is None and hint is not None:
         physical = physical_from_serial(hint)
-    return _Advanced(size, logical, physical, hint, response_timeout, connect_timeout)
+    return _Advanced(
+        address_size=size,
+        server_logical=logical,
+        server_physical=physical,
+        serial_hint=hint,
+        response_timeout=response_timeout,
+        connect_timeout=connect_timeout,
+    )
 
 
 def client_sap_of(user_input: Mapping[str, Any]) -> int | None:

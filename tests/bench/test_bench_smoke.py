@@ -82,11 +82,13 @@ async def test_single_meter_parts_run() -> None:
     assert report["round_trips_ours"] < report["round_trips_reference"]
     assert report["scale"]["1_gateways_2_meters"]["failed_polls"] == 0
     assert report["objects_alive_per_meter"] > 0
+    assert report["entities_registered_per_meter"] >= report["entities_enabled_per_meter"] > 0
     assert report["longest_callback_cpu_ms"] > 0
     text = render(report)
     assert "Summary" in text
     assert "gurux-dlms" in text
     assert "objects_alive_per_meter" in text
+    assert "entities per meter (registered / enabled)" in text
 
 
 INTEGRATION = "custom_components.microstar_dlms"

@@ -240,7 +240,7 @@ def steady(downloaded: Mapping[str, Any]) -> dict[str, Any]:
         frame["monotonic"] = "<time>"
     data["meter"]["clock_drift_s"] = "<drift>"
     polls = data["polls"]
-    for key in ("last_duration", "last_success", "last_failure"):
+    for key in ("last_duration", "last_success", "last_failure", "next_poll"):
         if polls[key] is not None:
             polls[key] = "<time>"
     polls["next_poll_after"] = "<seconds>"  # the next class due, from the last read's time

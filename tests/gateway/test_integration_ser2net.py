@@ -199,7 +199,7 @@ async def test_gateway_busy_repair_through_ser2net(
         assert health(hass, entry_id).failures == {"gateway_busy": 3}
         assert issue.translation_key == "gateway_busy"
         assert issue.translation_placeholders is not None
-        assert issue.translation_placeholders["endpoint"] == gateway.endpoint
+        assert issue.translation_placeholders["endpoint"] == f"127.0.0.1:{gateway.port}"
         assert hass.states.get(ENERGY).state == "unavailable"  # type: ignore[union-attr]
     finally:
         holder.close()

@@ -9,6 +9,7 @@ from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant import data_entry_flow
+from homeassistant.components.repairs import RepairsFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -129,6 +130,12 @@ def check_translations() -> Iterator[None]:
         result = await original_step(self, flow, step_id, user_input)
         if getattr(flow, "handler", None) != DOMAIN:
             return result
+        if isinstance(flow, RepairsFlow):
+            for language, strings in languages.items():
+                missing.extend(
+                    f"{language}: {key}" for key in _fix_flow_keys(flow, result, strings)
+                )
+            return result
         for language, strings in languages.items():
             config = strings["config"]
             kind = result["type"]
@@ -160,6 +167,25 @@ def check_translations() -> Iterator[None]:
     ):
         yield
     assert not missing, missing
+
+
+def _fix_flow_keys(flow: RepairsFlow, result: Any, strings: dict[str, Any]) -> list[str]:
+    """The strings a repair's fix flow result needs that ``strings`` lacks."""
+    issue = flow.issue_id.rsplit("_", 1)[0]  # "<translation key>_<entry id>"
+    fix_flow = strings["issues"].get(issue, {}).get("fix_flow", {})
+    kind = result["type"]
+    if kind is data_entry_flow.FlowResultType.FORM:
+        needed = ("step", result["step_id"])
+    elif kind is data_entry_flow.FlowResultType.SHOW_PROGRESS:
+        needed = ("progress", result["progress_action"])
+    elif kind is data_entry_flow.FlowResultType.CREATE_ENTRY:
+        needed = ("create_entry", result.get("description") or "default")
+    elif kind is data_entry_flow.FlowResultType.ABORT:
+        needed = ("abort", result["reason"])
+    else:
+        return []
+    section, key = needed
+    return [] if key in fix_flow.get(section, {}) else [f"issues.{issue}.fix_flow.{section}.{key}"]
 
 
 async def settled(sim: Simulator) -> Simulator:

@@ -35,6 +35,7 @@ def _steady(diagnostics: dict[str, Any]) -> dict[str, Any]:
     polls["last_duration"] = "<duration>" if polls["last_duration"] is not None else None
     polls["last_success"] = "<time>" if polls["last_success"] is not None else None
     polls["next_poll_after"] = "<seconds>"  # when the next class falls due
+    polls["next_poll"] = "<time>" if polls["next_poll"] is not None else None
     line = diagnostics["line"]
     for freshness in line["this_meter"]["freshness"].values():
         freshness["last_read"] = "<time>" if freshness["last_read"] is not None else None

@@ -12,10 +12,10 @@ from packaging.requirements import Requirement
 import pytest
 
 from custom_components.microstar_dlms.catalogue import CATALOGUE, CHANNEL_SOURCES
-from custom_components.microstar_dlms.const import ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.dlms import errors
 from custom_components.microstar_dlms.event import ATTR_METER_TIME, EVENTS
 from custom_components.microstar_dlms.meter_io import MeterIdentityError, error_kind
+from custom_components.microstar_dlms.poll_health import FIXABLE, SEVERITY
 from custom_components.microstar_dlms.sensor import SENSORS
 
 INTEGRATION = Path(__file__).parents[2] / "custom_components" / "microstar_dlms"
@@ -179,9 +179,21 @@ def test_exceptions_issues_and_selectors(language: str) -> None:
         assert strings["exceptions"][key]["message"]
     for key in ("authentication_failed", "wrong_meter", "poll_timeout"):
         assert strings["exceptions"][key]["message"]
-    for issue in (ISSUE_GATEWAY_BUSY, ISSUE_METER_SILENT):
-        assert strings["issues"][issue]["title"]
-        assert strings["issues"][issue]["description"]
+    for issue in SEVERITY:
+        texts = strings["issues"][issue]
+        assert texts["title"]
+        # hassfest: a fixable issue's words are its fix flow's (the frontend shows no
+        # description for it), an issue that is not fixable has a description only.
+        if issue in FIXABLE:
+            assert "description" not in texts
+            steps = texts["fix_flow"]["step"]
+            assert set(steps) == {"confirm", "no_answer"}
+            assert all(step["description"] and step["submit"] for step in steps.values())
+            assert texts["fix_flow"]["progress"]["polling"]
+            assert texts["fix_flow"]["create_entry"]["default"]
+        else:
+            assert set(texts) == {"title", "description"}
+    assert set(strings["issues"]) == set(SEVERITY)
     assert set(strings["selector"]["address_size"]["options"]) == {"auto", "1", "2", "4"}
 
 

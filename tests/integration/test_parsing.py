@@ -142,6 +142,30 @@ def test_endpoints() -> None:
     assert "password" not in repr(MeterConfig(connection_type=CONNECTION_TCP, password="pw!"))
 
 
+@pytest.mark.parametrize(
+    ("config", "shown"),
+    [
+        (
+            MeterConfig(connection_type=CONNECTION_TCP, host="192.168.1.50", port=3333),
+            "192.168.1.50:3333",
+        ),
+        (
+            MeterConfig(connection_type=CONNECTION_TCP, host="gateway.local", port=4001),
+            "gateway.local:4001",
+        ),
+        (MeterConfig(connection_type=CONNECTION_TCP, host="::1", port=3333), "[::1]:3333"),
+        (MeterConfig(connection_type=CONNECTION_SERIAL, device="/dev/ttyUSB0"), "/dev/ttyUSB0"),
+        (
+            MeterConfig(connection_type=CONNECTION_SERIAL, device="rfc2217://gw:4000"),
+            "rfc2217://gw:4000",
+        ),
+    ],
+)
+def test_messages_name_the_gateway_as_the_user_wrote_it(config: MeterConfig, shown: str) -> None:
+    """Host and port as typed in the form (no ``socket://``), or the serial port as picked."""
+    assert config.display_endpoint == shown
+
+
 def test_address_candidates() -> None:
     """Auto-detection tries 1 byte first, but a named meter's physical address before it."""
     unnamed = MeterConfig(connection_type=CONNECTION_TCP)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
+from typing import ClassVar
 
 from .axdr import Data, Reader, decode_data, encode_length
 from .errors import DataAccessResult, DecodeError, EncodeError
@@ -206,11 +207,8 @@ class InitiateRequest:
         """No dedicated key, default response-allowed, no QoS (the field's byte layout)."""
         if not 0 <= self.max_pdu_size <= 0xFFFF:
             raise EncodeError(f"max PDU size {self.max_pdu_size} outside 0..65535")
-        return (
-            bytes([0x01, 0x00, 0x00, 0x00, self.dlms_version])
-            + b"\x5f\x1f\x04\x00"
-            + self.conformance.to_bytes3()
-            + self.max_pdu_size.to_bytes(2, "big")
+        return b"\x01\x00\x00\x00" + _encode_negotiation(
+            self.dlms_version, self.conformance, self.max_pdu_size
         )
 
     @classmethod
@@ -225,9 +223,7 @@ class InitiateRequest:
             reader.byte()
         if reader.byte():  # proposed-quality-of-service present
             reader.byte()
-        version = reader.byte()
-        conformance = _decode_conformance(reader)
-        max_pdu = reader.uint(2)
+        version, conformance, max_pdu = _decode_negotiation(reader)
         if reader.remaining:
             raise DecodeError(f"InitiateRequest has {reader.remaining} trailing bytes")
         return cls(conformance, max_pdu, version)
@@ -244,13 +240,8 @@ class InitiateResponse:
 
     def encode(self) -> bytes:
         """No negotiated QoS."""
-        return (
-            bytes([0x08, 0x00, self.dlms_version])
-            + b"\x5f\x1f\x04\x00"
-            + self.conformance.to_bytes3()
-            + self.max_pdu_size.to_bytes(2, "big")
-            + self.vaa_name.to_bytes(2, "big")
-        )
+        negotiation = _encode_negotiation(self.dlms_version, self.conformance, self.max_pdu_size)
+        return b"\x08\x00" + negotiation + self.vaa_name.to_bytes(2, "big")
 
     @classmethod
     def decode(cls, data: bytes) -> InitiateResponse:
@@ -260,24 +251,50 @@ class InitiateResponse:
             raise DecodeError("user-information is not an xDLMS InitiateResponse")
         if reader.byte():  # negotiated-quality-of-service present
             reader.byte()
-        version = reader.byte()
-        conformance = _decode_conformance(reader)
-        max_pdu = reader.uint(2)
+        version, conformance, max_pdu = _decode_negotiation(reader)
         vaa = reader.uint(2)
         if reader.remaining:
             raise DecodeError(f"InitiateResponse has {reader.remaining} trailing bytes")
         return cls(conformance, max_pdu, version, vaa)
 
 
-def _decode_conformance(reader: Reader) -> Conformance:
+def _encode_negotiation(version: int, conformance: Conformance, max_pdu_size: int) -> bytes:
+    """DLMS version, conformance block and max PDU size: what both initiate PDUs carry."""
+    return (
+        bytes([version])
+        + b"\x5f\x1f\x04\x00"
+        + conformance.to_bytes3()
+        + max_pdu_size.to_bytes(2, "big")
+    )
+
+
+def _decode_negotiation(reader: Reader) -> tuple[int, Conformance, int]:
+    """DLMS version, conformance and max PDU size, as ``_encode_negotiation`` writes them."""
+    version = reader.byte()
     if reader.take(2) != b"\x5f\x1f":
         raise DecodeError("conformance block tag 5F 1F missing")
     if reader.byte() != 4 or reader.byte() != 0:
         raise DecodeError("conformance block must be a 24-bit string (04 00 xx xx xx)")
-    return Conformance.from_bytes3(reader.take(3))
+    return version, Conformance.from_bytes3(reader.take(3)), reader.uint(2)
 
 
 # -- ACSE: AARQ / AARE / RLRQ / RLRE ----------------------------------------------------------
+
+
+def _application_context_name(oid: bytes) -> bytes:
+    """An AARQ's or AARE's application-context-name ([1], an object identifier)."""
+    return _tlv(0xA1, _tlv(0x06, oid))
+
+
+def _user_information(pdu: bytes) -> bytes:
+    """The xDLMS PDU an AARQ or AARE carries: its user-information ([30], an octet string)."""
+    return _tlv(0xBE, _tlv(0x04, pdu))
+
+
+def _acse_fields(body: bytes) -> tuple[dict[int, bytes], bytes]:
+    """An AARQ's or AARE's fields by tag, and its application-context-name."""
+    items = _parse_tlvs(body)
+    return items, _single_tlv(items.get(0xA1, b""), 0x06, "application-context-name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +308,7 @@ class Aarq:
 
     def encode(self) -> bytes:
         """BER-encode; LLS needs a password of 1..255 bytes."""
-        body = _tlv(0xA1, _tlv(0x06, self.application_context))
+        body = _application_context_name(self.application_context)
         if self.mechanism not in (None, Mechanism.NONE):
             body += _tlv(0x8A, b"\x07\x80")  # sender-acse-requirements: authentication
             body += _tlv(0x8B, _MECHANISM_PREFIX + bytes([self.mechanism]))
@@ -301,14 +318,13 @@ class Aarq:
                 body += _tlv(0xAC, _tlv(0x80, self.password))
         elif self.password is not None:
             raise EncodeError("a password needs the LLS mechanism")
-        body += _tlv(0xBE, _tlv(0x04, self.initiate.encode()))
+        body += _user_information(self.initiate.encode())
         return _tlv(0x60, body)
 
     @classmethod
     def decode_body(cls, body: bytes) -> Aarq:
         """Parse the contents of the 0x60 TLV."""
-        items = _parse_tlvs(body)
-        context = _single_tlv(items.get(0xA1, b""), 0x06, "application-context-name")
+        items, context = _acse_fields(body)
         mechanism: Mechanism | None = None
         if 0x8B in items:
             oid = items[0x8B]
@@ -399,7 +415,7 @@ class Aare:
 
     def encode(self) -> bytes:
         """BER-encode."""
-        body = _tlv(0xA1, _tlv(0x06, self.application_context))
+        body = _application_context_name(self.application_context)
         body += _tlv(0xA2, _tlv(0x02, bytes([self.result])))
         source = 0xA2 if self.diagnostic_from_provider else 0xA1
         body += _tlv(0xA3, _tlv(source, _tlv(0x02, bytes([self.diagnostic]))))
@@ -407,16 +423,15 @@ class Aare:
             body += _tlv(0x88, b"\x07\x80")
             body += _tlv(0x89, _MECHANISM_PREFIX + bytes([self.mechanism]))
         if self.initiate is not None:
-            body += _tlv(0xBE, _tlv(0x04, self.initiate.encode()))
+            body += _user_information(self.initiate.encode())
         elif self.service_error is not None:
-            body += _tlv(0xBE, _tlv(0x04, self.service_error.encode()))
+            body += _user_information(self.service_error.encode())
         return _tlv(0x61, body)
 
     @classmethod
     def decode_body(cls, body: bytes) -> Aare:
         """Parse the contents of the 0x61 TLV."""
-        items = _parse_tlvs(body)
-        context = _single_tlv(items.get(0xA1, b""), 0x06, "application-context-name")
+        items, context = _acse_fields(body)
         if 0xA2 not in items or 0xA3 not in items:
             raise DecodeError("AARE without result or result-source-diagnostic")
         try:
@@ -458,27 +473,30 @@ class ReleaseReason(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ReleaseRequest:
-    """RLRQ (reason normal, ``62 03 80 01 00``)."""
+class _Release:
+    """RLRQ or RLRE: its tag, then the reason (``[0]``) when there is one."""
 
+    TAG: ClassVar[int]
     reason: ReleaseReason | None = ReleaseReason.NORMAL
 
     def encode(self) -> bytes:
         """BER-encode."""
         body = b"" if self.reason is None else _tlv(0x80, bytes([self.reason]))
-        return _tlv(0x62, body)
+        return _tlv(self.TAG, body)
 
 
 @dataclass(frozen=True, slots=True)
-class ReleaseResponse:
+class ReleaseRequest(_Release):
+    """RLRQ (reason normal, ``62 03 80 01 00``)."""
+
+    TAG: ClassVar[int] = 0x62
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResponse(_Release):
     """RLRE."""
 
-    reason: ReleaseReason | None = ReleaseReason.NORMAL
-
-    def encode(self) -> bytes:
-        """BER-encode."""
-        body = b"" if self.reason is None else _tlv(0x80, bytes([self.reason]))
-        return _tlv(0x63, body)
+    TAG: ClassVar[int] = 0x63
 
 
 def _release_reason(body: bytes) -> ReleaseReason | None:
