@@ -1,23 +1,33 @@
-"""Many meters on one gateway's line, read by Home Assistant at the field's timing (issue 18).
+"""Many meters on one gateway's line, read by Home Assistant at the field's timing (issues 18, 27).
 
-``python -m benchmarks.bus METERS TURNAROUND_MS CYCLES`` prints one JSON line. The meters are
-learned on a fast line first (discovery is not what this measures), then the line runs at 9600
-baud with a fixed turnaround while the coordinators poll on their own schedule (every 30 s, each
-waiting for its turn) for CYCLES full cycles. The figures come from the simulator's record of the
-line, not from the scheduler under test:
+``python -m benchmarks.bus METERS TURNAROUND_MS CYCLES [SILENT WRONG_PASSWORD]`` prints one JSON
+line. The meters are learned on a fast line first (discovery is not what this measures), then the
+line runs at 9600 baud with a fixed turnaround while the coordinators poll on their own schedule
+(live power every 5 s, the standard readings every 30 s, each poll waiting for its turn) for
+CYCLES full cycles. With SILENT and WRONG_PASSWORD, that many meters go silent and have their
+password changed at the switch (issue 27's faulty line). The figures come from the simulator's
+record of the line, not from the scheduler under test:
 
-- ``bus_cycle_s``: median time between two sessions of the same meter (the first meter);
-- ``bus_cycle_to_floor``: the worst cycle against the protocol floor of the sessions in it
-  (line time and turnaround of SNRM, AARQ, the GETs, RLRQ and DISC: ``wire.unavoidable``);
-- ``bus_failed_polls``: polls that failed, any meter, from the switch to real timing to the end;
+- ``bus_cycle_s``: median time between two standard reads (the energy import) of the same
+  healthy meter (the first one read after the switch);
+- ``bus_cycle_to_floor``: the worst cycle against the protocol floor of the healthy meters'
+  sessions in it (line time and turnaround of SNRM, AARQ, the GETs, RLRQ and DISC:
+  ``wire.unavoidable``); the faulty meters' sessions are line time the healthy ones lose;
+- ``bus_failed_polls``: polls of the healthy meters that failed, from the switch to the end;
 - ``bus_handover_ms``: line idle from one meter's last answer to the next meter's first frame
-  (TCP close and connect, the stale-input drain, the SNRM's own line time).
+  (TCP close and connect, the stale-input drain, the SNRM's own line time);
+- faulty line: ``bus_silent_repair_s``, the longest time from a silent meter's first failed poll
+  to its repair (due after the meter's 180 s window; "on time" when at most one cycle later), and
+  ``bus_wrong_password_sessions``, the sessions the meter with a wrong password had after the
+  switch (it stops polling and asks for re-authentication after the first).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 import itertools
 import json
 import logging
@@ -29,6 +39,8 @@ from typing import Any
 from homeassistant import loader
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
 
 # The HA test harness ships no type information (no py.typed marker).
 from pytest_homeassistant_custom_component.common import (  # type: ignore[import-untyped]
@@ -36,8 +48,11 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     async_test_home_assistant,
 )
 
+from custom_components.microstar_dlms.const import DOMAIN, ISSUE_METER_SILENT
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
-from microstar_sim import FAST, MeterConfig, Simulator, SimulatorConfig, TimingConfig
+from custom_components.microstar_dlms.dlms import AttributeRef, Obis
+from custom_components.microstar_dlms.freshness import Freshness
+from microstar_sim import FAST, MeterConfig, Silent, Simulator, SimulatorConfig, TimingConfig
 from microstar_sim.record import ConnectionRecord, FrameRecord, SimulatorRecord
 
 from .entries import meter_entry, set_up_every_meter
@@ -45,6 +60,8 @@ from .single import BAUDRATE
 from .wire import exchanges, floor_seconds, unavoidable
 
 SAMPLE = 0.5  # seconds between looks at the coordinators and entities
+# A standard read: the energy import total (a live-only session reads the power alone).
+STANDARD_READ = AttributeRef(3, Obis.parse("1-1:1.8.0"), 2)
 
 
 def meters(count: int) -> tuple[MeterConfig, ...]:
@@ -101,25 +118,44 @@ def _floor(frames: list[FrameRecord], baudrate: int, turnaround: float) -> float
     return floor_seconds(unavoidable(found, wanted), baudrate, turnaround)
 
 
+def _standard(frames: list[FrameRecord]) -> bool:
+    """Whether a session read the standard readings (its energy import total)."""
+    return any(STANDARD_READ in e.refs for e in exchanges(frames))
+
+
 def figures(
-    record: SimulatorRecord, after: float, cycles: int, baudrate: int, turnaround: float
+    record: SimulatorRecord,
+    after: float,
+    cycles: int,
+    baudrate: int,
+    turnaround: float,
+    *,
+    faulty: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Cycles, floors and handovers from the line's record, sessions opened after ``after``."""
+    """Cycles, floors and handovers from the line's record, sessions opened after ``after``;
+    the meters (addresses) in ``faulty`` take line time and add nothing to the floor."""
     sessions = sorted(
         (s for s in _sessions(record) if s[0].opened_at >= after), key=lambda s: s[0].opened_at
     )
-    reference = sessions[0][1]
-    starts = [c.opened_at for c, meter, _ in sessions if meter == reference]
+    healthy = [s for s in sessions if s[1] not in faulty]
+    reference = next(meter for _, meter, frames in healthy if _standard(frames))
+    starts = [
+        c.opened_at for c, meter, frames in healthy if meter == reference and _standard(frames)
+    ]
     # The first start after the switch only opens the first measured cycle.
     windows = list(itertools.pairwise(starts))[:cycles]
     measured = []
     for begin, end in windows:
-        inside = [s for s in sessions if begin <= s[0].opened_at < end]
+        inside = [s for s in healthy if begin <= s[0].opened_at < end]
         floor = sum(_floor(frames, baudrate, turnaround) for _, _, frames in inside)
         measured.append(
             {
                 "cycle_s": round(end - begin, 2),
                 "sessions": len(inside),
+                "live_only_sessions": sum(1 for _, _, frames in inside if not _standard(frames)),
+                "faulty_sessions": sum(
+                    1 for c, meter, _ in sessions if meter in faulty and begin <= c.opened_at < end
+                ),
                 "meters": len({meter for _, meter, _ in inside}),
                 "floor_s": round(floor, 2),
                 "to_floor": round((end - begin) / floor, 3),
@@ -133,8 +169,8 @@ def figures(
         for prev, nxt in itertools.pairwise(sessions)
         if prev[0].closed_at is not None
     ]
-    durations = [c.closed_at - c.opened_at for c, _, _ in sessions if c.closed_at is not None]
-    floors = [_floor(frames, baudrate, turnaround) for _, _, frames in sessions]
+    durations = [c.closed_at - c.opened_at for c, _, _ in healthy if c.closed_at is not None]
+    floors = [_floor(frames, baudrate, turnaround) for _, _, frames in healthy]
     return {
         "cycles": measured,
         "bus_session_s_median": round(statistics.median(durations), 3) if durations else None,
@@ -147,34 +183,74 @@ def figures(
     }
 
 
+def _standard_reads(entry: MockConfigEntry) -> datetime | None:
+    """When a meter's coordinator last read its standard readings."""
+    coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
+    return coordinator.schedule.last_read.get(Freshness.STANDARD)
+
+
+@dataclass(slots=True)
+class Watched:
+    """What the watch saw: the most healthy meters unavailable at once, repairs as raised."""
+
+    worst_unavailable: int = 0
+    repairs: dict[str, datetime] = field(default_factory=dict)  # entry id -> first seen
+
+
 async def _watch(
     hass: HomeAssistant,
-    sim: Simulator,
     entries: list[MockConfigEntry],
     *,
-    after: float,
     cycles: int,
     within: float,
-) -> int:
-    """Wait until the first meter opened ``cycles + 1`` sessions since ``after``; return the
-    most meters seen unavailable at once meanwhile."""
-    first = str(entries[0].runtime_data.coordinator.seat.name)
-    address = next(str(m.address) for m in sim.config.meters if m.serial_number == first)
+    silent: Sequence[MockConfigEntry] = (),
+    healthy: Sequence[MockConfigEntry] = (),
+) -> Watched:
+    """Wait until the first meter read its standard readings ``cycles + 1`` times since now and
+    every silent meter's repair is raised."""
     deadline = time.monotonic() + within
-    worst = 0
+    watched = Watched()
+    reads = 0
+    last = _standard_reads(entries[0])
+    issues = ir.async_get(hass)
     while time.monotonic() < deadline:
         await asyncio.sleep(SAMPLE)
-        worst = max(worst, _unavailable(hass, entries))
-        opened = [s for s in sim.record.sessions if s.meter == address and s.opened_at >= after]
-        if len(opened) > cycles + 1:  # the last cycle's closing session has begun
-            return worst
+        watched.worst_unavailable = max(
+            watched.worst_unavailable, _unavailable(hass, healthy or entries)
+        )
+        for entry in silent:
+            issue = issues.async_get_issue(DOMAIN, f"{ISSUE_METER_SILENT}_{entry.entry_id}")
+            if issue is not None and entry.entry_id not in watched.repairs:
+                watched.repairs[entry.entry_id] = dt_util.utcnow()
+        if (now := _standard_reads(entries[0])) != last:
+            last, reads = now, reads + 1
+        # The last cycle's closing standard read has begun.
+        if reads > cycles + 1 and len(watched.repairs) == len(silent):
+            return watched
     raise RuntimeError(f"{cycles} cycles did not complete within {within:.0f} s")
 
 
+def faulty_meters(count: int, silent: int, wrong_password: int) -> tuple[list[int], list[int]]:
+    """Indices of the silent and the wrong-password meters, spread over the line (never the
+    first meter: it is the reference of the cycles)."""
+    spread = [
+        round((k + 1) * count / (silent + wrong_password + 1))
+        for k in range(silent + wrong_password)
+    ]
+    return spread[:silent], spread[silent:]
+
+
 async def run(
-    count: int, turnaround: float, cycles: int, *, baudrate: int = BAUDRATE
+    count: int,
+    turnaround: float,
+    cycles: int,
+    *,
+    baudrate: int = BAUDRATE,
+    silent: int = 0,
+    wrong_password: int = 0,
 ) -> dict[str, Any]:
-    """Learn ``count`` meters fast, then ``cycles`` cycles at ``baudrate`` and ``turnaround``."""
+    """Learn ``count`` meters fast, then ``cycles`` cycles at ``baudrate`` and ``turnaround``,
+    with ``silent`` meters silent and ``wrong_password`` meters refusing the password."""
     config = SimulatorConfig(meters=meters(count), timing=FAST)
     async with Simulator(config) as sim, async_test_home_assistant() as hass:
         hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/
@@ -185,20 +261,43 @@ async def run(
         for entry in entries:
             entry.add_to_hass(hass)
         await _learn(hass, entries)
+        silenced, refusing = faulty_meters(count, silent, wrong_password)
+        for index in silenced:
+            sim.set_fault(Silent(), meter=index)
+        for index in refusing:
+            sim.set_password(1, "not-the-password", meter=index)
+        faulty = {*silenced, *refusing}
+        healthy = [e for n, e in enumerate(entries) if n not in faulty]
         sim.set_timing(
             TimingConfig(baudrate=baudrate, turnaround_min=turnaround, turnaround_max=turnaround)
         )
-        failed_before = _failures(entries)
+        failed_before = _failures(healthy)
         after = time.monotonic()
         started = time.monotonic()
-        worst_unavailable = await _watch(
-            hass, sim, entries, after=after, cycles=cycles, within=60 + (cycles + 2) * count * 15
+        watched = await _watch(
+            hass,
+            entries,
+            cycles=cycles,
+            within=60 + (cycles + 2) * count * 15,
+            silent=[entries[n] for n in silenced],
+            healthy=healthy,
         )
         wall = time.monotonic() - started
-        failed = _failures(entries) - failed_before
+        failed = _failures(healthy) - failed_before
         bus = entries[0].runtime_data.coordinator.seat.bus
         scheduler = {"cycle_s": round(bus.cycle or 0, 2), "round_s": bus.round_time}
-        result = figures(sim.record, after, cycles, baudrate, turnaround)
+        addresses = [str(m.address) for m in sim.config.meters]
+        result = figures(
+            sim.record, after, cycles, baudrate, turnaround, faulty={addresses[n] for n in faulty}
+        )
+        faults = _faulty_figures(
+            sim,
+            entries=entries,
+            silenced=silenced,
+            refusing=refusing,
+            watched=watched,
+            after=after,
+        )
         await hass.async_stop(force=True)
     return {
         "bus_meters": count,
@@ -206,17 +305,54 @@ async def run(
         "baudrate": baudrate,
         **result,
         "bus_failed_polls": failed,
-        "bus_unavailable_meters_max": worst_unavailable,
+        "bus_unavailable_meters_max": watched.worst_unavailable,
+        **faults,
         "scheduler_says": scheduler,
         "measured_s": round(wall, 1),
+    }
+
+
+def _faulty_figures(
+    sim: Simulator,
+    *,
+    entries: Sequence[MockConfigEntry],
+    silenced: Sequence[int],
+    refusing: Sequence[int],
+    watched: Watched,
+    after: float,
+) -> dict[str, Any]:
+    """The silent meters' repairs (from the first failed poll) and the wrong password's cost."""
+    if not silenced and not refusing:
+        return {}
+    delays = []
+    for index in silenced:
+        entry = entries[index]
+        first_failure = entry.runtime_data.coordinator.health.silent_since
+        raised = watched.repairs.get(entry.entry_id)
+        if first_failure is not None and raised is not None:
+            delays.append((raised - first_failure).total_seconds())
+    addresses = [str(m.address) for m in sim.config.meters]
+    refused = {addresses[n] for n in refusing}
+    return {
+        "bus_silent_meters": len(silenced),
+        "bus_silent_repair_s": round(max(delays), 1) if delays else None,
+        "bus_silent_repairs_raised": len(delays),
+        "bus_wrong_password_meters": len(refusing),
+        "bus_wrong_password_sessions": sum(
+            1
+            for session in sim.record.sessions
+            if session.opened_at >= after and session.meter in refused
+        ),
     }
 
 
 def main() -> None:
     """Entry point: print the result as one JSON line."""
     logging.basicConfig(level=logging.WARNING)
-    count, turnaround_ms, cycles = (int(a) for a in sys.argv[1:4])
-    print(json.dumps(asyncio.run(run(count, turnaround_ms / 1000, cycles))), flush=True)
+    count, turnaround_ms, cycles, *faults = (int(a) for a in sys.argv[1:])
+    silent, wrong_password = (*faults, 0, 0)[:2]
+    result = run(count, turnaround_ms / 1000, cycles, silent=silent, wrong_password=wrong_password)
+    print(json.dumps(asyncio.run(result)), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,18 @@ from pytest_homeassistant_custom_component.common import (  # type: ignore[impor
     MockConfigEntry,
 )
 
-from custom_components.microstar_dlms.const import CONNECTION_TCP, DOMAIN
+from custom_components.microstar_dlms.const import (
+    CONNECTION_TCP,
+    DEFAULT_RESPONSE_TIMEOUT,
+    DOMAIN,
+)
 from custom_components.microstar_dlms.meter_config import MeterConfig
 
 if TYPE_CHECKING:  # the scale run's process loads no simulator
     from microstar_sim import Simulator
 
 PASSWORD = "2222222222"  # noqa: S105 - the simulated meters' well-known test password
+RESPONSE_TIMEOUT = DEFAULT_RESPONSE_TIMEOUT  # the form's (the smoke test shortens it)
 
 
 def meter_entry(
@@ -40,6 +45,7 @@ def gateway_entry(
         password=PASSWORD,
         address_size=address_size,
         server_physical=physical,
+        response_timeout=RESPONSE_TIMEOUT,
     )
     return MockConfigEntry(
         domain=DOMAIN,

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from .faults import FAULT_NAMES, describe_fault, parse_fault
@@ -22,7 +23,8 @@ _LOGGER = logging.getLogger(__name__)
 
 HELP = (
     "commands: help | status | record | faults | fault SPEC [meter=N] | clear | "
-    "power-cycle [N] | password SAP PASSWORD|none [meter=N] | stale HEX | quit; "
+    "power-cycle [N] | password SAP PASSWORD|none [meter=N] | load W|model [meter=N] | "
+    "stale HEX | quit; "
     f"fault names: {', '.join(FAULT_NAMES)}"
 )
 
@@ -107,6 +109,14 @@ class ControlServer(Listener):
                 password = None if positional[1] == "none" else positional[1]
                 sim.set_password(int(positional[0]), password, meter or 0)
                 return "ok password set"
+            case "load":
+                if len(positional) != 1:
+                    raise ValueError("usage: load W|model [meter=N]")
+                watts = None if positional[0] == "model" else float(positional[0])
+                if watts is not None and not math.isfinite(watts):
+                    raise ValueError(f"{positional[0]} W is no power")
+                sim.set_load(watts, meter)
+                return "ok load " + ("follows the model" if watts is None else f"{watts:g} W")
             case "stale":
                 sim.add_stale_bytes(bytes.fromhex("".join(positional)))
                 return "ok stale bytes added"

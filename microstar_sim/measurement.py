@@ -1,7 +1,9 @@
 """What the meter measures: a household load (with some PV) and the registers that integrate it.
 
 Instantaneous values are a pure function of time and the seed, so frozen time gives steady values;
-energy integrates power between reads and only grows.
+energy integrates power between reads and only grows. A test can hold the net power at a value
+(``LoadModel.held``, the control port's ``load W``): the registers integrate the model up to that
+moment, then the held power.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class LoadModel:
         self.offset = timedelta(minutes=utc_offset_minutes)
         self._shares = (0.40, 0.35, 0.25) if phases == 3 else (1.0,)
         self._scale = 1.0 if phases == 3 else 0.45
+        self.held: float | None = None
+        """Net power held at this value (W, positive import) instead of the household's."""
 
     def _noise(self, t: float, channel: int) -> float:
         """A value in [-1, 1) that holds for ``_NOISE_STEP`` seconds (deterministic)."""
@@ -86,7 +90,9 @@ class LoadModel:
         return (0.0, 0.0, 0.0, 150.0, 800.0, 2000.0)[int(draw * 6)]
 
     def net_power(self, at: datetime) -> float:
-        """Net active power at ``at`` (W, positive import)."""
+        """Net active power at ``at`` (W, positive import): the held value, if one is."""
+        if self.held is not None:
+            return self.held
         t = at.timestamp()
         local = at + self.offset
         hour = local.hour + local.minute / 60 + local.second / 3600

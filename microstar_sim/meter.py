@@ -237,6 +237,12 @@ class SimulatedMeter:
         self.association = Association(access, self._association_view(access, 0xFFFF), record)
         self._last_activity = self.clock.monotonic()
 
+    def set_load(self, watts: float | None) -> None:
+        """Hold the net power at ``watts`` (positive import, negative export; None: the
+        household's again); the energy registers count what was drawn up to now first."""
+        self.registers.advance(self.clock.now())
+        self.model.held = watts
+
     def set_password(self, client_sap: int, password: str | None) -> None:
         """Change (or add) the password of a client SAP."""
         current = self.clients.get(client_sap)

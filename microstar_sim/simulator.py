@@ -189,6 +189,11 @@ class Simulator:
         measures them at the field's speed)."""
         self.line.timing = timing
 
+    def set_load(self, watts: float | None, meter: int | None = None) -> None:
+        """Hold a meter's (or every meter's) net power at ``watts`` (None: its household's)."""
+        for target in self.meters if meter is None else [self.meters[meter]]:
+            target.set_load(watts)
+
     def set_password(self, client_sap: int, password: str | None, meter: int = 0) -> None:
         """Change the LLS password a meter expects from a client SAP (None: no authentication)."""
         self.meters[meter].set_password(client_sap, password)

@@ -10,8 +10,14 @@ vendor wrote them (``source`` guide; a test pins them), then the objects outside
   ``cumulative`` (yes: a register that only grows, published through its glitch guard);
   ``enabled`` by default (yes, or an OBIS code: on a meter that has that object); ``category``.
 - ``event``: the event entity's translation key and its ``event_type`` (enabled by default).
+- ``freshness``: how often a presented object is read (``freshness.Freshness``: live every 5 s
+  where the line has room, standard every 30 s, slow every 15 minutes).
 - ``requires``: objects (space-separated) the meter must have before this one is probed.
 - ``not_presented``: why an object has no entity.
+
+A row of ``source`` computed is no object of the meter: the integration computes its value from
+the objects it ``requires``, read in the same session (the net power, OBIS 16.7.0, is the first
+minus the second: import minus export). It is never probed.
 
 A row ending in ``*X`` is a history: objects F = 1 .. HISTORY_DEPTH. The table is read once, at
 import (Home Assistant imports an integration in its import executor, off the event loop). The
@@ -43,6 +49,7 @@ from homeassistant.const import (
 
 from .dlms import DecodeError
 from .dlms.obis import UNITLESS, Obis, Unit
+from .freshness import Freshness
 
 TABLE: Final = Path(__file__).with_name("catalogue.csv")
 THREE_PHASE_MARKER: Final = "1.1.52.7.0.255"  # voltage L2: single-phase meters do not have it
@@ -182,7 +189,12 @@ class KnownObject:
     """Why it has no entity (when ``presented`` is empty)."""
     requires: tuple[str, ...] = ()
     """Probed only once the meter has these objects (a channel's energy total; the active
-    tariff for tariff registers beyond import energy), never where one is absent."""
+    tariff for tariff registers beyond import energy), never where one is absent. A computed
+    object's inputs."""
+    freshness: Freshness | None = None
+    """How often it is read (None: not presented, never read for an entity)."""
+    computed: bool = False
+    """Not the meter's: computed from ``requires`` (the first minus the second)."""
 
     @property
     def channel(self) -> int:
@@ -252,9 +264,24 @@ def _presented(row: Mapping[str, str]) -> tuple[Presentation, ...]:
     return tuple(presented)
 
 
+def _freshness(row: Mapping[str, str], presented: tuple[Presentation, ...]) -> Freshness | None:
+    """A presented object's class (every one has one); none for the others."""
+    if not presented:
+        if row["freshness"]:
+            raise ValueError("a freshness for an object not presented")
+        return None
+    return Freshness(row["freshness"])
+
+
 def _objects(row: Mapping[str, str]) -> Iterator[KnownObject]:
     """The objects of one row of the table."""
     presented = _presented(row)
+    computed = row["source"] == "computed"
+    requires = _codes(row["requires"])
+    if computed and (len(requires) != 2 or not row["sensor"] or row["event"]):
+        raise ValueError(
+            "a computed object is a sensor of two objects (the first minus the second)"
+        )
     for key in _keys(row["obis"]):
         yield KnownObject(
             key,
@@ -262,7 +289,9 @@ def _objects(row: Mapping[str, str]) -> Iterator[KnownObject]:
             row["description"],
             presented,
             not_presented=row["not_presented"],
-            requires=_codes(row["requires"]),
+            requires=requires,
+            freshness=_freshness(row, presented),
+            computed=computed,
         )
 
 
@@ -310,14 +339,26 @@ def _probe_rank(known: KnownObject) -> tuple[int, int, bool, bool]:
 
 
 PROBED: Final[Mapping[str, KnownObject]] = {
-    known.key: known for known in sorted(PRESENTED.values(), key=_probe_rank)
+    known.key: known for known in sorted(PRESENTED.values(), key=_probe_rank) if not known.computed
 }
-"""What discovery probes, in the order it asks: the presented objects (the serial number and
-the firmware, read at every identity check, are not presented). Enabled entities' first, then
+"""What discovery probes, in the order it asks: the presented objects of the meter (the serial
+number and the firmware, read at every identity check, are not presented; computed ones are no
+object of the meter). Enabled entities' first, then
 those another object enables (the tariff's registers: enabled once the tariff answers, earlier
 in the same poll), then the rest.
 Within each: channel 1's readings, the meter's own objects, channels 2 and 3 (whose objects wait
 for their energy counter); energy counters (the Energy dashboard's) first; else in table order."""
+
+
+COMPUTED: Final[Mapping[str, KnownObject]] = {
+    key: known for key, known in PRESENTED.items() if known.computed
+}
+"""The objects the integration computes (net power), by key."""
+
+FRESHNESS: Final[Mapping[str, Freshness | None]] = {
+    key: known.freshness for key, known in CATALOGUE.items()
+}
+"""How often each object is read, by key."""
 
 
 def presentations(platform: Platform) -> Iterator[tuple[KnownObject, Presentation]]:

@@ -1,9 +1,11 @@
-"""One poll per interval: its turn on the line, one guarded session, errors mapped once, the
-poll's health, and what it learned kept in the store.
+"""One poll whenever a class of readings falls due: its turn on the line, one guarded session,
+errors mapped once, the poll's health, and what it learned kept in the store.
 
 What a session does is the work of others: ``identity`` (is it still this meter, on which
-firmware), ``learner`` (which objects to ask, what the answers teach) and ``reading`` (which
-values to read, each scaled with its unit).
+firmware), ``learner`` (which objects to ask, what the answers teach), ``freshness`` (which
+classes are due: live power every 5 s, the standard readings every 30 s, the slow ones every
+15 minutes) and ``reading`` (the values of the objects due, each scaled with its unit, laid over
+the last reading).
 """
 
 import asyncio
@@ -15,11 +17,11 @@ from typing import override
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError
-from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
-from .catalogue import KnownObject
-from .const import DOMAIN, LOGGER, POLL_TIMEOUT, UPDATE_INTERVAL
+from .catalogue import PRESENTED, KnownObject
+from .const import DOMAIN, LOGGER, POLL_TIMEOUT
 from .devices import async_remove_stale_devices
 from .discovery import (
     DISABLED_DISCOVERY_BUDGET,
@@ -32,13 +34,14 @@ from .dlms import MeterClient, MeterSession
 from .dlms.bus import Turn
 from .dlms.errors import AuthenticationFailed, DlmsError
 from .dlms.trace import SessionTrace
+from .freshness import INTERVALS, Freshness, ReadSchedule
 from .identity import async_check_identity
 from .learner import EnabledEntities, Learner, pending_objects, probe_batch
 from .line import MeterLine
 from .meter_config import MeterConfig
-from .meter_io import error_kind
+from .meter_io import poll_failed
 from .poll_health import PollHealth, async_record_failure, async_record_success
-from .reading import DeviationSign, MeterReading, ValueReads
+from .reading import DeviationSign, MeterReading, SessionValues
 from .registry import registered_objects
 
 type MicrostarConfigEntry = ConfigEntry[MicrostarRuntimeData]
@@ -57,7 +60,8 @@ class MicrostarRuntimeData:
 
 
 class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
-    """Reads one meter every 30 s (or when its turn on a full line comes), one session a poll."""
+    """Reads one meter whenever a class of its readings falls due (or when its turn on a full
+    line comes), one session a poll."""
 
     config_entry: MicrostarConfigEntry
 
@@ -74,7 +78,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             LOGGER,
             config_entry=entry,
             name=f"Microstar meter {entry.unique_id}",
-            update_interval=UPDATE_INTERVAL,
+            update_interval=INTERVALS[Freshness.LIVE],
             always_update=False,
         )
         self.meter_config = MeterConfig.from_entry_data(entry.data)
@@ -88,6 +92,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         # Devices the meter no longer has are looked for once learning is done (and at setup).
         self._devices_checked = False
         self.deviation = DeviationSign()  # the meter's, learned from its clock
+        self.schedule = ReadSchedule()
         self.health = health
         self._frames = SessionTrace()
         # The one client of this meter: its polls and the read action's sessions.
@@ -118,15 +123,17 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
                 # (bounded by the lock timeout, as the flow's own session).
                 reading = await self._async_poll(None)
             else:
-                # Against the interval asked for (a failing meter's back-off is no full line).
-                async with self.line.turn(self.update_interval or UPDATE_INTERVAL) as turn:
+                urgent = self.health.decides_repair(dt_util.utcnow())
+                async with self.line.turn(self.schedule, urgent=urgent) as turn:
                     reading = await self._async_poll(turn)
         finally:
             if self._learned:
                 self._learned = False
                 await self.store.async_save(self.discovery)
         async_record_success(self.hass, self.config_entry, self.health)
-        self.update_interval = UPDATE_INTERVAL
+        now = dt_util.utcnow()
+        self.update_interval = next_in = self.schedule.next_poll_in(now)
+        self.health.next_poll = now + next_in  # when the next class falls due
         return reading
 
     @override
@@ -159,24 +166,10 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         except ConfigEntryError:
             self._record_failure("wrong_meter", answered=True)
             raise
-        except DlmsError as err:
-            kind = error_kind(err)
-            self._record_failure(kind)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key=kind,
-                translation_placeholders={
-                    "endpoint": self.meter_config.display_endpoint,
-                    "error": str(err),
-                },
-            ) from err
-        except TimeoutError as err:
-            self._record_failure("poll_timeout")
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="poll_timeout",
-                translation_placeholders={"seconds": str(int(POLL_TIMEOUT))},
-            ) from err
+        except (DlmsError, TimeoutError) as err:
+            failed = poll_failed(err, self.meter_config)
+            self._record_failure(str(failed.translation_key))
+            raise failed from err
         finally:
             self.health.last_duration = round(monotonic() - started, 3)
             # Kept in flat buffers, not as records or dicts: either fed the garbage collector
@@ -184,27 +177,32 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
             self.health.last_frames = self._frames.copy()
 
     async def _async_session(self, session: MeterSession) -> MeterReading:
-        """The identity when due, discovery within its budget, then the enabled objects' values."""
+        """The identity when due, discovery within its budget, then the values of the enabled
+        objects whose class is due (and of those never read yet), over the last reading."""
+        started = dt_util.utcnow()
         discovery = self.discovery
-        if self._identity_doubt or discovery.identity_due(dt_util.utcnow()):
+        if self._identity_doubt or discovery.identity_due(started):
             await async_check_identity(self.hass, self.config_entry.entry_id, session, discovery)
             self._identity_doubt = False
             self._learned = True
         enabled = self.enabled_entities()
         if not self._dialog_waits():  # else the identity only: learning starts after setup
             await self._async_learn(session, enabled)
-        reads = ValueReads(discovery, enabled, self.deviation)
-        reading = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
-        if reads.undefined and discovery.objects:
-            # A confirmed object is undefined now: the meter changed, learn it again next poll.
-            LOGGER.warning(
-                "Meter %s no longer has %s; learning its objects again",
-                discovery.serial,
-                reads.undefined[0],
-            )
-            discovery.forget()
-            self._learned = True
+        live_first = self.data is not None and self.last_update_success  # see _show
+        reads = SessionValues(discovery, enabled, self.deviation, live_first=live_first)
+        reading = await reads.async_read(session, self.schedule, started, self.data, self._show)
+        self.line.note_interval(self.schedule)
+        self._learned |= discovery.forget_changed(reads.undefined)
         return reading
+
+    @callback
+    def _show(self, reading: MeterReading) -> None:
+        """Show a session's live values while it goes on, as a poll's end would (data, then the
+        listeners); only for a meter shown available, so a later read's failure still fails the
+        poll. Not async_set_updated_data: it marks the poll good and sets the next poll's timer
+        before the session has ended, which its end does (or fails the poll)."""
+        self.data = reading
+        self.async_update_listeners()
 
     async def _async_learn(self, session: MeterSession, enabled: EnabledEntities) -> None:
         """Probe the objects still unknown, batch by batch, within this poll's budget."""
@@ -230,7 +228,7 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         """Which objects' entities are enabled (the entity registry read once, per poll)."""
         entry = self.config_entry
         registered = registered_objects(self.hass, entry.entry_id, str(entry.unique_id))
-        return EnabledEntities(self.catalogue, registered, self.discovery)
+        return EnabledEntities(PRESENTED, registered, self.discovery)
 
     def pending_objects(self) -> list[str]:
         """Catalogue keys still to probe, enabled entities' first."""

@@ -29,6 +29,7 @@ async def async_get_config_entry_diagnostics(
     seat = coordinator.seat
     bus = seat.bus
     interval = coordinator.update_interval
+    schedule = coordinator.schedule
     enabled = coordinator.enabled_entities()
     reading = coordinator.data
     values = reading.values if reading is not None else {}
@@ -86,6 +87,20 @@ async def async_get_config_entry_diagnostics(
                 "interval_s": _seconds(seat.interval),
                 "last_wait_s": _seconds(seat.last_wait),
                 "last_turn_s": _seconds(seat.last_hold),
+                # How often each class is read: asked for, and measured between its last two
+                # reads (a full line stretches the live reads first).
+                "freshness": {
+                    str(freshness): {
+                        "asked_s": interval.total_seconds(),
+                        "measured_s": _seconds(
+                            measured.total_seconds()
+                            if (measured := schedule.measured.get(freshness))
+                            else None
+                        ),
+                        "last_read": schedule.last_read.get(freshness),
+                    }
+                    for freshness, interval in schedule.intervals.items()
+                },
             },
         },
     }

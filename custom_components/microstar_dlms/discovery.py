@@ -5,7 +5,7 @@ absent ones) costs far less than the meter's object list on a large meter: the v
 meter lists 450 objects (a 21 kB list) of which about 45 matter here (figures in the README).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -14,7 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from .const import DOMAIN, LOGGER
 from .cosem import MeterObject, ScalerUnit
 
 STORAGE_VERSION: Final = 1
@@ -80,6 +80,17 @@ class MeterDiscovery:
         self.absent.clear()
         self.set_aside.clear()
         self.identity_checked = None
+
+    def forget_changed(self, undefined: Sequence[str]) -> bool:
+        """Start over when a confirmed object is ``undefined`` now (the meter changed: learn it
+        again next poll); whether it did."""
+        if not undefined or not self.objects:
+            return False
+        LOGGER.warning(
+            "Meter %s no longer has %s; learning its objects again", self.serial, undefined[0]
+        )
+        self.forget()
+        return True
 
     def as_dict(self) -> dict[str, Any]:
         """The stored form (JSON)."""

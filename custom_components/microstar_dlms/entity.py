@@ -1,7 +1,12 @@
-"""Base entity: one device per meter (and per extra channel), unique ids ``<serial>_<obis>``."""
+"""Base entity: one device per meter (and per extra channel), unique ids ``<serial>_<obis>``.
+
+An entity writes its state when its object was read in the session (a live one every few
+seconds, a slow one every 15 minutes: its last report time says when the meter was last asked)
+or when the meter went out of reach or came back; between its reads it keeps its last value.
+"""
 
 from functools import lru_cache
-from typing import Final
+from typing import Final, override
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -31,6 +36,7 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
         """Initialize the entity from what discovery learned about the meter."""
         super().__init__(coordinator)
         self.entity_description = description
+        self._shown_available: bool | None = None
         self._attr_unique_id = object_unique_id(meter.serial, description.key)
         channel = CATALOGUE[description.key].channel
         self._attr_device_info = (
@@ -38,6 +44,20 @@ class MicrostarEntity(CoordinatorEntity[MicrostarCoordinator]):
             if channel == 1
             else channel_device(coordinator, meter, channel)
         )
+
+    @property
+    def read_now(self) -> bool:
+        """Whether the last session read this entity's object."""
+        return self.entity_description.key in self.coordinator.data.read
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        """Write the state when the object was read now, or the meter's reach changed."""
+        available = self.available
+        if self.read_now or available != self._shown_available:
+            self._shown_available = available
+            super()._handle_coordinator_update()
 
 
 def meter_model(meter: MeterDiscovery) -> str:

@@ -1,6 +1,9 @@
 """Talking to a meter for the config flow and the coordinator: identify it, find its address
 form, and name what went wrong in the words of the translations."""
 
+from homeassistant.helpers.update_coordinator import UpdateFailed
+
+from .const import DOMAIN, POLL_TIMEOUT
 from .cosem import FIRMWARE, SERIAL_NUMBER, MeterObject, as_text
 from .dlms import MeterClient, MeterSession, ReadResult, ServerAddress
 from .dlms.errors import (
@@ -40,6 +43,19 @@ def error_kind(err: DlmsError) -> str:
         if isinstance(err, error_type):
             return kind
     return "protocol_error"
+
+
+def poll_failed(err: DlmsError | TimeoutError, config: MeterConfig) -> UpdateFailed:
+    """The failed poll Home Assistant shows for a client error or the poll's own timeout (its
+    translation key is the statistics bucket)."""
+    if isinstance(err, DlmsError):
+        key = error_kind(err)
+        placeholders = {"endpoint": config.display_endpoint, "error": str(err)}
+    else:
+        key, placeholders = "poll_timeout", {"seconds": str(int(POLL_TIMEOUT))}
+    return UpdateFailed(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
 
 
 async def async_identify(config: MeterConfig, server: ServerAddress, *, probe: bool = False) -> str:

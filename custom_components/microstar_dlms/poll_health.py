@@ -94,6 +94,19 @@ class PollHealth:
             due.append(ISSUE_METER_SILENT if past_window else ISSUE_METER_NOT_ANSWERING)
         return due
 
+    def decides_repair(self, now: datetime) -> bool:
+        """Whether a poll now decides the silent repair (raised if it fails too): on a shared
+        line it goes before the other polls (dlms/bus.py), so the repair is not a cycle late."""
+        since = self.silent_since
+        if since is None or self.silent_streak + 1 < REPAIR_AFTER_POLLS:
+            return False
+        raised = (
+            self.silent_streak >= REPAIR_AFTER_POLLS
+            and self.last_failure is not None
+            and self.last_failure - since > METER_INACTIVITY_WINDOW
+        )
+        return not raised and now - since > METER_INACTIVITY_WINDOW
+
     def next_poll_in(self, now: datetime) -> timedelta:
         """When to poll again: every interval until a failing meter's repairs are decided,
         then doubling up to BACKOFF_MAX, but never past the moment its silent repair is due."""

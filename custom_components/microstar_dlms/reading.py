@@ -8,9 +8,16 @@ exactly by the scaler_unit learned once, with that unit; a date-time as a ``date
 meter's deviation sign (``DeviationSign``, learned from its clock); the meter clock's drift; and
 which confirmed objects the meter now calls undefined. A poll whose every read the meter refused
 with an exception (no data-access result: the association is gone) is a ``ProtocolError``.
+
+A session reads only the classes due (``freshness.py``): ``MeterReading.after`` lays its values
+over the last reading, so an object not read in this session keeps its last value (not unknown),
+and ``read`` says which were read now. A computed object (the net power) is the difference of
+its two inputs read in the same session, in the finer of their scalers. ``SessionValues`` reads
+a session's values in steps, the live ones first when others follow, and hands the reading of
+each step but the last to be shown at once.
 """
 
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -18,12 +25,14 @@ from typing import Any
 
 from homeassistant.util import dt as dt_util
 
+from .catalogue import COMPUTED, FRESHNESS, KnownObject
 from .const import LOGGER
-from .cosem import UNSCALED, ScalerUnit, as_cosem_datetime, as_datetime, as_number
+from .cosem import CLOCK, UNSCALED, ScalerUnit, as_cosem_datetime, as_datetime, as_number
 from .discovery import MeterDiscovery
-from .dlms import AttributeRef, ReadResult
+from .dlms import AttributeRef, MeterSession, ReadResult
 from .dlms.errors import DataAccessResult, DlmsError, ProtocolError, RequestRefusedError
 from .dlms.interface_classes import CLASS_CLOCK
+from .freshness import ReadSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +46,31 @@ class Measured:
 
 @dataclass(frozen=True, slots=True)
 class MeterReading:
-    """One poll's values by object key (the clock's is its drift)."""
+    """The meter's values by object key (the clock's is its drift): this session's, and the
+    last ones of the objects it did not read."""
 
     values: Mapping[str, Measured]
     clock_drift: int | None = None
     capture_times: Mapping[str, datetime] = field(default_factory=dict)
     """When a value was captured (an extended register's: its capture_time)."""
+    read: frozenset[str] = frozenset()
+    """The objects this session read (refused ones included; computed ones it computed)."""
+    read_at: datetime | None = None
+
+    def after(self, last: MeterReading | None) -> MeterReading:
+        """This session's reading laid over ``last``: what it did not read keeps its value."""
+        if last is None:
+            return self
+        return MeterReading(
+            {**last.values, **self.values},
+            self.clock_drift if CLOCK in self.read else last.clock_drift,
+            {
+                **{k: t for k, t in last.capture_times.items() if k not in self.read},
+                **self.capture_times,
+            },
+            self.read,
+            self.read_at,
+        )
 
 
 @dataclass(slots=True)
@@ -59,13 +87,21 @@ class ValueReads:
     each (or one GET-with-list), then their capture times."""
 
     def __init__(
-        self, discovery: MeterDiscovery, enabled: Container[str], sign: DeviationSign
+        self,
+        discovery: MeterDiscovery,
+        enabled: Container[str],
+        sign: DeviationSign,
+        computed: Sequence[KnownObject] = (),
     ) -> None:
-        """Plan the reads of the confirmed objects in ``enabled``; ``sign`` is the meter's."""
+        """Plan the reads of the confirmed objects in ``enabled`` (this session's), and the
+        ``computed`` objects of their values; ``sign`` is the meter's."""
         self._serial = discovery.serial
         self._sign = sign
         self._units = discovery.scaler_units
         self._wanted = [obj for key, obj in discovery.objects.items() if key in enabled]
+        self._computed = [
+            (known, unit) for known in computed if (unit := computed_unit(discovery, known))
+        ]
         self._captured = [(obj.key, ref) for obj in self._wanted if (ref := obj.capture_time_ref())]
         self.refs: list[AttributeRef] = [obj.value_ref() for obj in self._wanted]
         self.refs += [ref for _, ref in self._captured]
@@ -103,7 +139,13 @@ class ValueReads:
             if result.error is None
             and isinstance(stamp := register_value(result.value, UNSCALED, inverted), datetime)
         }
-        return MeterReading(values, clock_drift, capture_times)
+        read = {obj.key for obj in self._wanted}
+        for known, unit in self._computed:
+            first, second = (values.get(key) for key in known.requires)
+            if first is not None and second is not None:
+                values[known.key] = difference(first, second, unit)
+                read.add(known.key)
+        return MeterReading(values, clock_drift, capture_times, frozenset(read), read_at)
 
     def _read_clock(self, results: Sequence[ReadResult], read_at: datetime) -> int | None:
         """The clock's drift; the deviation sign it shows is the one every date-time uses."""
@@ -115,6 +157,77 @@ class ValueReads:
                 if inverted is not None:
                     self._sign.inverted = inverted
         return clock_drift
+
+
+class SessionValues:
+    """The values one session reads: of the objects whose entities are enabled (with the inputs
+    of the computed ones), those due; the live ones first, in a request of their own, when others
+    follow and ``live_first`` (Home Assistant shows them while the others are read)."""
+
+    def __init__(
+        self,
+        discovery: MeterDiscovery,
+        enabled: Container[str],
+        sign: DeviationSign,
+        *,
+        live_first: bool,
+    ) -> None:
+        """Name the objects wanted of what ``discovery`` confirmed; ``sign`` is the meter's."""
+        self._discovery = discovery
+        self._sign = sign
+        self._live_first = live_first
+        self._computed = [c for c in COMPUTED.values() if c.key in enabled]
+        inputs = {key for c in self._computed for key in c.requires}
+        self._wanted = [key for key in discovery.objects if key in enabled or key in inputs]
+        self.read: set[str] = set()
+        """The objects read (and computed) in the session, every step's."""
+        self.undefined: list[str] = []
+        """Confirmed objects the meter answered object-undefined: it changed."""
+
+    async def async_read(
+        self,
+        session: MeterSession,
+        schedule: ReadSchedule,
+        started: datetime,
+        last: MeterReading | None,
+        show: Callable[[MeterReading], None],
+    ) -> MeterReading:
+        """Read what ``schedule`` says is due at ``started``, step by step, each step's values
+        laid over ``last`` and the steps before; ``show`` gets the reading between two steps."""
+        plan = schedule.plan(started, self._wanted, FRESHNESS)
+        first, *rest = plan.steps(FRESHNESS) if self._live_first else [plan.keys]
+        reading = await self._async_step(session, first, last)
+        for keys in rest:
+            show(reading)
+            reading = await self._async_step(session, keys, reading)
+        schedule.done(plan, started, self.read)
+        return reading
+
+    async def _async_step(
+        self, session: MeterSession, keys: Container[str], last: MeterReading | None
+    ) -> MeterReading:
+        """One request's values (of ``keys``) over ``last``."""
+        reads = ValueReads(self._discovery, keys, self._sign, self._computed)
+        fresh = reads.reading(await session.read_attributes(reads.refs), dt_util.utcnow())
+        self.read |= fresh.read
+        self.undefined += reads.undefined
+        return fresh.after(last)
+
+
+def computed_unit(discovery: MeterDiscovery, known: KnownObject) -> ScalerUnit | None:
+    """The scaler_unit of a computed object: its inputs' unit in the finer of their scalers
+    (None while an input is unconfirmed, or when their units differ)."""
+    units = [discovery.scaler_units.get(key) for key in known.requires]
+    if any(unit is None for unit in units) or len({u.unit for u in units if u}) != 1:
+        return None
+    return ScalerUnit(min(u.scaler for u in units if u), units[0].unit if units[0] else 0)
+
+
+def difference(first: Measured, second: Measured, unit: ScalerUnit) -> Measured:
+    """``first`` minus ``second`` (unknown when either is): the net power, import - export."""
+    if isinstance(first.value, Decimal) and isinstance(second.value, Decimal):
+        return Measured(first.value - second.value, unit)
+    return Measured(None, unit)
 
 
 def register_value(

@@ -23,6 +23,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .catalogue import (
     CATALOGUE,
+    COMPUTED,
     TARIFF_STATES,
     AsSensor,
     ValueKind,
@@ -37,7 +38,7 @@ from .discovery import MeterDiscovery
 from .energy_guard import REBASE_AFTER_READS, WH_PER_UNIT, EnergyGuard, Verdict
 from .entity import MicrostarEntity
 from .entity_pacing import async_add_as_confirmed
-from .reading import MeterReading
+from .reading import MeterReading, computed_unit
 
 PARALLEL_UPDATES = 0
 
@@ -78,6 +79,17 @@ def _discovered(meter: MeterDiscovery, key: str) -> bool:
     return key in meter.objects
 
 
+def _computable(meter: MeterDiscovery, key: str) -> bool:
+    """Whether the meter has the objects a computed one is made of, in one unit (net power)."""
+    return computed_unit(meter, COMPUTED[key]) is not None
+
+
+def scaler_unit_of(meter: MeterDiscovery, key: str) -> ScalerUnit | None:
+    """The scaler_unit an object's values come in (a computed one's: its inputs')."""
+    known = COMPUTED.get(key)
+    return meter.scaler_units.get(key) if known is None else computed_unit(meter, known)
+
+
 _VALUES: Final[dict[ValueKind, Callable[[MeterReading, MeterDiscovery, str], SensorValue]]] = {
     ValueKind.NUMBER: _number,
     ValueKind.TIMESTAMP: _timestamp,
@@ -114,6 +126,7 @@ def _description(key: str, sensor: AsSensor) -> MicrostarSensorEntityDescription
         entity_category=sensor.category,
         entity_registry_enabled_default=sensor.enabled,
         presentation=sensor,
+        has_fn=_computable if key in COMPUTED else _discovered,
         value_fn=_VALUES[kind.value],
     )
 
@@ -141,7 +154,7 @@ async def async_setup_entry(
 
     def _build(description: MicrostarSensorEntityDescription) -> MicrostarSensorEntity | None:
         """The entity in the meter's unit (None when that unit does not fit its kind)."""
-        unit = built[description.key] = meter.scaler_units.get(description.key)
+        unit = built[description.key] = scaler_unit_of(meter, description.key)
         sized = _fitted(description, meter, unit)
         if sized is None:
             return None
@@ -152,7 +165,7 @@ async def async_setup_entry(
     def _unit_changed() -> bool:
         """Rediscovery (new firmware) changed a known unit: entities are built again."""
         return any(
-            meter.scaler_units.get(key, scaler_unit) != scaler_unit
+            (now := scaler_unit_of(meter, key)) is not None and now != scaler_unit
             for key, scaler_unit in built.items()
         )
 
@@ -290,8 +303,9 @@ class MicrostarEnergySensorEntity(MicrostarSensorEntity, RestoreSensor):
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
-        """Filter the new value through the guard before writing state."""
-        self._accept(self._current())
+        """Filter a new read through the guard before writing state."""
+        if self.read_now:
+            self._accept(self._current())
         super()._handle_coordinator_update()
 
     def _accept(self, value: SensorValue) -> None:

@@ -315,3 +315,104 @@ async def test_a_turn_opens_sessions_only_on_its_own_line(simulator: SimulatorFa
             async with MeterClient(settings).session(turn):
                 pass
     assert len(sim.record.connections) == 0
+
+
+async def _queue_behind_a_holder(
+    bus: Bus, asks: list[tuple[Seat, float | None, bool]], order: list[str]
+) -> None:
+    """One meter holds the line while ``asks`` (seat, due in seconds or None, urgent) queue in
+    this order; each records its name when served."""
+    loop = asyncio.get_running_loop()
+    holder = bus.seat("holder")
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with holder.turn():
+            await release.wait()
+
+    async def ask(seat: Seat, due_in: float | None, urgent: bool) -> None:
+        due_at = None if due_in is None else loop.time() + due_in
+        async with seat.turn(due_at=due_at, urgent=urgent):
+            order.append(seat.name)
+
+    holding = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    tasks = []
+    for seat, due_in, urgent in asks:
+        tasks.append(asyncio.create_task(ask(seat, due_in, urgent)))
+        await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(holding, *tasks)
+
+
+async def test_due_polls_go_before_spare_ones_and_urgent_before_both() -> None:
+    """Live-only polls (due later) queued first still wait for the polls whose standard reads
+    are due; the poll that decides a repair goes first; spare polls keep their order."""
+    bus = Bus("gateway:3333")
+    live_a, live_b, due_a, due_b, repair = (
+        bus.seat(n) for n in ("live a", "live b", "due a", "due b", "repair")
+    )
+    order: list[str] = []
+    await _queue_behind_a_holder(
+        bus,
+        [
+            (live_a, 30.0, False),
+            (due_a, None, False),
+            (live_b, 30.0, False),
+            (due_b, -1.0, False),  # fell due a second ago
+            (repair, 30.0, True),
+        ],
+        order,
+    )
+    assert order == ["repair", "due a", "due b", "live a", "live b"]
+
+
+async def test_a_spare_poll_takes_a_free_line_and_becomes_due_while_it_waits() -> None:
+    """On a free line a live-only poll goes at once; queued, it counts as due once its due
+    time passes, and then keeps its place in the order of arrival."""
+    bus = Bus("gateway:3333")
+    free = bus.seat("free")
+    async with free.turn(due_at=asyncio.get_running_loop().time() + 60):
+        pass
+    assert free.turns == 1
+
+    early, late = bus.seat("early"), bus.seat("late")
+    order: list[str] = []
+    await _queue_behind_a_holder(bus, [(early, 0.0, False), (late, None, False)], order)
+    assert order == ["early", "late"]
+
+
+async def test_an_action_is_not_held_back_by_spare_polls_it_passed() -> None:
+    """A spare poll that waited through an action does not make the next action wait: only
+    due polls are owed a turn before another action (actions in a loop on a full line)."""
+    bus = Bus("gateway:3333")
+    spare = bus.seat("spare")
+    order: list[str] = []
+    loop = asyncio.get_running_loop()
+    holder = bus.seat("holder")
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with holder.turn():
+            await release.wait()
+
+    async def action(name: str) -> None:
+        async with bus.action_turn(within=5.0):
+            order.append(name)
+            await asyncio.sleep(0.005)
+
+    async def live_poll() -> None:
+        async with spare.turn(due_at=loop.time() + 60):
+            order.append("spare")
+
+    holding = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    first = asyncio.create_task(action("action 1"))
+    await asyncio.sleep(0)
+    polling = asyncio.create_task(live_poll())
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.sleep(0.001)  # action 1 holds the line: the spare poll waited through it
+    second = asyncio.create_task(action("action 2"))
+    await asyncio.gather(holding, first, polling, second)
+    assert order == ["action 1", "action 2", "spare"]

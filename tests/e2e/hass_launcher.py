@@ -1,10 +1,12 @@
 """Run ``hass`` with the integration's clock compressed, for the end-to-end run only.
 
-The shipped code polls every 30 s and raises the "meter silent" repair only after three failed
-polls spanning the meter's 180 s inactivity window: minutes of real time. Here the poll interval
-and that window shrink (``COMPRESSED``); every other line is the shipped integration and Home
-Assistant's own ``hass`` entry point. Names are rebound in every module of the integration that
-imported them, and a missing name fails the start (so a rename cannot silently skip this).
+The shipped code asks a failing meter again every 30 s and raises the "meter silent" repair only
+after three failed polls spanning the meter's 180 s inactivity window: minutes of real time. Here
+that retry interval and that window shrink (``COMPRESSED``); the readings' own intervals (live
+5 s, standard 30 s, slow 15 minutes: ``freshness.INTERVALS``) are the shipped ones, and every
+other line is the shipped integration and Home Assistant's own ``hass`` entry point. Names are
+rebound in every module of the integration that imported them, and a missing name fails the
+start (so a rename cannot silently skip this).
 
 Usage: python -m tests.e2e.hass_launcher HASS-ARGUMENTS...
 """

@@ -11,8 +11,9 @@ first values, the fix flow to values). The tests run in file order and share one
 Assistant; each later step is skipped when the one it builds on failed. Screenshots and process
 logs: artifacts/e2e/latest/.
 
-Time is compressed in one place only: tests/e2e/hass_launcher.py shortens the poll interval and
-the meter's inactivity window inside the Home Assistant process.
+Time is compressed in one place only: tests/e2e/hass_launcher.py shortens a failing meter's retry
+interval and the meter's inactivity window inside the Home Assistant process (the readings keep
+their shipped intervals: live power every 5 s, the standard readings every 30 s).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
+import itertools
 import json
 import os
 from pathlib import Path
@@ -316,7 +319,7 @@ async def test_the_device_and_its_sensors_show_live_readings(owner: Owner, story
     # Live: the next polls bring new readings.
     await eventually(
         lambda: _changed(owner, story.entities[VOLTAGE_L1], _written(voltage)),
-        30,
+        40,  # a standard reading: every 30 s
         "a new voltage reading",
     )
 
@@ -329,6 +332,46 @@ async def _changed(owner: Owner, entity_id: str, since: str) -> dict[str, Any] |
 def _written(state: dict[str, Any]) -> str:
     """When the integration last wrote the state (also when the value did not change)."""
     return str(state.get("last_reported") or state["last_updated"])
+
+
+async def test_power_is_written_every_few_seconds_and_energy_every_half_minute(
+    owner: Owner, simulator_process: SimulatorProcess, story: Story
+) -> None:
+    """Issue 27, with the shipped intervals: the meter draws about 3 kW (so its energy moves),
+    one watt more every second (so each power read is a new state: Home Assistant's REST API
+    shows the time an unchanged state was last written as it was when first served); for 75 s
+    the power entity changes at least every 6 s and the energy import at least every 35 s."""
+    story.need("entities")
+    power, energy = story.entities[POWER_IMPORT], story.entities[ENERGY_IMPORT]
+    changed: dict[str, set[str]] = {power: set(), energy: set()}
+    try:
+        started = time.monotonic()
+        for second in itertools.count():
+            if time.monotonic() - started >= 75:
+                break
+            await control(simulator_process, f"load {3000 + second} meter=0")
+            for _ in range(4):
+                for entity_id, stamps in changed.items():
+                    state = await owner.state(entity_id)
+                    if state["state"] != "unavailable":
+                        stamps.add(str(state["last_changed"]))
+                await asyncio.sleep(0.25)
+    finally:
+        await control(simulator_process, "load model meter=0")
+    power_gaps, energy_gaps = _gaps(changed[power])[1:], _gaps(changed[energy])[1:]
+    print(f"\npower changed every {power_gaps} s; energy import changed every {energy_gaps} s")
+    story.timings["power: longest gap"] = max(power_gaps)
+    story.timings["energy: longest gap"] = max(energy_gaps)
+    assert len(power_gaps) >= 10, power_gaps
+    assert max(power_gaps) <= 6, power_gaps
+    assert len(energy_gaps) >= 1, energy_gaps
+    assert max(energy_gaps) <= 35, energy_gaps
+
+
+def _gaps(stamps: set[str]) -> list[float]:
+    """Seconds between successive Home Assistant time stamps (ISO 8601), rounded."""
+    times = sorted(datetime.fromisoformat(stamp).timestamp() for stamp in stamps)
+    return [round(b - a, 2) for a, b in itertools.pairwise(times)]
 
 
 async def test_the_energy_dashboard_accepts_the_energy_sensor(owner: Owner, story: Story) -> None:
@@ -459,7 +502,7 @@ async def test_a_silent_meter_raises_a_repair_and_a_power_cycle_clears_it(
         print(f"\nscreenshot of the repairs page: {shot}")
     if second and second_since:
         await eventually(
-            lambda: _changed(owner, second, second_since), 30, "the second meter to keep reading"
+            lambda: _changed(owner, second, second_since), 40, "the second meter to keep reading"
         )
     story.timings["silent -> repair"] = time.monotonic() - started
 

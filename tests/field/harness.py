@@ -232,7 +232,8 @@ async def download(
 def steady(downloaded: Mapping[str, Any]) -> dict[str, Any]:
     """A downloaded file as tests/field keeps it: the integration's part (the rest describes the
     machine that ran it), with what changes from run to run (times, durations, the port, the
-    clock's drift) written as markers, so a file written again shows only what changed."""
+    clock's drift, when each freshness class was read) written as markers, so a file written
+    again shows only what changed."""
     data = json.loads(json.dumps(downloaded["data"]))
     data["entry"]["data"]["port"] = "<port>"
     for frame in data["last_session_frames"]:
@@ -242,11 +243,16 @@ def steady(downloaded: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("last_duration", "last_success", "last_failure", "next_poll"):
         if polls[key] is not None:
             polls[key] = "<time>"
+    polls["next_poll_after"] = "<seconds>"  # the next class due, from the last read's time
     line = data["line"]
     for timings in (line, line["this_meter"]):
         for key in timings:
             if key.endswith("_s") and timings[key] is not None:
                 timings[key] = "<seconds>"
+    for freshness in line["this_meter"]["freshness"].values():
+        for key, marker in (("last_read", "<time>"), ("measured_s", "<seconds>")):
+            if freshness[key] is not None:
+                freshness[key] = marker
     return {"data": data}
 
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.microstar_dlms.catalogue import CATALOGUE, KINDS, TABLE, channel_marker, load
+from custom_components.microstar_dlms.catalogue import (
+    CATALOGUE,
+    COMPUTED,
+    KINDS,
+    PROBED,
+    TABLE,
+    channel_marker,
+    load,
+)
+from custom_components.microstar_dlms.freshness import Freshness
 
 VENDOR_COLUMNS = ("obis", "class", "channel", "description")
 # SHA-256 of the vendor's object table, microstar-guide-objects.csv (446 objects, then the clock
@@ -40,18 +49,67 @@ def test_guide_rows_are_the_vendors_table() -> None:
     assert hashlib.sha256(text.getvalue().encode()).hexdigest() == VENDOR_TABLE_SHA256
 
 
-def test_every_row_is_from_the_guide_or_outside_it_and_every_kind_is_used() -> None:
-    """Sources are guide or other; no kind of KINDS is left without a row."""
+def test_every_row_is_from_the_guide_outside_it_or_computed_and_every_kind_is_used() -> None:
+    """Sources are guide, other or computed; no kind of KINDS is left without a row."""
     rows = _rows()
-    assert {row["source"] for row in rows} == {"guide", "other"}
+    assert {row["source"] for row in rows} == {"guide", "other", "computed"}
     assert {row["kind"] for row in rows if row["sensor"]} == set(KINDS)
 
 
 def test_the_table_loads_as_the_catalogue() -> None:
-    """What the integration holds is the table read: 450 rows, the history row ten objects."""
-    assert len(_rows()) == 450
+    """What the integration holds is the table read: 453 rows, the history row ten objects."""
+    assert len(_rows()) == 453
     assert load() == CATALOGUE
-    assert len(CATALOGUE) == 459
+    assert len(CATALOGUE) == 462
+
+
+def _by_name(name: str) -> set[Freshness | None]:
+    """The classes of the objects presented as sensor ``name`` on any channel."""
+    return {
+        known.freshness
+        for known in CATALOGUE.values()
+        for p in known.presented
+        if p.name.removeprefix("load_source_").removeprefix("standby_source_") == name
+    }
+
+
+@pytest.mark.parametrize(
+    ("names", "freshness"),
+    [
+        (
+            ("power_import", "power_export", "net_power", "power_import_phase", "power_total"),
+            Freshness.LIVE,
+        ),
+        (
+            ("energy_import", "energy_import_rate", "voltage_phase", "current_phase", "frequency"),
+            Freshness.STANDARD,
+        ),
+        (("power_factor", "active_tariff", "meter_cover", "billing_period"), Freshness.STANDARD),
+        (("clock_drift", "ct_primary", "vt_secondary", "meter_constant_active"), Freshness.SLOW),
+        (("billing_period_counter", "configuration_changes", "max_demand_import"), Freshness.SLOW),
+    ],
+)
+def test_each_reading_has_the_class_the_issue_gives_it(
+    names: tuple[str, ...], freshness: Freshness
+) -> None:
+    """Live: active power; standard: energies, voltage, current, frequency, power factor, the
+    tariff, the events' time stamps; slow: clock, ratios, constants, counters, max demand."""
+    for name in names:
+        assert _by_name(name) == {freshness}, name
+
+
+def test_every_presented_object_has_a_class_and_no_other_has_one() -> None:
+    """A presented object is read at its class's pace; the others are never read for an entity."""
+    for known in CATALOGUE.values():
+        assert (known.freshness is not None) == bool(known.presented), known.key
+
+
+def test_net_power_is_computed_per_channel_and_never_probed() -> None:
+    """Import minus export power of each channel, computed: no object of the meter to ask."""
+    assert {key: known.requires for key, known in COMPUTED.items()} == {
+        f"1.{c}.16.7.0.255": (f"1.{c}.1.7.0.255", f"1.{c}.2.7.0.255") for c in (1, 2, 3)
+    }
+    assert not set(COMPUTED) & set(PROBED)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +122,8 @@ def test_the_table_loads_as_the_catalogue() -> None:
         ("sensor", "", "neither presented nor a reason why not"),
         ("event_type", "", "an event without its event_type"),
         ("obis", "1-0:0.1.0", "1.0.0.1.0.255 is catalogued twice"),
+        ("freshness", "hourly", "hourly"),
+        ("source", "computed", "a computed object is a sensor of two objects"),
     ],
 )
 def test_a_malformed_row_is_an_error_naming_its_line(
@@ -84,6 +144,6 @@ def test_a_channel_waits_for_its_marker() -> None:
     judges a channel device stale by the same marker)."""
     for key, known in CATALOGUE.items():
         marker = channel_marker(known.channel)
-        if marker is None or key == marker:
+        if marker is None or key == marker or known.computed:  # its inputs wait for it
             continue
         assert marker in known.requires, key

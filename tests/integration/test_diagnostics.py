@@ -34,11 +34,14 @@ def _steady(diagnostics: dict[str, Any]) -> dict[str, Any]:
     polls = diagnostics["polls"]
     polls["last_duration"] = "<duration>" if polls["last_duration"] is not None else None
     polls["last_success"] = "<time>" if polls["last_success"] is not None else None
+    polls["next_poll_after"] = "<seconds>"  # when the next class falls due
     polls["next_poll"] = "<time>" if polls["next_poll"] is not None else None
     line = diagnostics["line"]
-    for timings in (line, line["this_meter"]):
+    for freshness in line["this_meter"]["freshness"].values():
+        freshness["last_read"] = "<time>" if freshness["last_read"] is not None else None
+    for timings in (line, line["this_meter"], *line["this_meter"]["freshness"].values()):
         for key in timings:
-            if key.endswith("_s") and timings[key] is not None:
+            if key.endswith("_s") and key != "asked_s" and timings[key] is not None:
                 timings[key] = "<seconds>"
     return diagnostics
 

@@ -17,8 +17,9 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er, 
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microstar_dlms.catalogue import CATALOGUE
+from custom_components.microstar_dlms.catalogue import CATALOGUE, COMPUTED, FRESHNESS
 from custom_components.microstar_dlms.const import DOMAIN
+from custom_components.microstar_dlms.freshness import Freshness
 from microstar_sim import (
     GUIDE_PROFILE,
     Busy,
@@ -78,8 +79,9 @@ async def _learned(
 
 
 def _expected_entities() -> set[tuple[str, str]]:
-    """(platform, unique id) of every entity the catalogue presents for the guide's objects."""
-    keys = {code.dotted for row in guide_rows() for code in guide_codes(row)}
+    """(platform, unique id) of every entity the catalogue presents for the guide's objects,
+    and of the objects computed from them (net power)."""
+    keys = {code.dotted for row in guide_rows() for code in guide_codes(row)} | set(COMPUTED)
     return {
         (str(presentation.platform), f"{SERIAL}_{key}")
         for key in keys
@@ -323,7 +325,8 @@ async def test_a_poll_reads_only_what_enabled_entities_show(
     freezer: FrozenDateTimeFactory,
     entity_registry: er.EntityRegistry,
 ) -> None:
-    """Of the guide meter's 450 objects a steady poll asks only those of enabled entities."""
+    """Of the guide meter's 450 objects a poll 30 s on asks only those of enabled entities (not
+    the slow ones, read every 15 minutes), and those the net power is computed from."""
     await _learned(hass, mock_config_entry, freezer)
     enabled = {
         entry.unique_id.removeprefix(f"{SERIAL}_")
@@ -340,7 +343,10 @@ async def test_a_poll_reads_only_what_enabled_entities_show(
 
     with patch.object(meter, "read", spy):
         await poll(hass, freezer)
-    assert set(asked) == enabled - {"1.0.0.0.0.255", "1.0.0.2.0.255"}  # identity: read daily
+    slow = {key for key in enabled if FRESHNESS.get(key) is Freshness.SLOW}
+    identity = {"1.0.0.0.0.255", "1.0.0.2.0.255"}  # read daily
+    assert slow  # the clock
+    assert set(asked) == enabled - identity - slow - set(COMPUTED)
     assert len(asked) == len(set(asked))
     assert len(asked) < 40
 

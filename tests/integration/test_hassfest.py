@@ -130,7 +130,7 @@ def test_a_channel_s_sensors_are_named_for_its_source(language: str) -> None:
         naming = CHANNEL_NAMING[language][channel]
         assert names[key]["name"] == naming(names[meter_key]["name"]), key
         assert icons.get(key) == icons.get(meter_key), key
-    assert channels == 2 * 138  # channels 2 and 3 of the guide
+    assert channels == 2 * (138 + 1)  # channels 2 and 3 of the guide, and their net power
 
 
 def test_every_entity_has_a_device_class_or_an_icon() -> None:

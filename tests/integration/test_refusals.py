@@ -14,8 +14,10 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.microstar_dlms.catalogue import FRESHNESS
 from custom_components.microstar_dlms.dlms import DataAccessResult
 from custom_components.microstar_dlms.dlms.apdu import GetRequestNormal, GetRequestWithList
+from custom_components.microstar_dlms.freshness import Freshness
 from microstar_sim import DataAccessFailure, RefuseWithException, Simulator
 
 pytestmark = pytest.mark.freeze_time("2025-01-15 10:00:00+00:00", tick=True)
@@ -192,7 +194,11 @@ async def test_a_poll_whose_every_read_is_refused_fails(
     asked.take()
 
     await _poll(hass, freezer, mock_config_entry, 30)
-    assert set(read) <= set(asked.take())
+    # 30 s on: the live power first, in a request of its own; every read of it refused, the
+    # poll stops there (the standard readings are not asked).
+    asked_now = set(asked.take())
+    assert {key for key in read if FRESHNESS[key] is Freshness.LIVE} <= asked_now
+    assert not {key for key in read if FRESHNESS[key] is Freshness.STANDARD} & asked_now
     assert not coordinator.last_update_success
     assert isinstance(coordinator.last_exception, UpdateFailed)
     assert coordinator.last_exception.translation_key == "protocol_error"

@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.microstar_dlms.const import BACKOFF_MAX, DOMAIN, UPDATE_INTERVAL
 from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+from custom_components.microstar_dlms.freshness import INTERVALS, Freshness
 from custom_components.microstar_dlms.poll_health import clock_time
 from microstar_sim import Busy, Silent, Simulator
 
@@ -295,7 +296,8 @@ async def test_try_now_polls_at_once_and_the_values_return(
     assert done["type"] == "create_entry", done
     assert done["description_placeholders"] == {"title": init_integration.title}
     assert float(_state(hass, VOLTAGE)) > 0  # no clock moved: the flow's own poll
-    assert coordinator.update_interval == UPDATE_INTERVAL  # the back-off is over
+    assert coordinator.update_interval is not None
+    assert coordinator.update_interval <= INTERVALS[Freshness.LIVE]  # the back-off is over
     assert not [i for i in ir.async_get(hass).issues.values() if i.domain == DOMAIN]
     await settled(sim)
     assert not sim.record.open_associations

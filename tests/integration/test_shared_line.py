@@ -1,6 +1,7 @@
 """Meters sharing one gateway's line: waiting for the line is no failure, a silent meter backs
-off without delaying its repair, a meter removed or added mid-cycle leaves the others be, and
-read actions in a loop do not keep the line from the polls."""
+off without delaying its repair, a meter removed or added mid-cycle leaves the others be, read
+actions in a loop do not keep the line from the polls, standard readings go before live-only
+polls, and faulty meters take no turns from the healthy ones."""
 
 import asyncio
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.microstar_dlms.const import DOMAIN
 from custom_components.microstar_dlms.coordinator import MicrostarCoordinator
 from custom_components.microstar_dlms.dlms.transport import endpoint_lock
+from custom_components.microstar_dlms.freshness import Freshness
 from microstar_sim import MeterConfig, Silent, Simulator
 
 from .conftest import entry_data, settled
@@ -309,3 +311,77 @@ async def test_read_actions_in_a_loop_leave_every_meter_its_poll_each_cycle(
     await settled(sim)
     assert sim.record.max_concurrent_connections == 1
     assert sim.record.busy_replies == 0
+
+
+async def test_faulty_meters_take_no_turns_from_the_healthy_one(
+    hass: HomeAssistant,
+    sim: Simulator,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Four minutes of 5 s ticks with one meter silent and one refusing its password: the
+    healthy meter is read at every tick (live power; its standard readings every sixth), the
+    silent one is asked at its back-off only and gets its repair, the one with the wrong
+    password had one session, asks for re-authentication and is asked no more."""
+    entries = await _set_up(hass, sim, SERIALS)
+    healthy, silent, refusing = entries
+    sim.set_fault(Silent(), meter=1)
+    sim.set_password(1, "a-new-password", meter=2)
+    address = {e.entry_id: str(sim.meters[n].address) for n, e in enumerate(entries)}
+    sessions_before = len(sim.record.sessions)
+    good_before = _coordinator(healthy).health.successes
+
+    for _ in range(48):
+        freezer.tick(timedelta(seconds=5))
+        async_fire_time_changed(hass, dt_util.utcnow() + SLACK)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    after = sim.record.sessions[sessions_before:]
+    assert _coordinator(healthy).health.successes - good_before == 48
+    assert not _coordinator(healthy).health.failures
+    assert sum(1 for s in after if s.meter == address[refusing.entry_id]) == 1
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["entry_id"] for f in flows] == [refusing.entry_id]
+    assert _coordinator(refusing).health.failures == {"authentication_failed": 1}
+    failed = _coordinator(silent).health.failures["no_answer"]
+    assert 4 <= failed <= 8  # at its back-off: 48 if it polled at every tick
+    assert issue_registry.async_get_issue(DOMAIN, f"meter_silent_{silent.entry_id}") is not None
+    assert _energy(hass, str(healthy.unique_id)) != STATE_UNAVAILABLE
+
+
+async def test_a_meter_with_standard_readings_due_goes_before_live_only_polls(
+    hass: HomeAssistant, sim: Simulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Another client holds the line while two meters ask for their turn with only live power
+    to read, then the third with its standard readings due (30 s since they were last read):
+    when the line is free, the third is read first, then the two others (live reads take the
+    room the standard ones leave)."""
+    entries = await _set_up(hass, sim, SERIALS)
+    await poll(hass, freezer, 5)  # every meter learned and read once
+    waiting = _coordinator(entries[1])
+    # No timer for its poll (asked for below, after the others): the data handed back as it is
+    # cancels the timer and, with no interval, sets none; its poll's end sets the next.
+    waiting.update_interval = None
+    waiting.async_set_updated_data(waiting.data)
+    standard_read = waiting.schedule.last_read[Freshness.STANDARD]
+    waiting.schedule.last_read[Freshness.STANDARD] = standard_read - timedelta(seconds=30)
+    address = {str(sim.meters[n].address): n for n in range(len(entries))}
+    sessions_before = len(sim.record.sessions)
+    held, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_hold_the_line(sim, held, release))
+    await held.wait()
+    freezer.tick(timedelta(seconds=5))
+    async_fire_time_changed(hass, dt_util.utcnow() + SLACK)
+    await asyncio.sleep(0.2)
+    assert waiting.seat.bus.waiting == 2
+    hass.async_create_task(waiting.async_refresh())
+    await asyncio.sleep(0.2)
+    assert waiting.seat.bus.waiting == 3
+    release.set()
+    await holder
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    order = [address[s.meter] for s in sim.record.sessions[sessions_before:]]
+    assert order[0] == 1, order  # last to ask: [0, 2, 1] or [2, 0, 1] in order of arrival
+    assert sorted(order) == [0, 1, 2]
+    assert all(_coordinator(entry).last_update_success for entry in entries)

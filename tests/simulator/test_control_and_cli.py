@@ -5,8 +5,10 @@ import json
 
 import pytest
 
+from custom_components.microstar_dlms.dlms import AttributeRef, Obis
+from custom_components.microstar_dlms.dlms.client import ConnectionSettings, MeterClient
 from custom_components.microstar_dlms.dlms.hdlc import FrameKind
-from microstar_sim import FAST, Busy, Silent, Simulator, SimulatorConfig
+from microstar_sim import FAST, Busy, FakeClock, Silent, Simulator, SimulatorConfig
 from microstar_sim.cli import build_config, build_parser, main
 from microstar_sim.pytest_plugin import SimulatorFactory
 
@@ -143,3 +145,52 @@ def test_bad_options_are_refused(argv: list[str], capsys: pytest.CaptureFixture[
         build_parser().parse_args(argv)
     assert stop.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+async def _values(sim: Simulator, *codes: str) -> list[object]:
+    """Attribute 2 of ``codes`` (class 3 registers) read over the gateway, as a client reads."""
+    settings = ConnectionSettings(
+        endpoint=sim.endpoint, client_sap=1, password="2222222222", response_timeout=0.5
+    )
+    async with MeterClient(settings).session() as session:
+        results = await session.read_attributes(
+            [AttributeRef(3, Obis.parse(code), 2) for code in codes]
+        )
+    return [result.value for result in results]
+
+
+async def test_control_port_holds_a_meters_power_and_its_energy_counts_it(
+    simulator: SimulatorFactory,
+) -> None:
+    """``load 3600`` holds the meter's net power: the power registers show it, the import
+    energy grows by 60 Wh a minute from the moment it was set; ``load -1800`` turns it into
+    export; ``load model`` gives the household back; a bad load is refused."""
+    clock = FakeClock()
+    sim = await simulator(SimulatorConfig(timing=FAST, control_port=0, clock=clock))
+    assert sim.control_port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.control_port)
+    control = ControlLine(reader, writer)
+    energy = ("1-1:1.8.0", "1-1:2.8.0")
+    power = ("1-1:1.7.0", "1-1:2.7.0", "1-1:21.7.0", "1-1:41.7.0", "1-1:61.7.0")
+    try:
+        clock.advance(30)  # the model's household, integrated up to the step
+        assert await control("load 3600 meter=0") == "ok load 3600 W"
+        before = await _values(sim, *energy)
+        assert await _values(sim, *power) == [3600, 0, 1440, 1260, 900]  # 40/35/25 % per phase
+        clock.advance(60)
+        after = await _values(sim, *energy)
+        assert [a - b for a, b in zip(after, before, strict=True)] == [60, 0]  # type: ignore[operator]
+
+        assert await control("load -1800") == "ok load -1800 W"
+        assert (await _values(sim, *power))[:2] == [0, 1800]
+        clock.advance(60)
+        exported = await _values(sim, *energy)
+        assert [a - b for a, b in zip(exported, after, strict=True)] == [0, 30]  # type: ignore[operator]
+
+        assert await control("load model") == "ok load follows the model"
+        assert sim.meter().model.held is None
+        assert (await control("load lots")).startswith("error")
+        assert (await control("load nan")).startswith("error")
+        assert (await control("load")).startswith("error usage: load W|model")
+    finally:
+        writer.close()

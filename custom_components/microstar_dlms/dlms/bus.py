@@ -10,6 +10,14 @@ waits a bounded time too and takes its turn fairly: it goes before the queued po
 none of them has waited through an action already, so a waiting poll lets at most one action
 go first. Every turn is a ``Turn`` handed to the session that runs in it (``MeterClient.session
 (turn)``): the session never asks the bus again, and a turn runs one session at a time.
+
+Not every poll is as pressing. A poll says when its reads fall due (``due_at``, on the loop's
+clock; a meter polls every few seconds for its live power, every 30 s for the rest): until then
+it is a spare poll, served only while no due poll waits, so the spare ones take the room the
+line has and never delay a due one by more than the spare session already under way. Due polls
+go in order of arrival (on a full line every poll is due: each meter once per cycle). An urgent
+poll (one that decides a repair) goes before the other polls, so a failing meter's repair is not
+a cycle late; the back-off of a failing meter keeps such polls rare.
 """
 
 from __future__ import annotations
@@ -39,6 +47,12 @@ class _Waiter:
     seat: Seat | None
     kind: _Kind
     passed: bool = False  # a poll that has waited through an action's turn
+    due_at: float | None = None  # a poll's: when its reads fall due (None: due now)
+    urgent: bool = False  # a poll that decides a repair
+
+    def due(self, now: float) -> bool:
+        """Whether this poll's reads are due at ``now`` (else it is spare: live reads only)."""
+        return self.urgent or self.due_at is None or self.due_at <= now
 
 
 @dataclass(slots=True)
@@ -56,9 +70,16 @@ class Seat:
     _waiters: list[_Waiter] = field(default_factory=list, repr=False)
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[Turn]:
-        """Wait for this seat's turn (no time bound; cancelled when the seat closes), hold it."""
-        async with self.bus._held_turn(_Kind.POLL, self, None) as turn:
+    async def turn(
+        self, *, due_at: float | None = None, urgent: bool = False
+    ) -> AsyncIterator[Turn]:
+        """Wait for this seat's turn (no time bound; cancelled when the seat closes), hold it.
+
+        ``due_at`` (loop time; None: now) is when the poll's reads fall due: before it, the
+        poll is spare and goes only when no due poll waits. ``urgent`` goes before the other
+        polls (a poll that decides a repair).
+        """
+        async with self.bus._held_turn(_Kind.POLL, self, None, due_at, urgent) as turn:
             yield turn
 
     def close(self) -> None:
@@ -149,11 +170,17 @@ class Bus:
 
     @asynccontextmanager
     async def _held_turn(
-        self, kind: _Kind, seat: Seat | None, within: float | None
+        self,
+        kind: _Kind,
+        seat: Seat | None,
+        within: float | None,
+        due_at: float | None = None,
+        urgent: bool = False,
     ) -> AsyncIterator[Turn]:
         loop = asyncio.get_running_loop()
         asked = loop.time()
-        await self._acquire(kind, seat, within)
+        waiter = _Waiter(loop.create_future(), seat, kind, due_at=due_at, urgent=urgent)
+        await self._acquire(waiter, within)
         started = loop.time()
         self._begin(seat, asked, started)
         turn = Turn(self)
@@ -165,19 +192,15 @@ class Bus:
                 seat.last_hold = loop.time() - started
             self._pass_on()
 
-    async def _acquire(self, kind: _Kind, seat: Seat | None, within: float | None) -> None:
+    async def _acquire(self, waiter: _Waiter, within: float | None) -> None:
+        seat, kind = waiter.seat, waiter.kind
         if seat is not None and seat.closed:
             raise asyncio.CancelledError(f"{seat.name} left the bus {self.key}")
         if self._held_by is None and not self.waiting:
             self._held_by = kind
             return
         # A poll that arrives during an action has waited through it already.
-        waiter = _Waiter(
-            asyncio.get_running_loop().create_future(),
-            seat,
-            kind,
-            passed=kind is _Kind.POLL and self._held_by is _Kind.ACTION,
-        )
+        waiter.passed = kind is _Kind.POLL and self._held_by is _Kind.ACTION
         self._queue_of(kind).append(waiter)
         if seat is not None:
             seat._waiters.append(waiter)
@@ -221,9 +244,10 @@ class Bus:
         seat.last_turn_at = started
 
     def _pass_on(self) -> None:
-        """Give the turn to the next caller: people first; then an action, unless a waiting
-        poll has waited through one already; then seats in order of arrival."""
-        waiter = self._next()
+        """Give the turn to the next caller: people first; then an action, unless a waiting due
+        poll has waited through one already; then urgent polls, due polls in order of arrival,
+        the actions held back, and last the spare polls."""
+        waiter = self._next(asyncio.get_running_loop().time())
         if waiter is None:
             self._held_by = None
             return
@@ -233,19 +257,25 @@ class Bus:
         self._held_by = waiter.kind
         waiter.future.set_result(None)
 
-    def _next(self) -> _Waiter | None:
+    def _next(self, now: float) -> _Waiter | None:
         """Take the next waiter off its queue (None when nobody waits)."""
         for queue in (self._people, self._actions, self._polls):
             while queue and queue[0].future.done():
                 queue.popleft()  # cancelled or timed out while waiting
         if self._people:
             return self._people.popleft()
-        if self._actions and not any(w.passed and not w.future.done() for w in self._polls):
+        polls = [w for w in self._polls if not w.future.done()]
+        due = [w for w in polls if w.due(now)]
+        if self._actions and not any(w.passed for w in due):
             return self._actions.popleft()
-        for queue in (self._polls, self._actions):
-            if queue:
-                return queue.popleft()
-        return None
+        chosen = next((w for w in due if w.urgent), due[0] if due else None)
+        if chosen is None and self._actions:
+            return self._actions.popleft()
+        if chosen is None and polls:
+            chosen = polls[0]  # spare: the line has room
+        if chosen is not None:
+            self._polls.remove(chosen)
+        return chosen
 
 
 # One bus table per event loop (futures belong to a loop); in Home Assistant there is one loop.
