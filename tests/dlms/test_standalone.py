@@ -36,6 +36,8 @@ BENCHMARKS_OF_HOME_ASSISTANT = {
     "benchmarks.bus",
     "benchmarks.entries",
     "benchmarks.guide",
+    "benchmarks.learning",
+    "benchmarks.live",
     "benchmarks.scale",
 }
 

@@ -57,6 +57,7 @@ from .harness import (
     ENERGY,
     POWER,
     VOLTAGE,
+    every_class_due,
     issues,
     meter_value,
     state,
@@ -164,6 +165,7 @@ async def recover(
     """The next healthy poll brings everything back, without a reload."""
     entry = coordinator.config_entry
     meter_clock.advance(30)
+    every_class_due(coordinator)
     elapsed = await timed_refresh(hass, coordinator)
     assert elapsed < POLL_BOUND
     assert coordinator.last_update_success, coordinator.last_exception
@@ -394,6 +396,7 @@ async def test_data_access_error_on_one_object(
     _, coordinator = loaded
     sim.set_fault(DataAccessFailure("1-1:32.7.0", attribute=2))
     meter_clock.advance(30)
+    every_class_due(coordinator)
     elapsed = await timed_refresh(hass, coordinator)
     assert elapsed < POLL_BOUND
     assert coordinator.last_update_success
@@ -424,6 +427,7 @@ async def test_energy_glitch(
     for mode in ("zero", "smaller"):
         sim.set_fault(EnergyGlitch("1-1:1.8.0", mode=mode))
         meter_clock.advance(30)
+        every_class_due(coordinator)
         elapsed = await timed_refresh(hass, coordinator)
         assert elapsed < POLL_BOUND
         assert coordinator.last_update_success
