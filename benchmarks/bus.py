@@ -55,7 +55,7 @@ from custom_components.microstar_dlms.freshness import Freshness
 from microstar_sim import FAST, MeterConfig, Silent, Simulator, SimulatorConfig, TimingConfig
 from microstar_sim.record import ConnectionRecord, FrameRecord, SimulatorRecord
 
-from .entries import meter_entry, set_up_every_meter
+from .entries import learn_every_meter, meter_entry
 from .single import BAUDRATE
 from .wire import exchanges, floor_seconds, unavoidable
 
@@ -69,19 +69,6 @@ def meters(count: int) -> tuple[MeterConfig, ...]:
     return tuple(
         MeterConfig(serial_number=f"2106{1001 + n:04d}", address_size=4) for n in range(count)
     )
-
-
-async def _learn(hass: HomeAssistant, entries: list[MockConfigEntry]) -> None:
-    """Set every meter up and finish its discovery (on the fast line)."""
-    await set_up_every_meter(hass, entries)
-    for entry in entries:
-        coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
-        for _ in range(10):
-            if not coordinator.pending_objects():
-                break
-            await coordinator.async_refresh()
-        if not coordinator.last_update_success or coordinator.pending_objects():
-            raise RuntimeError(f"{entry.title} was not learned: {coordinator.last_exception}")
 
 
 def _failures(entries: Sequence[MockConfigEntry]) -> int:
@@ -260,7 +247,7 @@ async def run(
         ]
         for entry in entries:
             entry.add_to_hass(hass)
-        await _learn(hass, entries)
+        await learn_every_meter(hass, entries)
         silenced, refusing = faulty_meters(count, silent, wrong_password)
         for index in silenced:
             sim.set_fault(Silent(), meter=index)

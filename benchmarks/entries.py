@@ -62,3 +62,16 @@ async def set_up_every_meter(hass: HomeAssistant, entries: list[MockConfigEntry]
     if not await async_setup_component(hass, DOMAIN, {}):
         raise RuntimeError(f"{DOMAIN} was not set up")
     await hass.async_block_till_done()
+
+
+async def learn_every_meter(hass: HomeAssistant, entries: list[MockConfigEntry]) -> None:
+    """Set every meter up and finish its discovery (on the fast line)."""
+    await set_up_every_meter(hass, entries)
+    for entry in entries:
+        coordinator = entry.runtime_data.coordinator
+        for _ in range(10):
+            if not coordinator.pending_objects():
+                break
+            await coordinator.async_refresh()
+        if not coordinator.last_update_success or coordinator.pending_objects():
+            raise RuntimeError(f"{entry.title} was not learned: {coordinator.last_exception}")

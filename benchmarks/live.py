@@ -41,7 +41,7 @@ from microstar_sim import FAST, MeterConfig, Simulator, SimulatorConfig, TimingC
 from microstar_sim.control import ControlServer
 from microstar_sim.record import Direction, SimulatorRecord
 
-from .entries import meter_entry, set_up_every_meter
+from .entries import learn_every_meter, meter_entry
 from .single import BAUDRATE
 from .wire import exchanges
 
@@ -85,14 +85,7 @@ async def _learned_meter(
     hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # load custom_components/
     entry = meter_entry(sim, SERIAL, "1")
     entry.add_to_hass(hass)
-    await set_up_every_meter(hass, [entry])
-    coordinator: MicrostarCoordinator = entry.runtime_data.coordinator
-    for _ in range(10):
-        if not coordinator.pending_objects():
-            break
-        await coordinator.async_refresh()
-    if not coordinator.last_update_success or coordinator.pending_objects():
-        raise RuntimeError(f"the meter was not learned: {coordinator.last_exception}")
+    await learn_every_meter(hass, [entry])
     sim.set_timing(
         TimingConfig(baudrate=baudrate, turnaround_min=turnaround, turnaround_max=turnaround)
     )
