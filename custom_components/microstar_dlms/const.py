@@ -4,6 +4,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .dlms.settings import SNRM_ANSWER_WAIT
+
 DOMAIN: Final = "microstar_dlms"
 LOGGER: Final = logging.getLogger(__package__)
 
@@ -39,11 +41,10 @@ PUBLIC_CLIENT_SAP: Final = 16
 DEFAULT_SERVER_LOGICAL: Final = 1
 DEFAULT_RESPONSE_TIMEOUT: Final = 3.0
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
-# Automatic address size: each address form gets one SNRM and this long to answer. A meter
-# answers SNRM within one turnaround (field notes 1: at most 450 ms through an unhealthy
-# gateway, plus 40 ms of frames at 9600 baud) and ignores an address not its own (field notes
-# 6), so waiting the response timeout three times per form only delays the one that answers.
-ADDRESS_PROBE_WAIT: Final = 1.0
+# Automatic address size: each address form gets one SNRM and the wait of one (the core's
+# SNRM_ANSWER_WAIT: one turnaround, doubled). A meter ignores an address not its own (field
+# notes 6), so waiting the response timeout three times per form only delays the one that answers.
+ADDRESS_PROBE_WAIT: Final = SNRM_ANSWER_WAIT
 BAUDRATE: Final = 9600  # field notes 1: RS-232/RS-485 at 9600 8N1
 # A person waiting (the add dialog) waits this long for the line; a meter's poll waits its turn
 # as long as the line needs (dlms/bus.py): waiting for the line is not a failure.

@@ -203,6 +203,59 @@ def test_a_silent_meter_is_no_answer_after_the_retries() -> None:
     assert session.next_event() == Ended(clean=False)
 
 
+def _snrm_sends(session: DlmsSession) -> tuple[list[Transmit], str]:
+    """Open ``session`` against silence: the SNRMs it sends, and the NoAnswer that ends it
+    (then the abort's DISC, written, as the client does)."""
+    session.open()
+    sent = []
+    while True:
+        try:
+            event = session.next_event()
+        except NoAnswer as err:
+            session.abort()
+            assert session.next_event() == Transmit(DISC_16, starts_wait=False)
+            assert session.next_event() == Ended(clean=False)
+            return sent, str(err)
+        assert isinstance(event, Transmit)
+        sent.append(event)
+        assert session.next_event() == NEED_DATA
+        session.timed_out()
+
+
+def test_each_snrm_waits_a_third_of_the_response_timeout_and_a_silent_meter_gets_one() -> None:
+    """The response timeout (3 s) is shared by the three SNRMs (1 s each: a meter answers
+    within one turnaround); a meter whose last SNRM went unanswered gets one SNRM per session,
+    so a silent meter costs a shared line 1 s per poll, not 9 s. An answer restores the three."""
+    memory = MeterMemory()
+    snrm = Transmit(snrm_frame(SERVER, 16).encode(), wait=1.0)
+    sent, error = _snrm_sends(DlmsSession(field_settings(), memory))
+    assert [e.data for e in sent] == [snrm.data] * 3
+    assert sent[0] == snrm
+    assert "after 3 tries of 1 s" in error
+    assert memory.snrm_unanswered
+    sent, error = _snrm_sends(DlmsSession(field_settings(), memory))
+    assert sent == [snrm]
+    assert "within 1 s" in error
+
+    back = DlmsSession(field_settings(), memory)
+    back.open()
+    result, sent_back = run(back, meter_line())
+    assert isinstance(result, Opened)
+    assert apdu_names(sent_back) == ["SNRM", "Aarq"]
+    assert not memory.snrm_unanswered
+
+
+@pytest.mark.parametrize(
+    ("response_timeout", "wait"), [(3.0, 1.0), (9.0, 3.0), (2.0, 1.0), (0.5, 0.5)]
+)
+def test_the_snrm_wait_is_a_third_of_the_response_timeout_at_least_one_turnaround(
+    response_timeout: float, wait: float
+) -> None:
+    """Never under SNRM_ANSWER_WAIT (1 s: one turnaround doubled) unless the response timeout
+    itself is shorter; a slow link's longer timeout lengthens it."""
+    assert field_settings(response_timeout=response_timeout).snrm_wait == wait
+
+
 def test_a_probe_sends_one_snrm_waited_briefly_and_the_session_keeps_its_retries() -> None:
     """Probing an address (automatic address size): one SNRM with its own short wait, no
     repeat, NoAnswer at once; a DISC first is bounded alike. Once the meter's UA is in, the

@@ -95,6 +95,9 @@ class MeterMemory:
     # neither costs every poll a response timeout.
     rlrq_unanswered: bool = False
     disc_unanswered: bool = False
+    # The last session's SNRM went unanswered: the next one is sent once (a silent meter's tries
+    # take one SNRM wait of a shared line, not one per retransmission); an answer clears it.
+    snrm_unanswered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,18 +443,20 @@ class DlmsSession:
         if self.memory.unclean:
             disc_first_silent = yield from self._disconnect_stale_link()
         self.memory.unclean = True  # until a DISC is answered
-        probe = self.settings.snrm_probe
         try:
             event = yield _Exchange(
                 self._link.connect(),
                 Input.SEND_SNRM,
                 "SNRM",
-                0 if probe else self.settings.retries,
+                self._snrm_sends() - 1,
                 silence_only=True,
-                wait=probe,
+                wait=self.settings.snrm_wait,
             )
         except ResponseTimeout:
-            raise self._no_answer() from None
+            silent = self._no_answer()
+            self.memory.snrm_unanswered = True
+            raise silent from None
+        self.memory.snrm_unanswered = False
         if isinstance(event, FrameRejected):
             raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
         if not isinstance(event, Connected):  # DM: only a link event can answer SNRM
@@ -476,6 +481,13 @@ class DlmsSession:
         _LOGGER.debug("session open: %s", self.negotiated)
         return Opened(self.negotiated)
 
+    def _snrm_sends(self) -> int:
+        """How often SNRM goes out before the meter counts as silent: once for a probe or a
+        meter whose last SNRM went unanswered, else once more per retry."""
+        if self.settings.snrm_probe or self.memory.snrm_unanswered:
+            return 1
+        return self.settings.retries + 1
+
     def _no_answer(self) -> NoAnswer:
         settings = self.settings
         damaged = (
@@ -483,11 +495,9 @@ class DlmsSession:
             if self._bad_frames
             else ""
         )
-        tries = (
-            f"within {settings.snrm_probe:g} s"
-            if settings.snrm_probe
-            else f"after {settings.retries + 1} tries"
-        )
+        sends = self._snrm_sends()
+        wait = settings.snrm_wait
+        tries = f"within {wait:g} s" if sends == 1 else f"after {sends} tries of {wait:g} s"
         return NoAnswer(
             f"no HDLC answer to SNRM from {settings.peer} (server {settings.server}, client SAP "
             f"{settings.client_sap}) {tries}: meter silent, or wrong address or SAP{damaged}"

@@ -14,6 +14,9 @@ __all__ = ["PROPOSED_CONFORMANCE", "ConnectionSettings", "display_endpoint", "en
 # Propose multiple-references on top of the field grant: a meter grants only what is proposed,
 # so a meter that supports GET-with-list gets one request per poll instead of one per value.
 PROPOSED_CONFORMANCE: Final = DEFAULT_CONFORMANCE | Conformance.MULTIPLE_REFERENCES
+# A meter answers SNRM within one turnaround (field notes 1: at most 450 ms through an
+# unhealthy gateway, plus 40 ms of frames at 9600 baud): one SNRM waits at least this long.
+SNRM_ANSWER_WAIT: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,18 @@ class ConnectionSettings:
     max_pdu_size: int = 0xFFFF
     conformance: Conformance = PROPOSED_CONFORMANCE
     hdlc_parameters: HdlcParameters | None = None  # None: SNRM without parameter group
+
+    @property
+    def snrm_wait(self) -> float:
+        """How long one SNRM waits for its UA: the probe's wait, else the response timeout
+        shared by the SNRM's sends, but at least SNRM_ANSWER_WAIT (and at most the response
+        timeout). A meter answers SNRM within one turnaround, so three sends of a third each
+        keep the retransmissions against a lost frame while a silent meter costs a shared line
+        one response timeout per poll (3 s by default), not three."""
+        if self.snrm_probe:
+            return self.snrm_probe
+        shared = max(self.response_timeout / (self.retries + 1), SNRM_ANSWER_WAIT)
+        return min(shared, self.response_timeout)
 
     @property
     def password_bytes(self) -> bytes | None:
