@@ -63,15 +63,29 @@ def _config(profile: str, turnaround: float) -> SimulatorConfig:
 
 
 async def _exchanges(sim: Simulator, poll: Any) -> tuple[int, float]:
-    """Frames the client sent during ``await poll()``, and its wall time."""
-    await asyncio.sleep(0.2)
-    await sim.settle()
-    sim.record.clear()
+    """Frames the client sent in the sessions ``await poll()`` opened, and its wall time.
+
+    The coordinator's own timer polls every few seconds (live power): the call starts when no
+    session is open, and a session opened before it or after it returned is not counted.
+    """
+    await _line_quiet(sim)
     started = time.monotonic()
     await poll()
     wall = time.monotonic() - started
     await sim.settle()
-    return len(sim.record.frames_to_meter()), wall
+    ours = {c.id for c in sim.record.connections if started <= c.opened_at < started + wall}
+    return sum(1 for f in sim.record.frames_to_meter() if f.connection in ours), wall
+
+
+async def _line_quiet(sim: Simulator) -> None:
+    """Wait until no session is open on the simulator's line (the record's clock is the
+    loop's, ``time.monotonic``)."""
+    for _ in range(600):  # 30 s: a session of the guide meter at 250 ms takes about 10 s
+        if not sim.record.open_connections:
+            await sim.settle()
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError("a session stayed open for 30 s")
 
 
 async def integration(turnaround: float) -> dict[str, Any]:
@@ -94,8 +108,7 @@ async def integration(turnaround: float) -> dict[str, Any]:
             rest_polls += 1
         rest_wall = time.monotonic() - rest_started
         registered = len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id))
-        coordinator.schedule.last_read.clear()  # every class due, as the restart's poll
-        steady, steady_wall = await _exchanges(sim, coordinator.async_refresh)
+        steady, steady_wall = await _exchanges(sim, lambda: _full_poll(coordinator))
         restart, restart_wall = await _exchanges(
             sim, lambda: hass.config_entries.async_reload(entry.entry_id)
         )
@@ -115,6 +128,12 @@ async def integration(turnaround: float) -> dict[str, Any]:
             "wall_s": round(restart_wall, 2),
         },
     }
+
+
+async def _full_poll(coordinator: MicrostarCoordinator) -> None:
+    """A poll that reads every class (as one does every 15 minutes)."""
+    coordinator.schedule.last_read.clear()
+    await coordinator.async_refresh()
 
 
 async def _setup(hass: HomeAssistant, entry: MockConfigEntry) -> None:

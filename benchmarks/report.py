@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
+from pathlib import Path
+import sys
 from typing import Any
 
 # Issue 25: objects alive per meter after setting 50 up, when it was filed (1 540-1 592).
@@ -299,6 +302,23 @@ def _mark(ok: bool) -> str:
 
 
 def _summary(report: dict[str, Any]) -> str:
+    return _table("Summary", ("figure", "value", "target"), summary_rows(report))
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    """The summary as the README shows it: the run, then a Markdown table."""
+    run = report["run"]
+    head = (
+        f"{'Quick' if run['quick'] else 'Full'} run of {run['when'][:10]}, {run['seconds']:.0f} s "
+        f"on {run['cpus']} CPUs, Python {run['python']}:"
+    )
+    lines = ["| figure | value | target |", "|---|---|---|"]
+    lines += [f"| {label} | {value} | {target} |" for label, value, target in summary_rows(report)]
+    return "\n".join([head, "", *lines])
+
+
+def summary_rows(report: dict[str, Any]) -> list[Row]:
+    """Each headline figure: its name, value, target and whether it was met."""
     targets = report["targets"]
     mark = _mark
     rows: list[Row] = []
@@ -378,7 +398,7 @@ def _summary(report: dict[str, Any]) -> str:
             ),
         ]
     rows += _issue_27_rows(report)
-    return _table("Summary", ("figure", "value", "target"), rows)
+    return rows
 
 
 def _issue_27_rows(report: dict[str, Any]) -> list[Row]:
@@ -451,3 +471,14 @@ def render(report: dict[str, Any]) -> str:
     if "bus_faulty" in report:
         sections.append(bus_section(report, "bus_faulty"))
     return "\n\n".join([head, *sections, _summary(report)])
+
+
+def main() -> None:
+    """``python -m benchmarks.report FILE``: the README's summary of a ``scripts/bench --out``
+    report (paste it between the README's bench markers; ``tests/repo`` checks they agree)."""
+    (path,) = sys.argv[1:]
+    print(markdown_summary(json.loads(Path(path).read_text(encoding="utf-8"))))
+
+
+if __name__ == "__main__":
+    main()

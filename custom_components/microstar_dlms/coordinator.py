@@ -189,7 +189,13 @@ class MicrostarCoordinator(DataUpdateCoordinator[MeterReading]):
         if not self._dialog_waits():  # else the identity only: learning starts after setup
             await self._async_learn(session, enabled)
         live_first = self.data is not None and self.last_update_success  # see _show
-        reads = SessionValues(discovery, enabled, self.deviation, live_first=live_first)
+        reads = SessionValues(
+            discovery,
+            enabled,
+            self.deviation,
+            live_first=live_first,
+            line_has_room=lambda: not self.seat.bus.waiting,
+        )
         reading = await reads.async_read(session, self.schedule, started, self.data, self._show)
         self.line.note_interval(self.schedule)
         self._learned |= discovery.forget_changed(reads.undefined)

@@ -7,7 +7,9 @@ stamps behind the events) and slow (ratios, constants, counters, maximum demand,
 one session (one SNRM/AARQ/RLRQ/DISC: cheaper on a half-duplex line than a session per class),
 and the coordinator polls again when the next class falls due. Within the session the live
 values are read first, in a request of their own, when other classes follow: Home Assistant shows
-them at once, not after the slower reads (one more request, every 30 s). Whether a poll's turn
+them at once, not after the slower reads (one more request, every 30 s); and again at the end of a
+session that lasted longer than the live interval allows (``live_again``: 250 ms turnaround),
+while the line has room. Whether a poll's turn
 comes at once is the line's word (``dlms/bus.py``): a poll whose standard or slow reads are due
 goes before polls that only have live reads due, so live reads take the room the line has left.
 
@@ -123,6 +125,12 @@ class ReadSchedule:
         if not times or None in times:
             return None
         return min(t for t in times if t is not None)
+
+    def live_again(self, started: datetime, now: datetime) -> bool:
+        """Whether a session that started ``started`` and read its live values first reads them
+        again at ``now``, its end: it lasted so long (a slow turnaround's standard reads) that
+        the next poll, SOONEST after it, could not read them within their interval."""
+        return now - started + SOONEST > self.intervals[Freshness.LIVE]
 
     def read(self, classes: Iterable[Freshness], at: datetime) -> None:
         """The session that started ``at`` read ``classes``."""

@@ -14,7 +14,9 @@ over the last reading, so an object not read in this session keeps its last valu
 and ``read`` says which were read now. A computed object (the net power) is the difference of
 its two inputs read in the same session, in the finer of their scalers. ``SessionValues`` reads
 a session's values in steps, the live ones first when others follow, and hands the reading of
-each step but the last to be shown at once.
+each step but the last to be shown at once; a session so long (a slow turnaround) that the next
+poll could not read the live values within their interval reads them again at its end, when no
+other poll waits for the line.
 """
 
 from collections.abc import Callable, Container, Mapping, Sequence
@@ -32,7 +34,7 @@ from .discovery import MeterDiscovery
 from .dlms import AttributeRef, MeterSession, ReadResult
 from .dlms.errors import DataAccessResult, DlmsError, ProtocolError, RequestRefusedError
 from .dlms.interface_classes import CLASS_CLOCK
-from .freshness import ReadSchedule
+from .freshness import Freshness, ReadSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,9 @@ class ValueReads:
 class SessionValues:
     """The values one session reads: of the objects whose entities are enabled (with the inputs
     of the computed ones), those due; the live ones first, in a request of their own, when others
-    follow and ``live_first`` (Home Assistant shows them while the others are read)."""
+    follow and ``live_first`` (Home Assistant shows them while the others are read), and again at
+    the end when the others took so long that the next poll could not read them within their
+    interval and ``line_has_room`` (no other poll waits for the line)."""
 
     def __init__(
         self,
@@ -171,11 +175,13 @@ class SessionValues:
         sign: DeviationSign,
         *,
         live_first: bool,
+        line_has_room: Callable[[], bool] = lambda: False,
     ) -> None:
         """Name the objects wanted of what ``discovery`` confirmed; ``sign`` is the meter's."""
         self._discovery = discovery
         self._sign = sign
         self._live_first = live_first
+        self._line_has_room = line_has_room
         self._computed = [c for c in COMPUTED.values() if c.key in enabled]
         inputs = {key for c in self._computed for key in c.requires}
         self._wanted = [key for key in discovery.objects if key in enabled or key in inputs]
@@ -201,6 +207,11 @@ class SessionValues:
             show(reading)
             reading = await self._async_step(session, keys, reading)
         schedule.done(plan, started, self.read)
+        again = dt_util.utcnow()
+        if rest and schedule.live_again(started, again) and self._line_has_room():
+            show(reading)
+            reading = await self._async_step(session, first, reading)
+            schedule.read({Freshness.LIVE}, again)
         return reading
 
     async def _async_step(

@@ -2,6 +2,7 @@
 every 15 minutes, each in the one session of its poll; a value not read keeps its state; the net
 power is import minus export of the same session."""
 
+import asyncio
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ ENERGY = f"sensor.microstar_{SERIAL}_energy_import"
 CLOCK_DRIFT = f"sensor.microstar_{SERIAL}_clock_drift"
 CLOCK = "0.0.1.0.0.255"
 ENERGY_IMPORT = "1.1.1.8.0.255"
+POWER_IMPORT = "1.1.1.7.0.255"
 
 
 class ShownWhenAsked:
@@ -179,6 +181,87 @@ async def test_the_live_power_is_shown_before_the_standard_readings_are_asked(
     assert float(power[0]) == 2500
     assert power[1] < energy[1]
     assert init_integration.runtime_data.coordinator.last_update_success
+
+
+class PowerAsked:
+    """How often the meter is asked for the import power; while it is asked for the energy
+    ``then`` runs (the clock moved on, another poll asked for the line)."""
+
+    def __init__(self, sim: Simulator, then: Any) -> None:
+        self.times = 0
+        meter = sim.meter(0)
+        read = meter.read
+
+        def spy(ref: Any, selection: Any = None) -> Any:
+            if ref.attribute == 2 and ref.obis.dotted == POWER_IMPORT:
+                self.times += 1
+            if ref.attribute == 2 and ref.obis.dotted == ENERGY_IMPORT:
+                then()
+            return read(ref, selection)
+
+        self._patch = patch.object(meter, "read", spy)
+
+    def __enter__(self) -> PowerAsked:
+        self._patch.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._patch.stop()
+
+
+@pytest.mark.parametrize(
+    ("session_s", "other_poll_waits", "power_reads"),
+    [(3, False, 1), (5, False, 2), (5, True, 1)],
+)
+async def test_a_long_session_reads_the_power_again_at_its_end_while_the_line_has_room(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    sim: Simulator,
+    init_integration: MockConfigEntry,
+    session_s: float,
+    other_poll_waits: bool,
+    power_reads: int,
+) -> None:
+    """A session with the standard readings that lasts ``session_s`` (the clock moves while the
+    meter is asked for the energy, as at a slow turnaround): past the live interval less
+    SOONEST the next poll could not read the power in time, so the session reads it again at
+    its end - unless another poll waits for the line (it goes first). The next poll is asked
+    for the live interval after the power was last read."""
+    coordinator = init_integration.runtime_data.coordinator
+    bus = coordinator.seat.bus
+    waiting: list[asyncio.Task[None]] = []
+
+    async def another_poll() -> None:
+        async with bus.turn(within=10):
+            pass
+
+    def slow_answer() -> None:
+        freezer.tick(timedelta(seconds=session_s))
+        if other_poll_waits:
+            waiting.append(hass.loop.create_task(another_poll()))
+
+    await _tick(hass, freezer, 30)
+    with PowerAsked(sim, slow_answer) as asked:
+        freezer.tick(timedelta(seconds=30))
+        started = dt_util.utcnow()
+        async_fire_time_changed(hass, started + SLACK)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    await asyncio.gather(*waiting)
+    assert coordinator.last_update_success
+    assert asked.times == power_reads
+    last_live = coordinator.schedule.last_read[Freshness.LIVE]
+    if power_reads == 2:
+        assert last_live - started >= timedelta(seconds=session_s)
+    else:
+        assert last_live - started < timedelta(seconds=1)
+
+
+def test_live_again_once_the_next_poll_could_not_read_the_power_in_time() -> None:
+    """Pure: a session longer than the live interval less SOONEST (4.5 s) reads it again."""
+    schedule = ReadSchedule()
+    start = dt_util.utcnow()
+    assert not schedule.live_again(start, start + timedelta(seconds=4.4))
+    assert schedule.live_again(start, start + timedelta(seconds=4.6))
 
 
 async def test_a_poll_whose_later_reads_fail_still_fails(
