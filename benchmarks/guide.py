@@ -5,9 +5,11 @@ Home Assistant test instance against a ``microstar-guide`` simulator at 9600 bau
 
 - ``first_discovery_guide_s``: the first-ever poll (setup) with the default entity set;
 - ``restart_extra_round_trips``: exchanges of the first poll after a restart (entry reload, the
-  discovery read back from storage) minus those of a steady poll that reads every class (as one
-  does every 15 minutes): after a restart every entity needs its value, so every class is read;
-  what must not come back is the discovery;
+  discovery read back from storage) that a steady poll reading every class (as one does every
+  15 minutes) does not need (``extra_exchanges``): after a restart every entity needs its value,
+  so every class is read; what must not come back is the discovery. The two read in another
+  order (the steady poll shows the live values first, and at a slow turnaround reads them again
+  at its end), so the requests are compared, not counted;
 - ``strategies``: what learning the default meter and the guide meter costs with the raw client,
   reading the object list and then the scalers of the objects found, against asking the
   catalogue's objects for their scaler_unit directly, as the integration's learner does.
@@ -16,6 +18,8 @@ Home Assistant test instance against a ``microstar-guide`` simulator at 9600 bau
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Sequence
 import json
 import logging
 import math
@@ -46,9 +50,11 @@ from custom_components.microstar_dlms.discovery import MeterDiscovery
 from custom_components.microstar_dlms.dlms import MeterClient, MeterSession
 from custom_components.microstar_dlms.learner import EnabledEntities, Learner, probe_batch
 from microstar_sim import GUIDE_PROFILE, Simulator, SimulatorConfig, TimingConfig, profile_meter
+from microstar_sim.record import FrameRecord
 
 from .entries import meter_entry
 from .single import BAUDRATE, make_client, read_values
+from .wire import Exchange, exchanges
 
 SERIAL = "21061234"
 
@@ -63,18 +69,40 @@ def _config(profile: str, turnaround: float) -> SimulatorConfig:
 
 
 async def _exchanges(sim: Simulator, poll: Any) -> tuple[int, float]:
-    """Frames the client sent in the sessions ``await poll()`` opened, and its wall time.
+    """Frames the client sent in the sessions ``await poll()`` opened, and its wall time."""
+    sessions, wall = await _sessions(sim, poll)
+    return sum(len(frames) for frames in sessions), wall
 
-    The coordinator's own timer polls every few seconds (live power): the call starts when no
-    session is open, and a session opened before it or after it returned is not counted.
-    """
+
+async def _sessions(sim: Simulator, poll: Any) -> tuple[list[list[FrameRecord]], float]:
+    """The frames the client sent in each session ``await poll()`` opened, in order, and its
+    wall time. The coordinator's own timer polls every few seconds (live power): the call
+    starts when no session is open, and a session opened before it or after it returned is not
+    counted (a timer poll may open one while a reload finishes)."""
     await _line_quiet(sim)
     started = time.monotonic()
     await poll()
     wall = time.monotonic() - started
     await sim.settle()
-    ours = {c.id for c in sim.record.connections if started <= c.opened_at < started + wall}
-    return sum(1 for f in sim.record.frames_to_meter() if f.connection in ours), wall
+    ours = [c.id for c in sim.record.connections if started <= c.opened_at < started + wall]
+    sent = sim.record.frames_to_meter()
+    return [[f for f in sent if f.connection == c] for c in ours], wall
+
+
+def extra_exchanges(restart: Sequence[Exchange], steady: Sequence[Exchange]) -> int:
+    """The exchanges of ``restart`` a ``steady`` poll did not need: a GET of an attribute the
+    steady poll did not ask for, a session step (SNRM, AARQ, RR, ...) more often than it."""
+    asked = {ref for exchange in steady for ref in exchange.refs}
+    steps = Counter(exchange.request for exchange in steady if not exchange.refs)
+    extra = 0
+    for exchange in restart:
+        if exchange.refs:
+            extra += any(ref not in asked for ref in exchange.refs)
+        elif steps[exchange.request]:
+            steps[exchange.request] -= 1
+        else:
+            extra += 1
+    return extra
 
 
 async def _line_quiet(sim: Simulator) -> None:
@@ -108,23 +136,23 @@ async def integration(turnaround: float) -> dict[str, Any]:
             rest_polls += 1
         rest_wall = time.monotonic() - rest_started
         registered = len(er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id))
-        steady, steady_wall = await _exchanges(sim, lambda: _full_poll(coordinator))
-        restart, restart_wall = await _exchanges(
+        (steady, *_), steady_wall = await _sessions(sim, lambda: _full_poll(coordinator))
+        (restart, *_), restart_wall = await _sessions(
             sim, lambda: hass.config_entries.async_reload(entry.entry_id)
         )
         await hass.async_stop(force=True)
     return {
         "first_discovery_guide_s": round(first_wall, 2),
-        "restart_extra_round_trips": restart - steady,
+        "restart_extra_round_trips": extra_exchanges(exchanges(restart), exchanges(steady)),
         "guide_first_poll": {"frames_sent": first, "entities": entities},
         "guide_rest_of_discovery": {
             "polls": rest_polls,
             "wall_s": round(rest_wall, 2),
             "registered_entities": registered,
         },
-        "guide_steady_poll": {"frames_sent": steady, "wall_s": round(steady_wall, 2)},
+        "guide_steady_poll": {"frames_sent": len(steady), "wall_s": round(steady_wall, 2)},
         "guide_first_poll_after_restart": {
-            "frames_sent": restart,
+            "frames_sent": len(restart),
             "wall_s": round(restart_wall, 2),
         },
     }
