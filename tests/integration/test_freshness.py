@@ -183,32 +183,6 @@ async def test_the_live_power_is_shown_before_the_standard_readings_are_asked(
     assert init_integration.runtime_data.coordinator.last_update_success
 
 
-class PowerAsked:
-    """How often the meter is asked for the import power; while it is asked for the energy
-    ``then`` runs (the clock moved on, another poll asked for the line)."""
-
-    def __init__(self, sim: Simulator, then: Any) -> None:
-        self.times = 0
-        meter = sim.meter(0)
-        read = meter.read
-
-        def spy(ref: Any, selection: Any = None) -> Any:
-            if ref.attribute == 2 and ref.obis.dotted == POWER_IMPORT:
-                self.times += 1
-            if ref.attribute == 2 and ref.obis.dotted == ENERGY_IMPORT:
-                then()
-            return read(ref, selection)
-
-        self._patch = patch.object(meter, "read", spy)
-
-    def __enter__(self) -> PowerAsked:
-        self._patch.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._patch.stop()
-
-
 @pytest.mark.parametrize(
     ("session_s", "other_poll_waits", "power_reads"),
     [(3, False, 1), (5, False, 2), (5, True, 1)],
@@ -241,14 +215,14 @@ async def test_a_long_session_reads_the_power_again_at_its_end_while_the_line_ha
             waiting.append(hass.loop.create_task(another_poll()))
 
     await _tick(hass, freezer, 30)
-    with PowerAsked(sim, slow_answer) as asked:
+    with Asked(sim) as asked, ShownWhenAsked(hass, sim, POWER, slow_answer):
         freezer.tick(timedelta(seconds=30))
         started = dt_util.utcnow()
         async_fire_time_changed(hass, started + SLACK)
         await hass.async_block_till_done(wait_background_tasks=True)
     await asyncio.gather(*waiting)
     assert coordinator.last_update_success
-    assert asked.times == power_reads
+    assert asked.keys.count(POWER_IMPORT) == power_reads
     last_live = coordinator.schedule.last_read[Freshness.LIVE]
     if power_reads == 2:
         assert last_live - started >= timedelta(seconds=session_s)

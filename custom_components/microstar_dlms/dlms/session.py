@@ -443,19 +443,19 @@ class DlmsSession:
         if self.memory.unclean:
             disc_first_silent = yield from self._disconnect_stale_link()
         self.memory.unclean = True  # until a DISC is answered
+        sends = self._snrm_sends()
         try:
             event = yield _Exchange(
                 self._link.connect(),
                 Input.SEND_SNRM,
                 "SNRM",
-                self._snrm_sends() - 1,
+                sends - 1,
                 silence_only=True,
                 wait=self.settings.snrm_wait,
             )
         except ResponseTimeout:
-            silent = self._no_answer()
             self.memory.snrm_unanswered = True
-            raise silent from None
+            raise self._no_answer(sends) from None
         self.memory.snrm_unanswered = False
         if isinstance(event, FrameRejected):
             raise ProtocolError(f"the meter rejected SNRM (FRMR {event.information.hex(' ')})")
@@ -488,14 +488,13 @@ class DlmsSession:
             return 1
         return self.settings.retries + 1
 
-    def _no_answer(self) -> NoAnswer:
+    def _no_answer(self, sends: int) -> NoAnswer:
         settings = self.settings
         damaged = (
             f" ({self._bad_frames} damaged frames seen: line noise or another device)"
             if self._bad_frames
             else ""
         )
-        sends = self._snrm_sends()
         wait = settings.snrm_wait
         tries = f"within {wait:g} s" if sends == 1 else f"after {sends} tries of {wait:g} s"
         return NoAnswer(
